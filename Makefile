@@ -1,0 +1,85 @@
+# MSSanté operator add-on for Postfix and Dovecot.
+#
+#   make                 build everything (warnings are errors)
+#   make check           install missing Debian packages (as root), build, run all tests
+#   make install         install under DESTDIR/PREFIX
+#   make bench           run the benchmarks
+#   make demo            start the sandbox and show what runs where
+#   make SANITIZE=1 ...  the same with AddressSanitizer + UBSan
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/mssante
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc/mssante
+DOVECOT_MODULEDIR ?= /usr/lib/dovecot/modules
+VERSION    := 0.1
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKGS     = libpq libidn2 openssl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+B        ?= build-san
+SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B        ?= build
+SAN       =
+endif
+
+HARDEN   = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	$(HARDEN) $(SAN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
+	-DMSSANTE_VERSION='"$(VERSION)"' -DMSSANTE_DATADIR='"$(DATADIR)"' \
+	-DMSSANTE_SYSCONFDIR='"$(SYSCONFDIR)"'
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+LIBS     = $(PKG_LIBS) -lpthread
+
+PROGS   :=
+TESTS   :=
+
+.PHONY: all check test deps install bench demo clean
+all:
+
+include lib/lib.mk
+include schema/schema.mk
+include t/t.mk
+include bench/bench.mk
+
+all: $(PROGS) $(TESTS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# The sub-makes run after the packages are there, so pkg-config finds them.
+check:
+	@sh mk/deps.sh
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test
+
+deps:
+	@sh mk/deps.sh
+
+demo:
+	@sh mk/deps.sh
+	@$(MAKE) --no-print-directory all
+	@perl t/sandbox demo
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/conf \
+		$(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 schema/*.sql $(DESTDIR)$(DATADIR)/schema/
+	install -m 0644 conf/* $(DESTDIR)$(DATADIR)/conf/
+	test -e $(DESTDIR)$(SYSCONFDIR)/mssante.conf || \
+		install -m 0640 conf/mssante.conf $(DESTDIR)$(SYSCONFDIR)/mssante.conf
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,55 @@
+/*
+ * params - the settings table of mssante.conf.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "mymalloc.h"
+#include "params.h"
+
+char   *var_database;
+char   *var_schema_directory;
+char   *var_syslog_facility;
+long    var_debug_level;
+long    var_db_connect_timeout;
+
+struct cfg_param mssante_params[] = {
+    {"database", CFG_STR, "", 0, 0, &var_database,
+     "PostgreSQL connection (libpq conninfo or URI); keep passwords in a passfile", 0},
+    {"db_connect_timeout", CFG_TIME, "10s", 1, 300, &var_db_connect_timeout,
+     "time allowed to connect to PostgreSQL", 0},
+    {"schema_directory", CFG_STR, MSSANTE_DATADIR "/schema", 0, 0, &var_schema_directory,
+     "directory of the numbered SQL migrations applied by mssante-db migrate", 0},
+    {"syslog_facility", CFG_STR, "mail", 0, 0, &var_syslog_facility,
+     "syslog facility of the daemons", 0},
+    {"debug_level", CFG_INT, "0", 0, 3, &var_debug_level,
+     "0 = normal logging, 1..3 = more detail (never secrets nor mail content)", 0},
+    {0},
+};
+
+/* params_load - establish the effective settings of a program */
+int params_load(const char *path, char **overrides, int noverrides, char **err)
+{
+    if (cfg_defaults(mssante_params, err) < 0)
+        return -1;
+    if (path != NULL) {
+        if (cfg_load_file(mssante_params, path, err) < 0)
+            return -1;
+    } else if (access(MSSANTE_DEFAULT_CONF, F_OK) == 0) {
+        if (cfg_load_file(mssante_params, MSSANTE_DEFAULT_CONF, err) < 0)
+            return -1;
+    }
+    for (int i = 0; i < noverrides; i++)
+        if (cfg_set(mssante_params, overrides[i], err) < 0)
+            return -1;
+    if (msg_set_facility(var_syslog_facility) < 0) {
+        const char *where = cfg_lookup(mssante_params, "syslog_facility")->origin;
+
+        *err = xasprintf("%s: key \"syslog_facility\": unknown facility \"%s\"",
+                         where ? where : "built-in default", var_syslog_facility);
+        return -1;
+    }
+    msg_verbose = (int) var_debug_level;
+    return 0;
+}

@@ -1,0 +1,40 @@
+/*
+ * params - every key of /etc/mssante/mssante.conf, in one table.
+ *
+ * Like Postfix's mail_params, the table is shared by all programs so that
+ * one file can configure every part, each program checks the whole file,
+ * and "-n" prints the same effective settings everywhere. A component
+ * adds its keys here, with a default, bounds and one line of help.
+ */
+#ifndef MSSANTE_PARAMS_H
+#define MSSANTE_PARAMS_H
+
+#include "cfg.h"
+
+#ifndef MSSANTE_SYSCONFDIR
+#define MSSANTE_SYSCONFDIR "/etc/mssante"
+#endif
+#ifndef MSSANTE_DATADIR
+#define MSSANTE_DATADIR "/usr/local/share/mssante"
+#endif
+#ifndef MSSANTE_VERSION
+#define MSSANTE_VERSION "0.1"
+#endif
+
+#define MSSANTE_DEFAULT_CONF MSSANTE_SYSCONFDIR "/mssante.conf"
+
+extern char *var_database;
+extern char *var_schema_directory;
+extern char *var_syslog_facility;
+extern long var_debug_level;
+extern long var_db_connect_timeout;
+
+extern struct cfg_param mssante_params[];
+
+/*
+ * params_load - defaults, then the file (if path is NULL the default file,
+ * which may be absent), then overrides; 0, or -1 with *err set.
+ */
+int     params_load(const char *path, char **overrides, int noverrides, char **err);
+
+#endif

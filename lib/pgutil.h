@@ -1,0 +1,21 @@
+/*
+ * pgutil - PostgreSQL connections for the add-on's commands and daemons.
+ */
+#ifndef MSSANTE_PGUTIL_H
+#define MSSANTE_PGUTIL_H
+
+#include <libpq-fe.h>
+
+/*
+ * pgu_connect - connect with a conninfo/URI and the configured timeout;
+ * NULL with *err set (the server's message, never the password).
+ */
+PGconn *pgu_connect(const char *conninfo, long timeout, char **err);
+
+/* pgu_exec - run a command expecting no rows; 0, or -1 with *err */
+int     pgu_exec(PGconn *conn, const char *sql, char **err);
+
+/* pgu_error - the last error of a connection, on one line */
+char   *pgu_error(PGconn *conn);
+
+#endif

@@ -1,0 +1,11 @@
+# t/ - unit tests (C, TAP) and integration tests (Perl, TAP), run by prove.
+UNIT_SRCS := $(wildcard t/unit/*_test.c)
+TESTS += $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
+
+$(B)/t/%_test: $(B)/t/unit/%_test.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS)
+
+# prove runs the C unit test binaries and the Perl integration tests in one pass.
+test:
+	MSSANTE_BUILD=$(CURDIR)/$(B) prove $(PROVE_FLAGS) $(TESTS) t/*.t
