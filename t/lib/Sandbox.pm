@@ -1,0 +1,643 @@
+# Sandbox - real PostgreSQL, slapd, Postfix and Dovecot in a temporary
+# directory on loopback, with a throw-away PKI shaped like IGC-Santé.
+#
+# Every server started here is stopped when the sandbox object goes away,
+# when the test dies, or on SIGINT/SIGTERM. A server that does not start
+# makes the caller die with the server's own log, never a skip.
+#
+#   my $sb = Sandbox->new;
+#   my $pg = $sb->postgres;                      # {conninfo, psql => sub}
+#   my $ld = $sb->slapd(ldif => $text);          # {uri, base, binddn, bindpw}
+#   my $dc = $sb->dovecot(users => {...});       # {imap_port, lmtp_port, ...}
+#   my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', ...);
+#   my $ca = $sb->pki;  my $c = $sb->issue(...);
+package Sandbox;
+
+use strict;
+use warnings;
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+our @LIVE;    # sandboxes with servers still running, for the signal handlers
+
+sub new {
+    my ($class, %opt) = @_;
+    croak "the sandbox starts real servers and must run as root (uid $>)" if $> != 0;
+    my $dir = tempdir('mssante-sb-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    chmod 0755, $dir or croak "chmod $dir: $!";
+    my $top = abs_path(dirname(__FILE__) . '/../..');
+    my $self = bless {
+        dir   => $dir,
+        top   => $top,
+        build => $ENV{MSSANTE_BUILD} || "$top/build",
+        stops => [],
+        keep  => $ENV{MSSANTE_KEEP} ? 1 : 0,
+        pid   => $$,
+        %opt,
+    }, $class;
+    push @LIVE, $self;
+    return $self;
+}
+
+sub dir   { $_[0]{dir} }
+sub top   { $_[0]{top} }
+sub build { $_[0]{build} }
+
+# bin - path of one of our built programs
+sub bin {
+    my ($self, $name) = @_;
+    return "$self->{build}/bin/$name";
+}
+
+# ---------------------------------------------------------------- helpers
+
+# write_file - create a file (and its directory) with the given content
+sub write_file {
+    my ($path, $content, $mode) = @_;
+    make_path(dirname($path));
+    open my $fh, '>', $path or croak "write $path: $!";
+    print $fh $content;
+    close $fh or croak "close $path: $!";
+    chmod $mode, $path if defined $mode;
+    return $path;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# tail - the last lines of a log, for failure messages
+sub tail {
+    my ($path, $n) = @_;
+    my @l = split /\n/, slurp($path);
+    $n ||= 40;
+    @l = @l[-$n .. -1] if @l > $n;
+    return join("\n", map { "    | $_" } @l) . "\n";
+}
+
+# run - run a command, return its output; die with the output on failure
+sub run {
+    my (@cmd) = @_;
+    my $out = qx{@{[ join ' ', map { shell_quote($_) } @cmd ]} 2>&1};
+    croak "command failed (exit " . ($? >> 8) . "): @cmd\n$out" if $? != 0;
+    return $out;
+}
+
+sub shell_quote {
+    my ($s) = @_;
+    return $s if $s =~ m{^[A-Za-z0-9_./:=@,+-]+$};
+    $s =~ s/'/'\\''/g;
+    return "'$s'";
+}
+
+# free_port - a TCP port nobody listens on at this address right now
+sub free_port {
+    my ($addr) = @_;
+    my $s = IO::Socket::INET->new(LocalAddr => $addr || '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or croak "cannot find a free port on $addr: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# wait_port - wait until something accepts connections; false on time-out
+sub wait_port {
+    my ($addr, $port, $timeout) = @_;
+    my $end = time + ($timeout || 15);
+    while (time < $end) {
+        my $s = IO::Socket::INET->new(PeerAddr => $addr, PeerPort => $port, Proto => 'tcp',
+                                      Timeout => 1);
+        if ($s) { close $s; return 1 }
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# wait_gone - wait until a process has exited
+sub wait_gone {
+    my ($pid, $timeout) = @_;
+    my $end = time + ($timeout || 15);
+    while (time < $end) {
+        return 1 if waitpid($pid, WNOHANG) == $pid || !kill(0, $pid);
+        # A daemon re-parented to an init that does not reap stays a zombie.
+        my ($state) = slurp("/proc/$pid/stat") =~ /^\d+ \(.*\) (\S)/s;
+        return 1 if defined $state && $state eq 'Z';
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# on_stop - register a clean-up, run in reverse order by stop()
+sub on_stop {
+    my ($self, $what, $code) = @_;
+    push @{ $self->{stops} }, [$what, $code];
+}
+
+# stop - stop every server of this sandbox and remove its directory
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped} || $self->{pid} != $$;
+    $self->{stopped} = 1;
+    while (my $s = pop @{ $self->{stops} }) {
+        my $t = time;
+        eval { $s->[1]->(); 1 } or warn "# stopping $s->[0]: $@";
+        printf STDERR "# stopped %s in %.2fs\n", $s->[0], time - $t if $ENV{MSSANTE_TIMING};
+    }
+    if ($self->{keep}) {
+        print STDERR "# sandbox kept in $self->{dir}\n";
+    } else {
+        remove_tree($self->{dir});
+    }
+    @LIVE = grep { $_ != $self } @LIVE;
+}
+
+sub DESTROY { $_[0]->stop }
+END { $_->stop for @LIVE }
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { $_->stop for @LIVE; exit 1 };
+}
+
+# ---------------------------------------------------------------- PKI
+
+# openssl - run the openssl command in the PKI directory
+sub openssl {
+    my ($self, @args) = @_;
+    return run('openssl', @args);
+}
+
+# pki - the test IGC-Santé: a root, and one issuing CA for organisations
+# (servers, organisational S/MIME) and one for persons (personal S/MIME).
+sub pki {
+    my ($self) = @_;
+    return $self->{pki} if $self->{pki};
+    my $d = "$self->{dir}/pki";
+    make_path($d);
+    my $ca_ext = write_file("$d/ca.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+      . "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n");
+    $self->openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3650',
+        '-keyout', "$d/root.key", '-out', "$d/root.pem",
+        '-subj', '/C=FR/O=ASIP-SANTE/OU=IGC-SANTE TEST/CN=TEST AC IGC-SANTE ELEMENTAIRE RACINE',
+        '-addext', 'basicConstraints=critical,CA:TRUE',
+        '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    my %ca = (root => { cert => "$d/root.pem", key => "$d/root.key" });
+    for my $kind (qw(organisations personnes)) {
+        my $cn = 'TEST AC IGC-SANTE ELEMENTAIRE ' . uc $kind;
+        $self->openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256',
+            '-keyout', "$d/$kind.key", '-out', "$d/$kind.csr",
+            '-subj', "/C=FR/O=ASIP-SANTE/OU=IGC-SANTE TEST/CN=$cn");
+        $self->openssl('x509', '-req', '-in', "$d/$kind.csr", '-sha256', '-days', '3650',
+            '-CA', "$d/root.pem", '-CAkey', "$d/root.key", '-set_serial', int(rand(1e9)),
+            '-extfile', $ca_ext, '-out', "$d/$kind.pem");
+        $ca{$kind} = { cert => "$d/$kind.pem", key => "$d/$kind.key", cn => $cn };
+    }
+    # The bundle an operator configures: the IGC-Santé CAs, nothing else.
+    write_file("$d/igc-sante-bundle.pem",
+        join '', map { slurp($ca{$_}{cert}) } qw(root organisations personnes));
+    $ca{bundle} = "$d/igc-sante-bundle.pem";
+    $ca{dir} = $d;
+    return $self->{pki} = \%ca;
+}
+
+# issue - a key and certificate from the test PKI.
+#   kind => 'server' (TLS server and client) or 'smime'
+#   cn, ou, o, st (or l), email, ca => 'organisations' | 'personnes', name
+# The subject is shaped like the real ones: CN=..,OU=..,O=..,ST=..,C=FR.
+sub issue {
+    my ($self, %o) = @_;
+    my $pki = $self->pki;
+    my $d = $pki->{dir};
+    my $name = $o{name} || $o{cn} || $o{email} or croak "issue: name, cn or email";
+    (my $file = $name) =~ s/[^A-Za-z0-9.@-]/_/g;
+    my $ca = $pki->{ $o{ca} || 'organisations' };
+    my @rdn = ('C=FR');
+    push @rdn, "ST=$o{st}" if $o{st};
+    push @rdn, "L=$o{l}"   if $o{l};
+    push @rdn, "O=$o{o}"   if $o{o};
+    push @rdn, "OU=$o{ou}" if $o{ou};
+    push @rdn, "CN=$o{cn}" if $o{cn};
+    my $subj = '/' . join('/', map { (my $x = $_) =~ s{/}{\\/}g; $x } @rdn);
+    my $ext;
+    if (($o{kind} || 'server') eq 'server') {
+        $ext = "basicConstraints=critical,CA:FALSE\n"
+             . "keyUsage=critical,digitalSignature,keyEncipherment\n"
+             . "extendedKeyUsage=serverAuth,clientAuth\n"
+             . "subjectAltName=DNS:$o{cn}\n";
+    } else {
+        $ext = "basicConstraints=critical,CA:FALSE\n"
+             . "keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment\n"
+             . "extendedKeyUsage=emailProtection\n"
+             . "subjectAltName=email:$o{email}\n";
+    }
+    $ext .= "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+    write_file("$d/$file.ext", $ext);
+    $self->openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-utf8',
+        '-keyout', "$d/$file.key", '-out', "$d/$file.csr", '-subj', $subj);
+    $self->openssl('x509', '-req', '-in', "$d/$file.csr", '-sha256', '-days', $o{days} || 825,
+        '-CA', $ca->{cert}, '-CAkey', $ca->{key}, '-set_serial', int(rand(1e9)),
+        '-extfile', "$d/$file.ext", '-out', "$d/$file.pem");
+    chmod 0644, "$d/$file.key";    # read by postfix/dovecot users in the sandbox
+    write_file("$d/$file.chain.pem", slurp("$d/$file.pem") . slurp($ca->{cert}));
+    return {
+        cert  => "$d/$file.pem",
+        key   => "$d/$file.key",
+        chain => "$d/$file.chain.pem",
+        dn    => join(',', reverse @rdn),
+        issuer_cn => $ca->{cn},
+    };
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+sub pg_bindir {
+    my @d = sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } glob '/usr/lib/postgresql/*/bin';
+    croak "no PostgreSQL server installed (/usr/lib/postgresql/*/bin)" unless @d;
+    return $d[-1];
+}
+
+# postgres - initdb and start a private cluster; returns
+#   {conninfo, socket_dir, port, superuser conninfo, psql => sub(SQL) -> output}
+sub postgres {
+    my ($self, %o) = @_;
+    return $self->{pg} if $self->{pg};
+    my $bin = pg_bindir();
+    my $d = "$self->{dir}/pg";
+    make_path("$d/run");
+    my (undef, undef, $uid, $gid) = getpwnam('postgres') or croak "no postgres user";
+    chown $uid, $gid, $d, "$d/run";
+    my $port = free_port('127.0.0.1');
+    my $log = "$d/postgres.log";
+    my $as = sub { ('runuser', '-u', 'postgres', '--', @_) };
+    my $out = qx{@{[ join ' ', map { shell_quote($_) } $as->("$bin/initdb", '-D', "$d/data",
+        '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync') ]} 2>&1};
+    croak "initdb failed:\n$out" if $?;
+    my $ctl = sub { join ' ', map { shell_quote($_) } $as->("$bin/pg_ctl", '-D', "$d/data", @_) };
+    system($ctl->('-l', $log, '-w', '-t', '30', '-o',
+        "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$d/run"
+        . " -c fsync=off -c synchronous_commit=off -c full_page_writes=off", 'start')
+        . " >$d/start.out 2>&1") == 0
+        or croak "PostgreSQL did not start:\n" . tail("$d/start.out") . tail($log);
+    $self->on_stop(postgres => sub {
+        system($ctl->('-m', 'fast', '-w', 'stop') . " >>$d/start.out 2>&1") == 0
+            or warn "# pg_ctl stop failed\n";
+    });
+    my $super = "host=$d/run port=$port user=postgres dbname=postgres";
+    my $psql = sub {
+        my ($sql, $ci) = @_;
+        return run('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+                   '-d', $ci || $super, '-c', $sql);
+    };
+    # The add-on connects as its own role, owner of its own database.
+    $psql->("CREATE ROLE mssante LOGIN");
+    $psql->("CREATE DATABASE mssante OWNER mssante");
+    my $ci = "host=$d/run port=$port user=mssante dbname=mssante";
+    return $self->{pg} = {
+        conninfo   => $ci,
+        superuser  => $super,
+        socket_dir => "$d/run",
+        port       => $port,
+        log        => $log,
+        bindir     => $bin,
+        datadir    => "$d/data",
+        psql       => sub { $psql->($_[0], $_[1] || $ci) },
+    };
+}
+
+# ---------------------------------------------------------------- slapd
+
+# slapd - an OpenLDAP server with an mdb database loaded from LDIF; returns
+#   {uri, base, binddn, bindpw, log}
+sub slapd {
+    my ($self, %o) = @_;
+    my $d = "$self->{dir}/ldap";
+    make_path("$d/db");
+    my $base = $o{base} || 'dc=mssante,dc=test';
+    my ($dc) = $base =~ /^dc=([^,]+)/;
+    my $bindpw = 'sandbox-ldap-admin';
+    my $port = free_port('127.0.0.1');
+    my $conf = write_file("$d/slapd.conf", <<"EOF");
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+pidfile $d/slapd.pid
+argsfile $d/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 268435456
+suffix "$base"
+rootdn "cn=admin,$base"
+rootpw $bindpw
+directory $d/db
+index objectClass eq
+index mail eq
+EOF
+    my $ldif = "dn: $base\nobjectClass: dcObject\nobjectClass: organization\ndc: $dc\n"
+             . "o: $dc\n\n" . ($o{ldif} || '');
+    write_file("$d/init.ldif", $ldif);
+    run('slapadd', '-q', '-f', $conf, '-l', "$d/init.ldif");
+    my $log = "$d/slapd.log";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', $log; open STDERR, '>&', \*STDOUT;
+        exec 'slapd', '-f', $conf, '-h', "ldap://127.0.0.1:$port/", '-d', '256';
+        exit 127;
+    }
+    $self->on_stop(slapd => sub { kill 'TERM', $pid; wait_gone($pid, 10) or kill 'KILL', $pid });
+    wait_port('127.0.0.1', $port, 15)
+        or croak "slapd did not start on 127.0.0.1:$port:\n" . tail($log);
+    return $self->{ldap} = {
+        uri => "ldap://127.0.0.1:$port/", base => $base, binddn => "cn=admin,$base",
+        bindpw => $bindpw, log => $log, conf => $conf, pid => $pid,
+    };
+}
+
+# ---------------------------------------------------------------- Dovecot
+
+# dovecot - IMAP and LMTP on loopback ports, Maildir under the sandbox.
+#   users => { 'user@domain' => 'password', ... }
+#   extra => text appended to dovecot.conf
+# Returns {imap_port, lmtp_port, conf, log, maildir}
+sub dovecot {
+    my ($self, %o) = @_;
+    my $name = $o{name} || 'dovecot';
+    my $d = "$self->{dir}/$name";
+    make_path("$d/run", "$d/state", "$d/mail");
+    my (undef, undef, $vuid, $vgid) = getpwnam('nobody') or croak "no nobody user";
+    chown $vuid, $vgid, "$d/mail";
+    my $imap = free_port('127.0.0.1');
+    my $lmtp = free_port('127.0.0.1');
+    my $users = '';
+    for my $u (sort keys %{ $o{users} || {} }) {
+        my $hash = run('openssl', 'passwd', '-6', $o{users}{$u});
+        chomp $hash;
+        $users .= "$u:{SHA512-CRYPT}$hash\n";
+    }
+    write_file("$d/users", $users, 0640);
+    chown 0, scalar(getgrnam('dovecot')), "$d/users";
+    my $log = "$d/dovecot.log";
+    my $conf = write_file("$d/dovecot.conf", <<"EOF" . ($o{extra} || ''));
+# sandbox Dovecot: nothing here reads /etc/dovecot
+base_dir = $d/run
+state_dir = $d/state
+instance_name = mssante-$name-$$
+protocols = imap lmtp
+listen = 127.0.0.1
+log_path = $log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+mail_location = maildir:$d/mail/%d/%n
+mail_uid = nobody
+mail_gid = nogroup
+postmaster_address = postmaster\@sandbox.test
+passdb {
+  driver = passwd-file
+  args = $d/users
+}
+userdb {
+  driver = static
+  args = home=$d/mail/%d/%n
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $imap
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $lmtp
+  }
+}
+service stats {
+  unix_listener stats-writer {
+    mode = 0666
+  }
+}
+EOF
+    # A daemon keeps what it inherited open: give it a file, not a pipe.
+    system("dovecot -c $conf >$d/start.out 2>&1") == 0
+        or croak "Dovecot did not start:\n" . tail("$d/start.out") . tail($log);
+    $self->on_stop($name => sub {
+        system('dovecot', '-c', $conf, 'stop');
+        # Wait for the master to go, so that ports and base_dir are free.
+        my $pidf = "$d/run/master.pid";
+        my ($pid) = slurp($pidf) =~ /(\d+)/;
+        wait_gone($pid, 10) if $pid;
+    });
+    for my $p ($imap, $lmtp) {
+        wait_port('127.0.0.1', $p, 15)
+            or croak "Dovecot does not listen on 127.0.0.1:$p:\n" . tail($log);
+    }
+    return $self->{$name} = {
+        imap_port => $imap, lmtp_port => $lmtp, conf => $conf, log => $log,
+        maildir => "$d/mail", dir => $d,
+    };
+}
+
+# ---------------------------------------------------------------- Postfix
+
+# postfix - a Postfix instance of its own (config, queue, data directories).
+#   name => 'a', addr => '127.0.0.2', domains => [...] (delivered locally),
+#   lmtp => "inet:127.0.0.1:PORT" (where local domains go),
+#   recipients => [...] (valid local addresses), main => {key => value},
+#   master => "extra master.cf lines", transport => {domain => nexthop}
+# Returns {smtp_port, addr, config_dir, maillog, queue_dir, postfix => sub(@args)}
+sub postfix {
+    my ($self, %o) = @_;
+    my $name = $o{name} or croak "postfix: name";
+    my $addr = $o{addr} || '127.0.0.1';
+    my $d = "$self->{dir}/postfix-$name";
+    make_path("$d/etc", "$d/queue", "$d/data");
+    my (undef, undef, $pfuid, $pfgid) = getpwnam('postfix') or croak "no postfix user";
+    chown $pfuid, $pfgid, "$d/data";
+    my $port = $o{port} || free_port($addr);
+    my $maillog = "$d/maillog";
+    my %main = (
+        compatibility_level        => '3.6',
+        queue_directory            => "$d/queue",
+        data_directory             => "$d/data",
+        mail_owner                 => 'postfix',
+        setgid_group               => 'postdrop',
+        myhostname                 => $o{hostname} || "mx.$name.sandbox.test",
+        mydomain                   => $o{domains} ? $o{domains}[0] : "$name.sandbox.test",
+        myorigin                   => '$mydomain',
+        mydestination              => '',
+        inet_interfaces            => 'loopback-only',
+        inet_protocols             => 'ipv4',
+        smtp_bind_address          => $addr,
+        lmtp_bind_address          => '',
+        mynetworks                 => '127.0.0.0/8',
+        maillog_file               => $maillog,
+        maillog_file_prefixes      => $self->{dir},
+        alias_maps                 => '',
+        alias_database             => '',
+        local_recipient_maps       => '',
+        relayhost                  => '',
+        biff                       => 'no',
+        smtputf8_enable            => 'no',
+        append_dot_mydomain        => 'no',
+        smtpd_banner               => '$myhostname ESMTP',
+        virtual_mailbox_domains    => join(' ', @{ $o{domains} || [] }),
+        virtual_mailbox_maps       => "texthash:$d/etc/recipients",
+        virtual_transport          => $o{lmtp} ? "lmtp:$o{lmtp}" : 'error:no mailbox here',
+        transport_maps             => "texthash:$d/etc/transport",
+        smtp_host_lookup           => 'native',
+        disable_dns_lookups        => 'yes',
+        queue_run_delay            => '2s',
+        minimal_backoff_time       => '2s',
+        maximal_backoff_time       => '4s',
+        smtp_connect_timeout       => '5s',
+        delay_warning_time         => '0',
+        notify_classes             => '',
+        %{ $o{main} || {} },
+    );
+    write_file("$d/etc/main.cf",
+        join '', map { "$_ = $main{$_}\n" } sort keys %main);
+    write_file("$d/etc/recipients", join '', map { "$_ OK\n" } @{ $o{recipients} || [] });
+    write_file("$d/etc/transport",
+        join '', map { "$_ $o{transport}{$_}\n" } sort keys %{ $o{transport} || {} });
+    # chroot = n everywhere: the sandbox has no chroot jail to offer.
+    write_file("$d/etc/master.cf", <<"EOF" . ($o{master} || ''));
+$addr:$port inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+    my $pf = sub { run('postfix', '-c', "$d/etc", @_) };
+    system("postfix -c $d/etc start >$d/start.out 2>&1") == 0
+        or croak "Postfix $name did not start:\n" . tail("$d/start.out") . tail($maillog);
+    $self->on_stop("postfix-$name" => sub {
+        system("postfix -c $d/etc stop >/dev/null 2>&1");
+        my ($pid) = slurp("$d/queue/pid/master.pid") =~ /(\d+)/;
+        wait_gone($pid, 10) if $pid;
+    });
+    wait_port($addr, $port, 15)
+        or croak "Postfix $name does not listen on $addr:$port:\n" . tail($maillog);
+    return $self->{"postfix-$name"} = {
+        name => $name, addr => $addr, smtp_port => $port, config_dir => "$d/etc",
+        maillog => $maillog, queue_dir => "$d/queue", postfix => $pf,
+    };
+}
+
+# postqueue_empty - wait until a Postfix instance has delivered everything
+sub postqueue_empty {
+    my ($self, $pf, $timeout) = @_;
+    my $end = time + ($timeout || 20);
+    while (time < $end) {
+        my $q = qx{postqueue -c $pf->{config_dir} -j 2>/dev/null};
+        return 1 if $? == 0 && $q !~ /\S/;
+        qx{postqueue -c $pf->{config_dir} -f 2>/dev/null};
+        sleep 0.2;
+    }
+    return 0;
+}
+
+# ---------------------------------------------------------------- clients
+
+# imap - a minimal IMAP client: login, then commands; returns an object
+# whose cmd() sends one tagged command and returns (status, full text).
+sub imap {
+    my ($self, $port, $user, $pass) = @_;
+    return Sandbox::IMAP->new('127.0.0.1', $port, $user, $pass);
+}
+
+package Sandbox::IMAP;
+
+use strict;
+use warnings;
+use IO::Socket::INET;
+
+sub new {
+    my ($class, $host, $port, $user, $pass) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
+                                  Timeout => 10) or die "IMAP connect $host:$port: $!\n";
+    my $greeting = <$s>;
+    die "IMAP: no greeting\n" unless defined $greeting && $greeting =~ /^\* OK/;
+    my $self = bless { s => $s, tag => 0 }, $class;
+    my ($st, $txt) = $self->cmd('LOGIN ' . quote($user) . ' ' . quote($pass));
+    $self->{login} = [$st, $txt];
+    return $self;
+}
+
+sub login_ok { $_[0]{login}[0] eq 'OK' }
+sub login_text { $_[0]{login}[1] }
+
+sub quote {
+    my ($s) = @_;
+    $s =~ s/(["\\])/\\$1/g;
+    return qq{"$s"};
+}
+
+# cmd - send one command, read until its tagged reply (literals included)
+sub cmd {
+    my ($self, $line) = @_;
+    my $tag = 'a' . ++$self->{tag};
+    my $s = $self->{s};
+    print $s "$tag $line\r\n";
+    my $text = '';
+    while (defined(my $l = <$s>)) {
+        $text .= $l;
+        if ($l =~ /\{(\d+)\}\r\n$/) {
+            my $n = $1;
+            my $buf = '';
+            while (length($buf) < $n) {
+                my $r = read($s, $buf, $n - length($buf), length($buf));
+                last unless $r;
+            }
+            $text .= $buf;
+            next;
+        }
+        return ($1, $text) if $l =~ /^\Q$tag\E (OK|NO|BAD)/;
+    }
+    return ('EOF', $text);
+}
+
+sub logout {
+    my ($self) = @_;
+    $self->cmd('LOGOUT');
+    close $self->{s};
+}
+
+1;
