@@ -52,6 +52,7 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
 {
     char   *end;
     long    mult = 1;
+    const char *kind = p->type == CFG_TIME ? "time (number with s, m, h or d)" : "number";
 
     out->param = p;
     out->str = NULL;
@@ -78,7 +79,7 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
         errno = 0;
         out->num = strtol(text, &end, 10);
         if (end == text || errno == ERANGE) {
-            *err = xasprintf("%s: key \"%s\": bad number \"%s\"", where, p->name, text);
+            *err = xasprintf("%s: key \"%s\": bad %s \"%s\"", where, p->name, kind, text);
             return -1;
         }
         if (p->type == CFG_TIME && *end && end[1] == 0) {
@@ -91,9 +92,7 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
             }
         }
         if (*end) {
-            *err = xasprintf("%s: key \"%s\": bad %s \"%s\"", where, p->name,
-                             p->type == CFG_TIME ? "time (number with s, m, h or d)"
-                             : "number", text);
+            *err = xasprintf("%s: key \"%s\": bad %s \"%s\"", where, p->name, kind, text);
             return -1;
         }
         if (out->num > LONG_MAX / mult || out->num < LONG_MIN / mult) {

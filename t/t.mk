@@ -8,4 +8,10 @@ $(B)/t/%_test: $(B)/t/unit/%_test.o $(LIBMSSANTE)
 
 # prove runs the C unit test binaries and the Perl integration tests in one pass.
 test:
-	MSSANTE_BUILD=$(CURDIR)/$(B) prove $(PROVE_FLAGS) $(TESTS) t/*.t
+	MSSANTE_BUILD=$(CURDIR)/$(B) prove $(PROVE_FLAGS) $(filter %_test,$(TESTS)) t/*.t
+
+# Helper programs the integration tests run.
+TESTS += $(B)/t/skel-milter
+$(B)/t/skel-milter: $(B)/t/helpers/skel-milter.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS) -lmilter

@@ -574,6 +574,40 @@ sub postqueue_empty {
     return 0;
 }
 
+# ---------------------------------------------------------------- milters
+
+# milter - run one of our milters in the foreground on a unix socket.
+#   bin => path, name => label, args => [...] (e.g. -c CONF, -u USER)
+# Returns {socket => "unix:PATH", path, log, pid, stop => sub}. The socket
+# lives in a directory Postfix's user can traverse.
+sub milter {
+    my ($self, %o) = @_;
+    my $name = $o{name} || 'milter';
+    my $d = "$self->{dir}/$name";
+    make_path($d);
+    chmod 0755, $d;
+    my $path = "$d/$name.sock";
+    my $log = "$d/$name.log";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', $log; open STDERR, '>&', \*STDOUT;
+        exec $o{bin}, '-f', '-p', "unix:$path", @{ $o{args} || [] };
+        exit 127;
+    }
+    my $end = time + 10;
+    sleep 0.02 until -S $path || time > $end || waitpid($pid, WNOHANG) == $pid;
+    croak "$name did not open its socket $path:\n" . tail($log) unless -S $path;
+    my $m = { socket => "unix:$path", path => $path, log => $log, pid => $pid };
+    $m->{stop} = sub {
+        return unless kill 0, $pid;
+        kill 'TERM', $pid;
+        # libmilter takes seconds to exit after SIGTERM: wait for the pid.
+        wait_gone($pid, 15) or do { kill 'KILL', $pid; wait_gone($pid, 5) };
+    };
+    $self->on_stop($name => $m->{stop});
+    return $m;
+}
+
 # ---------------------------------------------------------------- clients
 
 # imap - a minimal IMAP client: login, then commands; returns an object
