@@ -52,7 +52,16 @@ include bench/bench.mk
 
 all: $(PROGS) $(TESTS)
 
-$(B)/%.o: %.c
+# Objects depend on the flags they were built with (PREFIX is compiled in):
+# the stamp changes only when the flags do.
+FLAGS_STAMP := $(B)/.flags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+FORCE:
+
+$(B)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
