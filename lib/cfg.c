@@ -136,14 +136,15 @@ static void store(struct cfg_value *v)
     v->origin = NULL;
 }
 
-/* cfg_defaults - give every parameter its default value */
+/*
+ * cfg_defaults - give every parameter its default value. String targets
+ * must start out NULL (static storage does): store() frees the old value.
+ */
 int cfg_defaults(struct cfg_param *table, char **err)
 {
     struct cfg_value v;
 
     for (struct cfg_param *p = table; p->name; p++) {
-        if (p->type == CFG_STR)
-            *(char **) p->target = NULL;
         if (convert(p, p->defval, "built-in default", &v, err) < 0)
             return -1;
         v.origin = NULL;

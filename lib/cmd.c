@@ -55,7 +55,10 @@ void cmd_load(struct cmd_common *c)
     if (c->db) {
         free(var_database);
         var_database = xstrdup(c->db);
-        cfg_lookup(mssante_params, "database")->origin = xstrdup("--db");
+        struct cfg_param *p = cfg_lookup(mssante_params, "database");
+
+        free((char *) p->origin);
+        p->origin = xstrdup("--db");
     }
     if (c->print_config) {
         cfg_print(stdout, mssante_params, 0);

@@ -148,6 +148,9 @@ sub stop {
     my ($self) = @_;
     return if $self->{stopped} || $self->{pid} != $$;
     $self->{stopped} = 1;
+    # Called from END too, where $? is the script's exit status: the
+    # waitpid and system calls below must not change it.
+    local $?;
     while (my $s = pop @{ $self->{stops} }) {
         my $t = time;
         eval { $s->[1]->(); 1 } or warn "# stopping $s->[0]: $@";
