@@ -19,7 +19,7 @@ VERSION    := 0.1
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS     = libpq libidn2 openssl
+PKGS     = libpq libidn2 openssl xmlsec1-openssl libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -37,7 +37,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prot
 	-DMSSANTE_VERSION='"$(VERSION)"' -DMSSANTE_DATADIR='"$(DATADIR)"' \
 	-DMSSANTE_SYSCONFDIR='"$(SYSCONFDIR)"'
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
-LIBS     = $(PKG_LIBS) -lpthread
+LIBS     = $(PKG_LIBS) -lunistring -lpthread
 
 PROGS   :=
 TESTS   :=
