@@ -47,6 +47,7 @@ all:
 
 include lib/lib.mk
 include schema/schema.mk
+include milter-whitelist/whitelist.mk
 include t/t.mk
 include bench/bench.mk
 

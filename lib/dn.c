@@ -212,7 +212,12 @@ static char *parse_value(struct parser *p, const char **why)
             keep = len;                         /* an escaped space is kept */
             continue;
         }
-        if (c == '"' || ((c == '<' || c == '>') && p->rdn_seps[0] == ',')) {
+        /*
+         * A '"' inside a value must be escaped (RFC 4514), but the national
+         * list has O=CENTRE HOSPITALIER "FRANCK-JOLY": a quote that does not
+         * open the value is taken as written, as the certificate holds it.
+         */
+        if ((c == '<' || c == '>') && p->rdn_seps[0] == ',') {
             *why = "unescaped special character in value";
             free(v);
             return NULL;

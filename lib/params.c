@@ -13,6 +13,11 @@ char   *var_schema_directory;
 char   *var_syslog_facility;
 long    var_debug_level;
 long    var_db_connect_timeout;
+char   *var_whitelist_file;
+char   *var_whitelist_trust_anchors;
+char   *var_whitelist_url;
+char   *var_whitelist_https_ca;
+long    var_whitelist_fetch_timeout;
 
 struct cfg_param mssante_params[] = {
     {"database", CFG_STR, "", 0, 0, &var_database,
@@ -25,6 +30,17 @@ struct cfg_param mssante_params[] = {
      "syslog facility of the daemons", 0},
     {"debug_level", CFG_INT, "0", 0, 3, &var_debug_level,
      "0 = normal logging, 1..3 = more detail (never secrets nor mail content)", 0},
+    {"whitelist_file", CFG_STR, MSSANTE_STATEDIR "/listeblanche.xml", 0, 0, &var_whitelist_file,
+     "the verified liste blanche, installed by \"liste-blanche fetch\", read by the milter", 0},
+    {"whitelist_trust_anchors", CFG_STR, MSSANTE_SYSCONFDIR "/igc-sante-ca.pem", 0, 0,
+     &var_whitelist_trust_anchors,
+     "PEM CA certificates the list's signer must chain to (IGC-Santé)", 0},
+    {"whitelist_url", CFG_STR, "https://espacedeconfiance.mssante.fr/listeblanchemssante.xml",
+     0, 0, &var_whitelist_url, "where \"liste-blanche fetch\" downloads the list", 0},
+    {"whitelist_https_ca", CFG_STR, "", 0, 0, &var_whitelist_https_ca,
+     "PEM CAs for the download's TLS server (empty: whitelist_trust_anchors)", 0},
+    {"whitelist_fetch_timeout", CFG_TIME, "120s", 5, 3600, &var_whitelist_fetch_timeout,
+     "time allowed for one download", 0},
     {0},
 };
 

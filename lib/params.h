@@ -17,6 +17,9 @@
 #ifndef MSSANTE_DATADIR
 #define MSSANTE_DATADIR "/usr/local/share/mssante"
 #endif
+#ifndef MSSANTE_STATEDIR
+#define MSSANTE_STATEDIR "/var/lib/mssante"
+#endif
 #ifndef MSSANTE_VERSION
 #define MSSANTE_VERSION "0.1"
 #endif
@@ -28,6 +31,11 @@ extern char *var_schema_directory;
 extern char *var_syslog_facility;
 extern long var_debug_level;
 extern long var_db_connect_timeout;
+extern char *var_whitelist_file;
+extern char *var_whitelist_trust_anchors;
+extern char *var_whitelist_url;
+extern char *var_whitelist_https_ca;
+extern long var_whitelist_fetch_timeout;
 
 extern struct cfg_param mssante_params[];
 

@@ -99,7 +99,10 @@ int main(void)
     refuse("=a,C=FR", "invalid attribute type");
     refuse("C N=a", "invalid attribute type");
     refuse("CN=\"abc,C=FR", "unterminated");
-    refuse("CN=a\"b,C=FR", "unescaped special");
+    refuse("CN=a<b,C=FR", "unescaped special");
+    same("CN=mssante.ch-ouestguyane.fr,OU=1970300083,O=CENTRE HOSPITALIER \"FRANCK-JOLY\",ST=Guyane (973),C=FR",
+         "CN=mssante.ch-ouestguyane.fr,OU=1970300083,O=CENTRE HOSPITALIER \\\"FRANCK-JOLY\\\",ST=Guyane (973),C=FR",
+         "unescaped quotes inside a value, as in the national list");
     refuse("CN=a O=b", "unescaped '='");
     refuse("CN=a\\", "escape at end");
     refuse("CN=,C=FR", "empty attribute value");

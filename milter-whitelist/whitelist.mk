@@ -1,0 +1,7 @@
+# milter-whitelist/ - the trust-space milter and the liste-blanche command.
+LISTE_BLANCHE := $(B)/bin/liste-blanche
+PROGS += $(LISTE_BLANCHE)
+
+$(LISTE_BLANCHE): $(B)/milter-whitelist/liste-blanche.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS)
