@@ -231,7 +231,9 @@ sub issue {
     push @rdn, "CN=$o{cn}" if $o{cn};
     my $subj = '/' . join('/', map { (my $x = $_) =~ s{/}{\\/}g; $x } @rdn);
     my $ext;
-    if (($o{kind} || 'server') eq 'server') {
+    if ($o{ku}) {                                   # tests of refusals
+        $ext = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,$o{ku}\n";
+    } elsif (($o{kind} || 'server') eq 'server') {
         $ext = "basicConstraints=critical,CA:FALSE\n"
              . "keyUsage=critical,digitalSignature,keyEncipherment\n"
              . "extendedKeyUsage=serverAuth,clientAuth\n"
