@@ -122,6 +122,42 @@ const struct lb_operator *lb_match_dn(const struct lb_domain *d, const struct dn
     return NULL;
 }
 
+static int bycn_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct lb_operator *const *) a)->cn_key,
+                  (*(const struct lb_operator *const *) b)->cn_key);
+}
+
+/* lb_find_cn - binary search of the CN index */
+const struct lb_operator *lb_find_cn(const struct lb *lb, const char *cn)
+{
+    struct lb_operator key = {0};
+    const struct lb_operator *kp = &key, **hit;
+
+    if (cn == NULL || *cn == 0)
+        return NULL;
+    key.cn_key = dn_value_fold(cn);
+    hit = bsearch(&kp, lb->bycn, lb->nbycn, sizeof(*lb->bycn), bycn_cmp);
+    free(key.cn_key);
+    return hit ? *hit : NULL;
+}
+
+/* index_cn - build the CN index of every operator that has a CN */
+static void index_cn(struct lb *lb)
+{
+    for (size_t i = 0; i < lb->nslots; i++) {
+        const struct lb_domain *d = lb->slots[i];
+
+        for (size_t j = 0; d && j < d->n; j++) {
+            if (d->op[j].cn_key == NULL)
+                continue;
+            lb->bycn = xrealloc(lb->bycn, (lb->nbycn + 1) * sizeof(*lb->bycn));
+            lb->bycn[lb->nbycn++] = d->op + j;
+        }
+    }
+    qsort(lb->bycn, lb->nbycn, sizeof(*lb->bycn), bycn_cmp);
+}
+
 /* lb_free - release a list */
 void lb_free(struct lb *lb)
 {
@@ -144,6 +180,7 @@ void lb_free(struct lb *lb)
     for (size_t i = 0; i < lb->nwarnings; i++)
         free(lb->warnings[i]);
     free(lb->warnings);
+    free(lb->bycn);
     free(lb->slots);
     free(lb->path);
     free(lb->generated);
@@ -559,6 +596,7 @@ struct lb *lb_load(const char *path, const struct lb_options *opt, char **err)
         goto fail;
     }
     lb->noperators = count_operators(lb);
+    index_cn(lb);
     xmlFreeDoc(doc);
     xmlFreeParserCtxt(pctx);
     return lb;

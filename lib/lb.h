@@ -43,6 +43,8 @@ struct lb {
     struct lb_signer signer;
     struct lb_domain **slots;   /* open addressing hash, by name */
     size_t  nslots;
+    const struct lb_operator **bycn; /* every listed operator, sorted by cn_key */
+    size_t  nbycn;
     char  **warnings;           /* one line per rejected entry */
     size_t  nwarnings;
 };
@@ -65,6 +67,9 @@ const struct lb_operator *lb_match_cn(const struct lb_domain *d, const char *cn)
 
 /* lb_match_dn - the listed operator of the domain equal to a full DN, or NULL */
 const struct lb_operator *lb_match_dn(const struct lb_domain *d, const struct dn *dn);
+
+/* lb_find_cn - some listed operator (of any domain) with that CN, or NULL */
+const struct lb_operator *lb_find_cn(const struct lb *lb, const char *cn);
 
 /* lb_init - once per process, before any thread uses lb_load */
 void    lb_init(void);

@@ -218,6 +218,9 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (app->reload && pthread_create(&tid, NULL, reload_thread, (void *) app) != 0)
         msg_fatal("cannot start the reload thread");
+    /* Threads do not survive fork(): the milter starts its own only now. */
+    if (app->start && app->start(&err) < 0)
+        msg_fatal("%s", err);
 
     msg_info("starting %s, listening on %s", MSSANTE_VERSION, sockspec);
     if (smfi_main() == MI_FAILURE)

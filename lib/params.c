@@ -18,6 +18,13 @@ char   *var_whitelist_trust_anchors;
 char   *var_whitelist_url;
 char   *var_whitelist_https_ca;
 long    var_whitelist_fetch_timeout;
+char   *var_whitelist_socket;
+char   *var_whitelist_user;
+char   *var_whitelist_our_domains;
+char   *var_whitelist_issuer_cns;
+char   *var_whitelist_outbound_daemons;
+char   *var_whitelist_local_exempt_senders;
+long    var_whitelist_check_interval;
 
 struct cfg_param mssante_params[] = {
     {"database", CFG_STR, "", 0, 0, &var_database,
@@ -41,6 +48,23 @@ struct cfg_param mssante_params[] = {
      "PEM CAs for the download's TLS server (empty: whitelist_trust_anchors)", 0},
     {"whitelist_fetch_timeout", CFG_TIME, "120s", 5, 3600, &var_whitelist_fetch_timeout,
      "time allowed for one download", 0},
+    {"whitelist_socket", CFG_STR, "unix:/run/mssante/milter-whitelist.sock", 0, 0,
+     &var_whitelist_socket, "milter-whitelist's socket (unix:/path or inet:port@host)", 0},
+    {"whitelist_user", CFG_STR, "mssante", 0, 0, &var_whitelist_user,
+     "account milter-whitelist runs as once its socket is open", 0},
+    {"whitelist_our_domains", CFG_STR, "", 0, 0, &var_whitelist_our_domains,
+     "our own mail domains (space or comma separated): outbound mail may go there", 0},
+    {"whitelist_issuer_cns", CFG_STR,
+     "AC IGC-SANTE ELEMENTAIRE ORGANISATIONS, AC IGC-SANTE FORTE ORGANISATIONS", 0, 0,
+     &var_whitelist_issuer_cns,
+     "CNs of the CAs that may issue operator certificates (comma separated)", 0},
+    {"whitelist_outbound_daemons", CFG_STR, "", 0, 0, &var_whitelist_outbound_daemons,
+     "milter_macro_daemon_name values whose mail is outbound without SMTP AUTH", 0},
+    {"whitelist_local_exempt_senders", CFG_STR, "", 0, 0, &var_whitelist_local_exempt_senders,
+     "envelope senders of locally submitted mail that may leave the trust space "
+     "(e.g. the sender of one-time codes)", 0},
+    {"whitelist_check_interval", CFG_TIME, "10s", 1, 3600, &var_whitelist_check_interval,
+     "how often milter-whitelist looks for a newly installed list", 0},
     {0},
 };
 

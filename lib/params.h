@@ -36,6 +36,13 @@ extern char *var_whitelist_trust_anchors;
 extern char *var_whitelist_url;
 extern char *var_whitelist_https_ca;
 extern long var_whitelist_fetch_timeout;
+extern char *var_whitelist_socket;
+extern char *var_whitelist_user;
+extern char *var_whitelist_our_domains;
+extern char *var_whitelist_issuer_cns;
+extern char *var_whitelist_outbound_daemons;
+extern char *var_whitelist_local_exempt_senders;
+extern long var_whitelist_check_interval;
 
 extern struct cfg_param mssante_params[];
 

@@ -5,3 +5,10 @@ PROGS += $(LISTE_BLANCHE)
 $(LISTE_BLANCHE): $(B)/milter-whitelist/liste-blanche.o $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS)
+
+MILTER_WHITELIST := $(B)/bin/milter-whitelist
+PROGS += $(MILTER_WHITELIST)
+
+$(MILTER_WHITELIST): $(B)/milter-whitelist/milter-whitelist.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS) -lmilter

@@ -1,0 +1,32 @@
+/*
+ * mfi - the libmilter calls our milters make, through one thin layer.
+ *
+ * In a running milter these are the smfi_* functions. In test mode (-t)
+ * the context is a recording stand-in driven by milter_test, so that the
+ * very same callbacks run over a message file without an MTA.
+ */
+#ifndef MSSANTE_MFI_H
+#define MSSANTE_MFI_H
+
+#include <stddef.h>
+#include <libmilter/mfapi.h>
+
+extern int mfi_test_mode;
+
+const char *mfi_getsymval(SMFICTX *ctx, const char *name);
+void   *mfi_getpriv(SMFICTX *ctx);
+int     mfi_setpriv(SMFICTX *ctx, void *priv);
+
+/* mfi_setreply - a reply of one or two lines (French, then English) */
+int     mfi_setreply(SMFICTX *ctx, const char *rcode, const char *xcode,
+                     const char *line1, const char *line2);
+int     mfi_addheader(SMFICTX *ctx, const char *name, const char *value);
+int     mfi_insheader(SMFICTX *ctx, int index, const char *name, const char *value);
+int     mfi_chgheader(SMFICTX *ctx, const char *name, int index, const char *value);
+int     mfi_replacebody(SMFICTX *ctx, const unsigned char *buf, size_t len);
+int     mfi_progress(SMFICTX *ctx);
+
+/* mfi_reply_text - printable ASCII copy of untrusted text for a reply */
+char   *mfi_reply_text(const char *s);
+
+#endif
