@@ -516,14 +516,16 @@ static sfsistat wl_eom(SMFICTX *ctx)
     if (c == NULL || c->ref == NULL)
         return tempfail(ctx, "end of message without a transaction");
     if (c->local && c->refused && !c->exempt) {
-        char   *en = xasprintf("Recipients outside the MSSante trust space: %s", c->refused);
-        char   *fr = xasprintf("Destinataires hors de l'espace de confiance MSSante: %s", c->refused);
+        /* One line: Postfix folds a multi-line reply badly into the bounce. */
+        char   *both = xasprintf("Recipients outside the MSSante trust space / destinataires "
+                                 "hors de l'espace de confiance MSSante: %s", c->refused);
+        char   *text = mfi_reply_text(both);
 
         msg_info("%s: reject: local submission to recipients outside the MSSante trust space: %s",
                  qid(ctx), c->refused);
-        st = reply(ctx, SMFIS_REJECT, "550", "5.7.1", fr, en);
-        free(en);
-        free(fr);
+        st = mfi_setreply(ctx, "550", "5.7.1", text, NULL) == MI_FAILURE ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+        free(both);
+        free(text);
         return st;
     }
     if (!c->outbound && !c->null_sender) {

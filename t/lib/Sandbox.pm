@@ -523,8 +523,15 @@ sub postfix {
     write_file("$d/etc/transport",
         join '', map { "$_ $o{transport}{$_}\n" } sort keys %{ $o{transport} || {} });
     # chroot = n everywhere: the sandbox has no chroot jail to offer.
-    write_file("$d/etc/master.cf", <<"EOF" . ($o{master} || ''));
-$addr:$port inet  n       -       n       -       -       smtpd
+    # The inbound listener, and optionally a submission listener of our users.
+    my $smtpd = "$addr:$port inet  n       -       n       -       -       smtpd"
+              . join('', map { "\n  -o $_" } @{ $o{smtpd_args} || [] }) . "\n";
+    if (my $sub = $o{submission}) {
+        $sub->{port} ||= free_port($addr);
+        $smtpd .= "$addr:$sub->{port} inet  n       -       n       -       -       smtpd"
+                . join('', map { "\n  -o $_" } @{ $sub->{args} || [] }) . "\n";
+    }
+    write_file("$d/etc/master.cf", $smtpd . <<"EOF" . ($o{master} || ''));
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -562,6 +569,7 @@ EOF
         or croak "Postfix $name does not listen on $addr:$port:\n" . tail($maillog);
     return $self->{"postfix-$name"} = {
         name => $name, addr => $addr, smtp_port => $port, config_dir => "$d/etc",
+        submission_port => $o{submission} ? $o{submission}{port} : undef,
         maillog => $maillog, queue_dir => "$d/queue", postfix => $pf,
     };
 }
