@@ -5,6 +5,7 @@
  *   liste-blanche show [FILE] DOMAIN       operator DNs listed for a domain
  *   liste-blanche match [FILE] DOMAIN DN-or-CN
  *                                          may that certificate send for DOMAIN?
+ *   liste-blanche fetch [URL]              download, verify, install (cron)
  *
  * FILE defaults to the installed list (whitelist_file). Exit status: 0 yes
  * or valid, 1 no or invalid, 2 usage or other error.
@@ -19,12 +20,14 @@
 #include "cmd.h"
 #include "dn.h"
 #include "lb.h"
+#include "lb_fetch.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
 
 #define OPT_TRUST 0x200
 #define OPT_AT    0x201
+#define OPT_FORCE 0x202
 
 static void usage(FILE *fp)
 {
@@ -32,10 +35,15 @@ static void usage(FILE *fp)
             "usage: liste-blanche [options] check [FILE]\n"
             "       liste-blanche [options] show [FILE] DOMAIN\n"
             "       liste-blanche [options] match [FILE] DOMAIN DN-or-CN\n"
+            "       liste-blanche [options] fetch [--force] [URL]\n"
             "  check   verify the signature and the signer's chain, print a summary\n"
             "  show    the operator certificate DNs listed for DOMAIN\n"
             "  match   whether a certificate (full DN, compared attribute by attribute,\n"
             "          or a CN as the milter sees it) may send for DOMAIN\n"
+            "  fetch   download the list (key \"whitelist_url\") if it changed, verify it,\n"
+            "          install it atomically as \"whitelist_file\"; a list that fails\n"
+            "          verification is never installed (exit 1)\n"
+            "      --force               download even if unchanged\n"
             "  FILE defaults to the installed list (key \"whitelist_file\").\n"
             "      --trust-anchors FILE  PEM CAs the signer must chain to\n"
             "                            (key \"whitelist_trust_anchors\")\n"
@@ -96,19 +104,22 @@ int main(int argc, char **argv)
         CMD_LONGOPTS,
         {"trust-anchors", required_argument, 0, OPT_TRUST},
         {"at", required_argument, 0, OPT_AT},
+        {"force", no_argument, 0, OPT_FORCE},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
     struct lb_options o = {0};
     const char *trust = NULL, *verb, *file;
     struct lb *lb;
-    int     ch, nargs, want;
+    int     ch, nargs, want, force = 0;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
         if (cmd_option(&c, ch, optarg))
             continue;
-        if (ch == OPT_TRUST) {
+        if (ch == OPT_FORCE) {
+            force = 1;
+        } else if (ch == OPT_TRUST) {
             trust = optarg;
         } else if (ch == OPT_AT) {
             if ((o.verify_time = parse_date(optarg)) == (time_t) -1) {
@@ -133,6 +144,15 @@ int main(int argc, char **argv)
     }
     verb = argv[optind++];
     nargs = argc - optind;
+    if (strcmp(verb, "fetch") == 0) {
+        if (nargs > 1) {
+            usage(stderr);
+            return 2;
+        }
+        return lb_fetch(nargs ? argv[optind] : var_whitelist_url, var_whitelist_file,
+                        var_whitelist_https_ca && *var_whitelist_https_ca
+                        ? var_whitelist_https_ca : o.trust_anchors, &o, force);
+    }
     want = !strcmp(verb, "check") ? 0 : !strcmp(verb, "show") ? 1 : !strcmp(verb, "match") ? 2 : -1;
     if (want < 0 || nargs < want || nargs > want + 1) {
         usage(stderr);

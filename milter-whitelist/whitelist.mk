@@ -2,9 +2,9 @@
 LISTE_BLANCHE := $(B)/bin/liste-blanche
 PROGS += $(LISTE_BLANCHE)
 
-$(LISTE_BLANCHE): $(B)/milter-whitelist/liste-blanche.o $(LIBMSSANTE)
+$(LISTE_BLANCHE): $(B)/milter-whitelist/liste-blanche.o $(B)/milter-whitelist/lb_fetch.o $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl)
 
 MILTER_WHITELIST := $(B)/bin/milter-whitelist
 PROGS += $(MILTER_WHITELIST)
