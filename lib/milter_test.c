@@ -89,8 +89,16 @@ int mt_replacebody(struct mt_ctx *ctx, const unsigned char *buf, size_t len)
     return MI_SUCCESS;
 }
 
+/* set_macro - define a macro, replacing an earlier value */
 static void set_macro(struct mt_ctx *ctx, const char *name, const char *value)
 {
+    for (size_t i = 0; i < ctx->nmacros; i++) {
+        if (strcmp(ctx->macros[i].name, name) == 0) {
+            free(ctx->macros[i].value);
+            ctx->macros[i].value = xstrdup(value);
+            return;
+        }
+    }
     ctx->macros = xrealloc(ctx->macros, (ctx->nmacros + 1) * sizeof(*ctx->macros));
     ctx->macros[ctx->nmacros].name = xstrdup(name);
     ctx->macros[ctx->nmacros].value = xstrdup(value);
