@@ -1,3 +1,9 @@
 # bench/ - benchmarks; each prints ratios measured side by side in one run.
 bench: all
 	@perl bench/run
+
+BENCH_PROGS := $(B)/bench/lb_bench
+all: $(BENCH_PROGS)
+$(B)/bench/lb_bench: $(B)/bench/lb_bench.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS)

@@ -129,6 +129,7 @@ static int verdict(struct mt_ctx *ctx, const char *stage, sfsistat st, int *stat
     switch (st) {
     case SMFIS_CONTINUE:
     case SMFIS_ACCEPT:
+    case SMFIS_NOREPLY:
         return 0;
     case SMFIS_REJECT:
         dflt = "550 5.7.1 Command rejected";

@@ -249,6 +249,7 @@ static int is_issuer(const char *cn)
 /* ------------------------------------------------------------ per connection */
 
 struct wl_conn {
+    unsigned long noreply;      /* SMFIP_NR_* steps granted: answer SMFIS_NOREPLY */
     struct lbref *ref;
     int     local;              /* non-SMTP submission (sendmail, sieve redirect) */
     /* per message */
@@ -304,9 +305,25 @@ static sfsistat tempfail(SMFICTX *ctx, const char *why)
                  "Temporary MSSante filter error, try again later");
 }
 
+/* conn_state - the connection's state, created by negotiate or connect */
+static struct wl_conn *conn_state(SMFICTX *ctx)
+{
+    struct wl_conn *c = mfi_getpriv(ctx);
+
+    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL)
+        mfi_setpriv(ctx, c);
+    return c;
+}
+
+/* done - CONTINUE, or NOREPLY for a step the MTA agreed not to wait for */
+static sfsistat done(const struct wl_conn *c, unsigned long step)
+{
+    return c && (c->noreply & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
 static sfsistat wl_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-    struct wl_conn *c = calloc(1, sizeof(*c));
+    struct wl_conn *c = conn_state(ctx);
 
     if (c == NULL)
         return SMFIS_TEMPFAIL;
@@ -317,8 +334,7 @@ static sfsistat wl_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         c->local = in->sin_port == 0 && ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
     }
     c->ref = lbref_get();
-    mfi_setpriv(ctx, c);
-    return SMFIS_CONTINUE;
+    return done(c, SMFIP_NR_CONN);
 }
 
 static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
@@ -488,7 +504,7 @@ static sfsistat wl_header(SMFICTX *ctx, char *name, char *value)
         c->trust_seen++;
     else if (strcasecmp(name, "From") == 0 && c->from_count++ == 0)
         c->from_domain = from_domain(value);
-    return SMFIS_CONTINUE;
+    return done(c, SMFIP_NR_HDR);
 }
 
 /* quoted - a header quoted-string of untrusted text */
@@ -588,7 +604,8 @@ static sfsistat wl_close(SMFICTX *ctx)
 
 /*
  * wl_negotiate - only the steps we use, no reply for the steps that cannot
- * fail, and the macros we need at MAIL FROM, in one round trip each.
+ * fail, and the macros we need at MAIL FROM. Comes before connect: the
+ * connection state starts here.
  */
 static sfsistat wl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -601,9 +618,15 @@ static sfsistat wl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     (void) f3;
     if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
         return SMFIS_REJECT;                /* this MTA cannot do what we need */
+    struct wl_conn *c = conn_state(ctx);
+
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
     *pf0 = SMFIF_ADDHDRS | SMFIF_CHGHDRS | (f0 & SMFIF_SETSYMLIST);
     *pf1 = f1 & want;
     *pf2 = *pf3 = 0;
+    /* Steps granted without reply must answer SMFIS_NOREPLY (libmilter). */
+    c->noreply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HDR);
     if (f0 & SMFIF_SETSYMLIST)
         smfi_setsymlist(ctx, SMFIM_ENVFROM,
                         "i {auth_authen} {daemon_name} {cert_subject} {cert_issuer}");
