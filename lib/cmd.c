@@ -46,10 +46,14 @@ int cmd_option(struct cmd_common *c, int ch, const char *arg)
 }
 
 /* cmd_load - establish the settings; -n prints them and exits */
-void cmd_load(struct cmd_common *c)
+void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
 {
     char   *err;
 
+    if (c->help) {
+        usage(stdout);
+        exit(0);
+    }
     if (params_load(c->conf, c->overrides, c->noverrides, &err) < 0)
         msg_fatal("%s", err);
     if (c->db) {

@@ -9,6 +9,7 @@
 #define MSSANTE_CMD_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #define CMD_SHORTOPTS "c:o:nVh"
 #define CMD_OPT_DB 0x100
@@ -33,8 +34,11 @@ void    cmd_init(struct cmd_common *c, int argc, char **argv);
 /* cmd_option - handle a common option; 1 if it was one, 0 if not */
 int     cmd_option(struct cmd_common *c, int ch, const char *arg);
 
-/* cmd_load - load settings (or msg_fatal naming file, line and key) */
-void    cmd_load(struct cmd_common *c);
+/*
+ * cmd_load - -h prints usage and exits 0; then load settings (or msg_fatal
+ * naming file, line and key); -n prints them and exits.
+ */
+void    cmd_load(struct cmd_common *c, void (*usage)(FILE *));
 
 /* cmd_usage_common - the lines describing the common options */
 extern const char cmd_usage_common[];

@@ -132,11 +132,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (c.help) {
-        usage(stdout);
-        return 0;
-    }
-    cmd_load(&c);
+    cmd_load(&c, usage);
     o.trust_anchors = trust ? trust : var_whitelist_trust_anchors;
     if (optind >= argc) {
         usage(stderr);

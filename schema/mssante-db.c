@@ -54,11 +54,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (c.help) {
-        usage(stdout);
-        return 0;
-    }
-    cmd_load(&c);
+    cmd_load(&c, usage);
     if (optind != argc - 1) {
         usage(stderr);
         return 2;
