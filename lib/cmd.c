@@ -56,6 +56,9 @@ void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
     }
     if (params_load(c->conf, c->overrides, c->noverrides, &err) < 0)
         msg_fatal("%s", err);
+    free(c->overrides);                 /* applied: the settings hold copies */
+    c->overrides = NULL;
+    c->noverrides = 0;
     if (c->db) {
         free(var_database);
         var_database = xstrdup(c->db);

@@ -192,6 +192,8 @@ int main(int argc, char **argv)
 
                 if (dn == NULL) {
                     fprintf(stderr, "liste-blanche: DN \"%s\": %s\n", who, why);
+                    free(domain);
+                    lb_free(lb);
                     return 2;
                 }
                 op = lb_match_dn(d, dn);

@@ -80,6 +80,5 @@ int main(int argc, char **argv)
     }
     PQfinish(conn);
     mig_free(m, count);
-    free(c.overrides);
     return ret;
 }
