@@ -48,6 +48,7 @@ all:
 include lib/lib.mk
 include schema/schema.mk
 include milter-whitelist/whitelist.mk
+include annuaire-sync/annuaire.mk
 include t/t.mk
 include bench/bench.mk
 

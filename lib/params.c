@@ -25,6 +25,7 @@ char   *var_whitelist_issuer_cns;
 char   *var_whitelist_outbound_daemons;
 char   *var_whitelist_local_exempt_senders;
 long    var_whitelist_check_interval;
+long    var_annuaire_max_delete_percent;
 
 struct cfg_param mssante_params[] = {
     {"database", CFG_STR, "", 0, 0, &var_database,
@@ -65,6 +66,8 @@ struct cfg_param mssante_params[] = {
      "(e.g. the sender of one-time codes)", 0},
     {"whitelist_check_interval", CFG_TIME, "10s", 1, 3600, &var_whitelist_check_interval,
      "how often milter-whitelist looks for a newly installed list", 0},
+    {"annuaire_max_delete_percent", CFG_INT, "10", 0, 100, &var_annuaire_max_delete_percent,
+     "a full annuaire-sync deleting more than this share of a source's rows needs --force", 0},
     {0},
 };
 

@@ -1,0 +1,440 @@
+/*
+ * annuaire-sync - keep the Annuaire Santé's MSSanté mailboxes in PostgreSQL.
+ *
+ *   annuaire-sync [options] --extraction FILE
+ *
+ * One run = one source. The rows are streamed (memory does not grow with
+ * the file) by COPY into a temporary table, then merged into annuaire_bal
+ * in the same transaction: insert new, update changed (only those), delete
+ * vanished rows of that source. Nothing is visible until COMMIT, so an
+ * interrupted run leaves the previous data complete, and readers are never
+ * blocked. Exit 0 only when the database reflects the source.
+ *
+ * Never: apply a full sync that deletes more than the configured share of
+ * the source's rows without --force; run twice at once (advisory lock).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "cmd.h"
+#include "extraction.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "params.h"
+#include "pgutil.h"
+
+#define OPT_EXTRACTION 0x200
+#define OPT_FORCE      0x201
+#define OPT_DRY_RUN    0x202
+
+/* Arbitrary constant naming the advisory lock of annuaire-sync. */
+#define SYNC_LOCK_KEY "7275538"
+#define COPY_CHUNK (64 * 1024)
+
+/* The staging columns, in COPY order (all text but line). */
+#define STAGE_COLUMNS \
+    "address, bal_type, id_type, id_pp, national_id, structure_id_type, structure_id, " \
+    "service, civility, last_name, first_name, profession_category, " \
+    "profession_category_label, profession_code, profession_label, specialty_code, " \
+    "specialty_label, digitization, org_name, org_trade_name, addr_complement, " \
+    "addr_distribution, addr_number, addr_number_compl, addr_street_type, addr_street, " \
+    "addr_locality, addr_line6, postcode, department, country, city"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: annuaire-sync [options] --extraction FILE\n"
+            "  --extraction FILE   the national 31-column \"|\" file (Extraction_Correspondance_MSSante)\n"
+            "  --dry-run           count what would change, change nothing\n"
+            "  --force             apply even if more than annuaire_max_delete_percent of the\n"
+            "                      source's rows would be deleted\n"
+            "%s"
+            "Exit: 0 the database reflects the source; 1 refused or failed (database unchanged).\n",
+            cmd_usage_common);
+}
+
+struct counts {
+    long    read, rejected, staged, distinct, inserted, updated, deleted, existing;
+};
+
+/* copybuf - rows in COPY text format, sent in chunks */
+struct copybuf {
+    PGconn *conn;
+    char   *buf;
+    size_t  len, cap;
+};
+
+static void cb_put(struct copybuf *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap)
+        b->buf = xrealloc(b->buf, b->cap = (b->len + n) * 2);
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+}
+
+/* cb_field - one value, escaped; an empty value is NULL */
+static void cb_field(struct copybuf *b, const char *v, int last)
+{
+    if (*v == 0) {
+        cb_put(b, "\\N", 2);
+    } else {
+        for (const char *p = v; *p; p++) {
+            switch (*p) {
+            case '\\': cb_put(b, "\\\\", 2); break;
+            case '\t': cb_put(b, "\\t", 2); break;
+            case '\n': cb_put(b, "\\n", 2); break;
+            case '\r': cb_put(b, "\\r", 2); break;
+            default: cb_put(b, p, 1); break;
+            }
+        }
+    }
+    cb_put(b, last ? "\n" : "\t", 1);
+}
+
+static int cb_flush(struct copybuf *b, int force, char **err)
+{
+    if (b->len == 0 || (!force && b->len < COPY_CHUNK))
+        return 0;
+    if (PQputCopyData(b->conn, b->buf, (int) b->len) != 1) {
+        *err = pgu_error(b->conn);
+        return -1;
+    }
+    b->len = 0;
+    return 0;
+}
+
+/* query_long - one number from a query with one text parameter */
+static int query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, &param, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    *out = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * load_extraction - stream the file into the staging table (inside the
+ * caller's transaction); rejected lines are counted and the first ones shown.
+ */
+static int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err)
+{
+    FILE   *fp = fopen(path, "r");
+    struct ex_reader r;
+    struct copybuf b = {conn, NULL, 0, 0};
+    PGresult *res;
+    char   *why = NULL;
+    int     st, ret = -1;
+
+    if (fp == NULL) {
+        *err = xasprintf("%s: cannot open: %m", path);
+        return -1;
+    }
+    if (ex_open(&r, fp, path, err) < 0) {
+        ex_close(&r);
+        fclose(fp);
+        return -1;
+    }
+    res = PQexec(conn, "COPY sync_stage (line, " STAGE_COLUMNS ") FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        goto out;
+    }
+    PQclear(res);
+    while ((st = ex_next(&r, &why)) != 0) {
+        struct addr a;
+        const char *addr_why, *type;
+        char    num[32];
+
+        if (st < 0) {
+            *err = why;
+            PQputCopyEnd(conn, "read error");
+            goto out;
+        }
+        n->read++;
+        if (st == 1) {
+            type = r.fields[EX_TYPE_BAL];
+            if (strcmp(type, "PER") && strcmp(type, "ORG") && strcmp(type, "APP") && strcmp(type, "CAB")) {
+                why = xasprintf("line %ld: unknown BAL type \"%.20s\"", r.lineno, type);
+                st = 2;
+            } else if (addr_parse(r.fields[EX_ADDRESS], &a, &addr_why) < 0) {
+                why = xasprintf("line %ld: invalid address \"%.80s\": %s", r.lineno,
+                                r.fields[EX_ADDRESS], addr_why);
+                st = 2;
+            }
+        }
+        if (st == 2) {
+            if (n->rejected++ < 20)
+                fprintf(stderr, "annuaire-sync: %s: rejected %s\n", path, why);
+            free(why);
+            why = NULL;
+            continue;
+        }
+        snprintf(num, sizeof(num), "%ld\t", r.lineno);
+        cb_put(&b, num, strlen(num));
+        cb_field(&b, a.key, 0);
+        for (int i = 0; i < EX_COLUMNS; i++)
+            if (i != EX_ADDRESS)
+                cb_field(&b, r.fields[i], 0);
+        cb_field(&b, ex_city(r.fields[EX_L6]), 1);
+        addr_free(&a);
+        n->staged++;
+        if (cb_flush(&b, 0, err) < 0)
+            goto out;
+    }
+    if (n->rejected > 20)
+        fprintf(stderr, "annuaire-sync: %s: %ld more lines rejected\n", path, n->rejected - 20);
+    if (cb_flush(&b, 1, err) < 0 || PQputCopyEnd(conn, NULL) != 1) {
+        if (*err == NULL)
+            *err = pgu_error(conn);
+        goto out;
+    }
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        goto out;
+    }
+    PQclear(res);
+    ret = 0;
+out:
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    free(b.buf);
+    ex_close(&r);
+    fclose(fp);
+    return ret;
+}
+
+/* prepare - the staged rows, one per address, and what a merge would delete */
+static int prepare(PGconn *conn, const char *source, struct counts *n, char **err)
+{
+    if (pgu_exec(conn, "CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS "
+                 "SELECT DISTINCT ON (address) s.*, md5(ROW(" STAGE_COLUMNS ")::text) AS row_hash "
+                 "FROM sync_stage s ORDER BY address, line DESC", err) < 0
+        || pgu_exec(conn, "CREATE UNIQUE INDEX ON sync_incoming (address)", err) < 0
+        || pgu_exec(conn, "ANALYZE sync_incoming", err) < 0
+        || query_long(conn, "SELECT count(*) FROM sync_incoming", NULL, &n->distinct, err) < 0
+        || query_long(conn, "SELECT count(*) FROM annuaire_bal WHERE source = $1", source,
+                      &n->existing, err) < 0
+        || query_long(conn, "SELECT count(*) FROM annuaire_bal b WHERE source = $1 AND NOT EXISTS "
+                      "(SELECT 1 FROM sync_incoming i WHERE i.address = b.address)", source,
+                      &n->deleted, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* would_change - for --dry-run: the inserts and updates a merge would make */
+static int would_change(PGconn *conn, const char *source, struct counts *n, char **err)
+{
+    return query_long(conn, "SELECT count(*) FROM sync_incoming i WHERE NOT EXISTS "
+                      "(SELECT 1 FROM annuaire_bal b WHERE b.address = i.address)", NULL,
+                      &n->inserted, err) < 0
+        || query_long(conn, "SELECT count(*) FROM sync_incoming i JOIN annuaire_bal b "
+                      "USING (address) WHERE b.row_hash <> i.row_hash OR b.source <> $1",
+                      source, &n->updated, err) < 0 ? -1 : 0;
+}
+
+/* merge - the prepared rows into annuaire_bal: only changed rows written */
+static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
+{
+    PGresult *res;
+    const char *p[1] = {source};
+
+    res = PQexecParams(conn,
+        "WITH up AS ("
+        " INSERT INTO annuaire_bal (" STAGE_COLUMNS ", source, row_hash)"
+        " SELECT " STAGE_COLUMNS ", $1, row_hash FROM sync_incoming"
+        " ON CONFLICT (address) DO UPDATE SET"
+        "  bal_type = EXCLUDED.bal_type, id_type = EXCLUDED.id_type, id_pp = EXCLUDED.id_pp,"
+        "  national_id = EXCLUDED.national_id, structure_id_type = EXCLUDED.structure_id_type,"
+        "  structure_id = EXCLUDED.structure_id, service = EXCLUDED.service,"
+        "  civility = EXCLUDED.civility, last_name = EXCLUDED.last_name,"
+        "  first_name = EXCLUDED.first_name, profession_category = EXCLUDED.profession_category,"
+        "  profession_category_label = EXCLUDED.profession_category_label,"
+        "  profession_code = EXCLUDED.profession_code, profession_label = EXCLUDED.profession_label,"
+        "  specialty_code = EXCLUDED.specialty_code, specialty_label = EXCLUDED.specialty_label,"
+        "  digitization = EXCLUDED.digitization, org_name = EXCLUDED.org_name,"
+        "  org_trade_name = EXCLUDED.org_trade_name, addr_complement = EXCLUDED.addr_complement,"
+        "  addr_distribution = EXCLUDED.addr_distribution, addr_number = EXCLUDED.addr_number,"
+        "  addr_number_compl = EXCLUDED.addr_number_compl,"
+        "  addr_street_type = EXCLUDED.addr_street_type, addr_street = EXCLUDED.addr_street,"
+        "  addr_locality = EXCLUDED.addr_locality, addr_line6 = EXCLUDED.addr_line6,"
+        "  postcode = EXCLUDED.postcode, department = EXCLUDED.department,"
+        "  country = EXCLUDED.country, city = EXCLUDED.city, source = EXCLUDED.source,"
+        "  row_hash = EXCLUDED.row_hash, last_changed = now()"
+        " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
+        " RETURNING (xmax = 0) AS ins)"
+        " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up",
+        1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    n->inserted = atol(PQgetvalue(res, 0, 0));
+    n->updated = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    res = PQexecParams(conn, "DELETE FROM annuaire_bal b WHERE source = $1 AND NOT EXISTS "
+                       "(SELECT 1 FROM sync_incoming i WHERE i.address = b.address)",
+                       1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    n->deleted = atol(PQcmdTuples(res));
+    PQclear(res);
+    return 0;
+}
+
+/* record - write the outcome of a run into sync_run (its own statement) */
+static void record(PGconn *conn, const char *run_id, const struct counts *n,
+                   const char *status, const char *error)
+{
+    char    v[6][32];
+    const char *p[9];
+    PGresult *res;
+
+    snprintf(v[0], 32, "%ld", n->read);
+    snprintf(v[1], 32, "%ld", n->inserted);
+    snprintf(v[2], 32, "%ld", n->updated);
+    snprintf(v[3], 32, "%ld", n->deleted);
+    snprintf(v[4], 32, "%ld", n->rejected);
+    p[0] = run_id;
+    p[1] = v[0];
+    p[2] = v[1];
+    p[3] = v[2];
+    p[4] = v[3];
+    p[5] = v[4];
+    p[6] = status;
+    p[7] = error;
+    res = PQexecParams(conn, "UPDATE sync_run SET finished_at = now(), rows_read = $2,"
+                       " rows_inserted = $3, rows_updated = $4, rows_deleted = $5,"
+                       " rows_rejected = $6, status = $7, error = $8 WHERE id = $1",
+                       8, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        msg_warn("cannot record the run in sync_run: %s", PQerrorMessage(conn));
+    PQclear(res);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CMD_LONGOPTS,
+        {"extraction", required_argument, 0, OPT_EXTRACTION},
+        {"force", no_argument, 0, OPT_FORCE},
+        {"dry-run", no_argument, 0, OPT_DRY_RUN},
+        {0, 0, 0, 0},
+    };
+    struct cmd_common c;
+    struct counts n = {0};
+    const char *extraction = NULL, *source = "extraction", *status = "failed";
+    const char *p[2];
+    int     ch, force = 0, dry = 0, ret = 1;
+    char   *err = NULL, run_id[32] = "";
+    PGconn *conn;
+    PGresult *res;
+    long    got_lock = 0;
+
+    cmd_init(&c, argc, argv);
+    while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
+        if (cmd_option(&c, ch, optarg))
+            continue;
+        switch (ch) {
+        case OPT_EXTRACTION: extraction = optarg; break;
+        case OPT_FORCE: force = 1; break;
+        case OPT_DRY_RUN: dry = 1; break;
+        default: usage(stderr); return 2;
+        }
+    }
+    cmd_load(&c, usage);
+    if (extraction == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
+        msg_fatal("%s; database unchanged", err);
+
+    /* One run at a time; a run left "running" by a killed process is closed. */
+    if (query_long(conn, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")::int", NULL, &got_lock, &err) < 0)
+        msg_fatal("%s", err);
+    if (!got_lock)
+        msg_fatal("another annuaire-sync is running; database unchanged");
+    p[0] = source;
+    p[1] = extraction;
+    res = PQexecParams(conn, "UPDATE sync_run SET status = 'failed', finished_at = now(),"
+                       " error = 'interrupted' WHERE status = 'running' AND source = $1",
+                       1, NULL, p, NULL, NULL, 0);
+    PQclear(res);
+    res = PQexecParams(conn, "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, 'full')"
+                       " RETURNING id", 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        msg_fatal("cannot start a run (schema not migrated? run mssante-db migrate): %s",
+                  pgu_error(conn));
+    snprintf(run_id, sizeof(run_id), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    if (pgu_exec(conn, "BEGIN", &err) < 0
+        || pgu_exec(conn, "CREATE TEMP TABLE sync_stage (line bigint, address text, bal_type text,"
+                    " id_type text, id_pp text, national_id text, structure_id_type text,"
+                    " structure_id text, service text, civility text, last_name text,"
+                    " first_name text, profession_category text, profession_category_label text,"
+                    " profession_code text, profession_label text, specialty_code text,"
+                    " specialty_label text, digitization text, org_name text, org_trade_name text,"
+                    " addr_complement text, addr_distribution text, addr_number text,"
+                    " addr_number_compl text, addr_street_type text, addr_street text,"
+                    " addr_locality text, addr_line6 text, postcode text, department text,"
+                    " country text, city text) ON COMMIT DROP", &err) < 0
+        || load_extraction(conn, extraction, &n, &err) < 0
+        || prepare(conn, source, &n, &err) < 0)
+        goto failed;
+    if (n.staged == 0) {
+        err = xasprintf("%s: no valid row (%ld read, %ld rejected)", extraction, n.read, n.rejected);
+        goto failed;
+    }
+    if (!force && n.existing > 0 && n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
+        err = xasprintf("refused: this run would delete %ld of %ld rows (%ld%%, more than "
+                        "annuaire_max_delete_percent = %ld); check the file, then use --force",
+                        n.deleted, n.existing, n.deleted * 100 / n.existing,
+                        var_annuaire_max_delete_percent);
+        status = "refused";
+        goto failed;
+    }
+    if (dry) {
+        if (would_change(conn, source, &n, &err) < 0)
+            goto failed;
+        pgu_exec(conn, "ROLLBACK", &err);
+        record(conn, run_id, &n, "dry-run", NULL);
+        printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"
+               " would insert %ld, update %ld, delete %ld\n", extraction, n.read, n.rejected,
+               n.staged - n.distinct, n.inserted, n.updated, n.deleted);
+        PQfinish(conn);
+        return 0;
+    }
+    if (merge(conn, source, &n, &err) < 0 || pgu_exec(conn, "COMMIT", &err) < 0)
+        goto failed;
+    record(conn, run_id, &n, "ok", NULL);
+    printf("%s: %ld lines read, %ld rejected, %ld duplicates collapsed; inserted %ld, updated %ld,"
+           " deleted %ld (run %s)\n", extraction, n.read, n.rejected, n.staged - n.distinct,
+           n.inserted, n.updated, n.deleted, run_id);
+    ret = 0;
+    PQfinish(conn);
+    return ret;
+
+failed:
+    PQclear(PQexec(conn, "ROLLBACK"));
+    n.inserted = n.updated = n.deleted = 0;
+    record(conn, run_id, &n, status, err);
+    fprintf(stderr, "annuaire-sync: %s; database unchanged\n", err);
+    PQfinish(conn);
+    return 1;
+}

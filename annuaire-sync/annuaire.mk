@@ -1,0 +1,8 @@
+# annuaire-sync/ - the national directory in PostgreSQL.
+ANNUAIRE_SYNC := $(B)/bin/annuaire-sync
+PROGS += $(ANNUAIRE_SYNC)
+ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o
+
+$(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
