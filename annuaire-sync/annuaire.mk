@@ -6,3 +6,10 @@ ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extractio
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+ANNUAIRE_SEARCH := $(B)/bin/annuaire-search
+PROGS += $(ANNUAIRE_SEARCH)
+
+$(ANNUAIRE_SEARCH): $(B)/annuaire-sync/annuaire-search.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs jansson)

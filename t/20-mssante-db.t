@@ -58,7 +58,9 @@ like($out, qr/^pending\s+001_base$/m, 'status lists 001_base as pending');
 ($rc, $out) = run_db('-c', $good, 'migrate');
 is($rc, 0, 'first migrate succeeds') or diag $out;
 like($out, qr/^applied 001_base$/m, 'first migrate applies 001_base');
-is($pg->{psql}->("SELECT count(*) FROM mssante_schema"), "1\n", 'one version recorded');
+my @files = map { m{/(\d{3}_\w+)\.sql$} } sort glob "$schema/*.sql";
+is($pg->{psql}->("SELECT string_agg(name, ' ' ORDER BY version) FROM mssante_schema"), "@files\n",
+   'every migration recorded, in order');
 $pg->{psql}->("INSERT INTO audit_event (actor, bal, action, service, remote_ip, result) "
             . "VALUES ('jean.dupont', 'jean.dupont\@a.mssante.test', 'login', 'imap', '127.0.0.9', 'ok')");
 is($pg->{psql}->("SELECT actor || ' ' || action || ' ' || host(remote_ip) || ' ' || result FROM audit_event"),
@@ -71,7 +73,8 @@ my $before = dump_schema();
 my $rows = $pg->{psql}->("SELECT version, checksum, applied_at FROM mssante_schema");
 ($rc, $out) = run_db('--db', $pg->{conninfo}, '--schema-dir', $schema, 'migrate');
 is($rc, 0, 'second migrate (with --db) succeeds');
-like($out, qr/schema is up to date \(version 001\)/, 'second migrate says there is nothing to do');
+my ($last) = $files[-1] =~ /^(\d{3})/;
+like($out, qr/schema is up to date \(version $last\)/, 'second migrate says there is nothing to do');
 is(dump_schema(), $before, 'second migrate changes no schema object');
 is($pg->{psql}->("SELECT version, checksum, applied_at FROM mssante_schema"), $rows,
    'second migrate changes no bookkeeping row');
@@ -81,13 +84,14 @@ ok($rc == 0 && $out =~ /^applied\s+001_base$/m, 'status: all applied, exit 0');
 # --- a failing migration leaves the database at its previous version
 my $dir2 = $sb->dir . '/schema2';
 mkdir $dir2;
-Sandbox::write_file("$dir2/001_base.sql", Sandbox::slurp("$schema/001_base.sql"));
-Sandbox::write_file("$dir2/002_broken.sql",
+Sandbox::write_file("$dir2/$_.sql", Sandbox::slurp("$schema/$_.sql")) for @files;
+my $broken = sprintf '%03d_broken', $last + 1;
+Sandbox::write_file("$dir2/$broken.sql",
     "CREATE TABLE half_done (id int);\n\nINSERT INTO no_such_table VALUES (1);\n");
 $before = dump_schema();
 ($rc, $out) = run_db('-c', $good, '--schema-dir', $dir2, 'migrate');
 is($rc, 1, 'a failing migration exits 1');
-like($out, qr/002_broken\.sql:3: relation "no_such_table" does not exist/,
+like($out, qr/$broken\.sql:3: relation "no_such_table" does not exist/,
      'the error names the file and line of the failing statement');
 is(dump_schema(), $before, 'nothing of the failed migration remains');
 
