@@ -423,6 +423,9 @@ int main(int argc, char **argv)
     if (merge(conn, source, &n, &err) < 0 || pgu_exec(conn, "COMMIT", &err) < 0)
         goto failed;
     record(conn, run_id, &n, "ok", NULL);
+    /* Fresh statistics, or the planner misjudges the search indexes. */
+    if (n.inserted + n.updated + n.deleted > 0 && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0)
+        msg_warn("ANALYZE annuaire_bal: %s", err);
     printf("%s: %ld lines read, %ld rejected, %ld duplicates collapsed; inserted %ld, updated %ld,"
            " deleted %ld (run %s)\n", extraction, n.read, n.rejected, n.staged - n.distinct,
            n.inserted, n.updated, n.deleted, run_id);

@@ -7,3 +7,9 @@ all: $(BENCH_PROGS)
 $(B)/bench/lb_bench: $(B)/bench/lb_bench.o $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBMSSANTE) $(LIBS)
+
+BENCH_PROGS += $(B)/bench/search_bench
+all: $(B)/bench/search_bench
+$(B)/bench/search_bench: $(B)/bench/search_bench.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
