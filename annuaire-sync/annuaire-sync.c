@@ -214,33 +214,85 @@ out:
     return ret;
 }
 
-/* prepare - the staged rows, one per address, and what a merge would delete */
+/*
+ * prepare - one row per address (the last one of the file), then, by hash
+ * joins, the rows that are new or changed and the addresses that are gone:
+ * the merge then touches only those.
+ */
 static int prepare(PGconn *conn, const char *source, struct counts *n, char **err)
 {
-    if (pgu_exec(conn, "CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS "
-                 "SELECT DISTINCT ON (address) s.*, md5(ROW(" STAGE_COLUMNS ")::text) AS row_hash "
-                 "FROM sync_stage s ORDER BY address, line DESC", err) < 0
-        || pgu_exec(conn, "CREATE UNIQUE INDEX ON sync_incoming (address)", err) < 0
-        || pgu_exec(conn, "ANALYZE sync_incoming", err) < 0
+    const char *p[1] = {source};
+    PGresult *res;
+
+    if (pgu_exec(conn, "SET LOCAL work_mem = '256MB'", err) < 0
+        || pgu_exec(conn, "CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS "
+                    "SELECT DISTINCT ON (address) s.*, md5(ROW(" STAGE_COLUMNS ")::text) AS row_hash "
+                    "FROM sync_stage s ORDER BY address, line DESC", err) < 0
         || query_long(conn, "SELECT count(*) FROM sync_incoming", NULL, &n->distinct, err) < 0
         || query_long(conn, "SELECT count(*) FROM annuaire_bal WHERE source = $1", source,
-                      &n->existing, err) < 0
-        || query_long(conn, "SELECT count(*) FROM annuaire_bal b WHERE source = $1 AND NOT EXISTS "
-                      "(SELECT 1 FROM sync_incoming i WHERE i.address = b.address)", source,
-                      &n->deleted, err) < 0)
+                      &n->existing, err) < 0)
         return -1;
-    return 0;
+    res = PQexecParams(conn, "CREATE TEMP TABLE sync_changed ON COMMIT DROP AS "
+                       "SELECT i.*, b.address IS NULL AS is_new FROM sync_incoming i "
+                       "LEFT JOIN annuaire_bal b USING (address) "
+                       "WHERE b.address IS NULL OR b.row_hash <> i.row_hash OR b.source <> $1",
+                       1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    res = PQexecParams(conn, "CREATE TEMP TABLE sync_gone ON COMMIT DROP AS "
+                       "SELECT b.address FROM annuaire_bal b LEFT JOIN sync_incoming i USING (address) "
+                       "WHERE b.source = $1 AND i.address IS NULL", 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    n->deleted = atol(PQcmdTuples(res));
+    PQclear(res);
+    return query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
+                      &n->inserted, err) < 0
+        || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
+                      &n->updated, err) < 0 ? -1 : 0;
 }
 
-/* would_change - for --dry-run: the inserts and updates a merge would make */
-static int would_change(PGconn *conn, const char *source, struct counts *n, char **err)
+/*
+ * drop_indexes - before the first load into an empty table: building the
+ * secondary indexes once after the insert is much cheaper than maintaining
+ * them row by row. Their definitions are read back from the catalog, so
+ * schema/ stays their only definition. Returns the CREATE statements.
+ */
+static char **drop_indexes(PGconn *conn, char **err)
 {
-    return query_long(conn, "SELECT count(*) FROM sync_incoming i WHERE NOT EXISTS "
-                      "(SELECT 1 FROM annuaire_bal b WHERE b.address = i.address)", NULL,
-                      &n->inserted, err) < 0
-        || query_long(conn, "SELECT count(*) FROM sync_incoming i JOIN annuaire_bal b "
-                      "USING (address) WHERE b.row_hash <> i.row_hash OR b.source <> $1",
-                      source, &n->updated, err) < 0 ? -1 : 0;
+    PGresult *res = PQexec(conn, "SELECT indexname, indexdef FROM pg_indexes "
+                           "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
+                           "AND indexname <> 'annuaire_bal_pkey'");
+    char  **defs;
+    int     n;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return NULL;
+    }
+    n = PQntuples(res);
+    defs = xcalloc((size_t) n + 1, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        char   *drop = xasprintf("DROP INDEX \"%s\"", PQgetvalue(res, i, 0));
+        int     r = pgu_exec(conn, drop, err);
+
+        free(drop);
+        defs[i] = xstrdup(PQgetvalue(res, i, 1));
+        if (r < 0) {
+            PQclear(res);
+            return defs;            /* the caller rolls back */
+        }
+    }
+    PQclear(res);
+    return defs;
 }
 
 /* merge - the prepared rows into annuaire_bal: only changed rows written */
@@ -248,11 +300,22 @@ static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
 {
     PGresult *res;
     const char *p[1] = {source};
+    char  **defs = NULL;
+    long    total = 0;
+    int     ret = -1;
 
+    if (query_long(conn, "SELECT count(*) FROM (SELECT 1 FROM annuaire_bal LIMIT 1) t", NULL,
+                   &total, err) < 0)
+        return -1;
+    if (total == 0 && n->inserted > 1000) {
+        if ((defs = drop_indexes(conn, err)) == NULL || *err)
+            goto out;
+        pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
+    }
     res = PQexecParams(conn,
         "WITH up AS ("
         " INSERT INTO annuaire_bal (" STAGE_COLUMNS ", source, row_hash)"
-        " SELECT " STAGE_COLUMNS ", $1, row_hash FROM sync_incoming"
+        " SELECT " STAGE_COLUMNS ", $1, row_hash FROM sync_changed"
         " ON CONFLICT (address) DO UPDATE SET"
         "  bal_type = EXCLUDED.bal_type, id_type = EXCLUDED.id_type, id_pp = EXCLUDED.id_pp,"
         "  national_id = EXCLUDED.national_id, structure_id_type = EXCLUDED.structure_id_type,"
@@ -278,22 +341,29 @@ static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);
-        return -1;
+        goto out;
     }
     n->inserted = atol(PQgetvalue(res, 0, 0));
     n->updated = atol(PQgetvalue(res, 0, 1));
     PQclear(res);
-    res = PQexecParams(conn, "DELETE FROM annuaire_bal b WHERE source = $1 AND NOT EXISTS "
-                       "(SELECT 1 FROM sync_incoming i WHERE i.address = b.address)",
-                       1, NULL, p, NULL, NULL, 0);
+    res = PQexecParams(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
+                       "WHERE b.address = g.address AND b.source = $1", 1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         *err = pgu_error(conn);
         PQclear(res);
-        return -1;
+        goto out;
     }
     n->deleted = atol(PQcmdTuples(res));
     PQclear(res);
-    return 0;
+    for (char **d = defs; d && *d; d++)
+        if (pgu_exec(conn, *d, err) < 0)
+            goto out;
+    ret = 0;
+out:
+    for (char **d = defs; d && *d; d++)
+        free(*d);
+    free(defs);
+    return ret;
 }
 
 /* record - write the outcome of a run into sync_run (its own statement) */
@@ -410,8 +480,6 @@ int main(int argc, char **argv)
         goto failed;
     }
     if (dry) {
-        if (would_change(conn, source, &n, &err) < 0)
-            goto failed;
         pgu_exec(conn, "ROLLBACK", &err);
         record(conn, run_id, &n, "dry-run", NULL);
         printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"

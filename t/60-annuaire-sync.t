@@ -21,6 +21,8 @@ my $dir = $sb->dir;
 my $pg = $sb->postgres;
 Sandbox::run($sb->bin('mssante-db'), '--db', $pg->{conninfo}, '--schema-dir', $sb->top . '/schema', 'migrate');
 my $conf = Sandbox::write_file("$dir/mssante.conf", "database = $pg->{conninfo}\n");
+my $indexes = "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'annuaire_bal'";
+my $schema_indexes = $pg->{psql}->($indexes);
 
 # sync - run annuaire-sync; returns (exit status, stdout, stderr)
 sub sync {
@@ -37,6 +39,7 @@ my $st = Extraction::write($day1, "$dir/day1.txt", duplicates => 30, malformed =
                            crlf => 1, bom => 1, trailing_bar => 1);
 my ($rc, $out, $err) = sync('--extraction', "$dir/day1.txt");
 is($rc, 0, 'day 1 loads') or diag $err;
+is($pg->{psql}->($indexes), $schema_indexes, 'a first load rebuilds every index it dropped, as the schema defines them');
 is(count("SELECT count(*) FROM annuaire_bal"), 10_000, 'rows in the database = valid distinct rows of the generator');
 like($out, qr/10034 lines read, 4 rejected, 30 duplicates collapsed; inserted 10000, updated 0, deleted 0/,
      'summary: read, rejected, duplicates, inserted');
