@@ -35,6 +35,7 @@ CREATE INDEX annuaire_bal_postcode ON annuaire_bal (postcode COLLATE "C");
 CREATE INDEX annuaire_bal_department ON annuaire_bal (department);
 CREATE INDEX annuaire_bal_address_prefix ON annuaire_bal ((address COLLATE "C"));
 CREATE INDEX annuaire_bal_id_pp ON annuaire_bal (id_pp);
+CREATE INDEX annuaire_bal_national_id ON annuaire_bal (national_id);
 
 -- annuaire_search - any combination of criteria (NULL = not used), by prefix.
 CREATE FUNCTION annuaire_search(
