@@ -15,13 +15,11 @@ use Extraction;
 my $ROWS = $ENV{BENCH_ANNUAIRE_ROWS} || 535_000;
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
-my $pg = $sb->postgres;
+my ($pg, $conf) = $sb->migrated;
 my $schema = $sb->top . '/schema';
-Sandbox::run($sb->bin('mssante-db'), '--db', $pg->{conninfo}, '--schema-dir', $schema, 'migrate');
 $pg->{psql}->("CREATE DATABASE naive OWNER mssante", $pg->{superuser});
 (my $naive = $pg->{conninfo}) =~ s/dbname=mssante/dbname=naive/;
 Sandbox::run($sb->bin('mssante-db'), '--db', $naive, '--schema-dir', $schema, 'migrate');
-my $conf = Sandbox::write_file("$dir/mssante.conf", "database = $pg->{conninfo}\n");
 
 my $day1 = Extraction::generate(seed => 31, rows => $ROWS);
 Extraction::write($day1, "$dir/day1.txt", duplicates => 169);

@@ -18,9 +18,7 @@ use Extraction;
 binmode Test::More->builder->$_, ':encoding(UTF-8)' for qw(output failure_output);
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
-my $pg = $sb->postgres;
-Sandbox::run($sb->bin('mssante-db'), '--db', $pg->{conninfo}, '--schema-dir', $sb->top . '/schema', 'migrate');
-my $conf = Sandbox::write_file("$dir/mssante.conf", "database = $pg->{conninfo}\n");
+my ($pg, $conf) = $sb->migrated;
 my $indexes = "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'annuaire_bal'";
 my $schema_indexes = $pg->{psql}->($indexes);
 

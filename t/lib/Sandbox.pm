@@ -318,6 +318,18 @@ sub postgres {
     };
 }
 
+# migrated - PostgreSQL with the add-on's schema applied, and an
+# mssante.conf naming it; returns ($pg, $conf_path)
+sub migrated {
+    my ($self) = @_;
+    my $pg = $self->postgres;
+    unless ($self->{migrated}++) {
+        run($self->bin('mssante-db'), '--db', $pg->{conninfo}, '--schema-dir', "$self->{top}/schema", 'migrate');
+        write_file("$self->{dir}/mssante.conf", "database = $pg->{conninfo}\n");
+    }
+    return ($pg, "$self->{dir}/mssante.conf");
+}
+
 # ---------------------------------------------------------------- slapd
 
 # slapd - an OpenLDAP server with an mdb database loaded from LDIF; returns
