@@ -32,6 +32,7 @@
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
 #define COPY_CHUNK (64 * 1024)
+#define STAGE_NCOLS 33          /* address, bal_type, ..., country, city, liste_rouge */
 
 /* The staging columns, in COPY order (all text but line). */
 #define STAGE_COLUMNS \
@@ -40,7 +41,7 @@
     "profession_category_label, profession_code, profession_label, specialty_code, " \
     "specialty_label, digitization, org_name, org_trade_name, addr_complement, " \
     "addr_distribution, addr_number, addr_number_compl, addr_street_type, addr_street, " \
-    "addr_locality, addr_line6, postcode, department, country, city"
+    "addr_locality, addr_line6, postcode, department, country, city, liste_rouge"
 
 static void usage(FILE *fp)
 {
@@ -105,6 +106,40 @@ static int cb_flush(struct copybuf *b, int force, char **err)
     return 0;
 }
 
+/*
+ * stage_row - validate one mailbox (values in STAGE_COLUMNS order) and queue
+ * it for COPY; a bad row is counted and its reason shown (the first 20).
+ */
+static int stage_row(struct copybuf *b, const char *where, long line, const char *const *v,
+                     struct counts *n, char **err)
+{
+    struct addr a;
+    const char *why, *type = v[1];
+    char    num[32];
+
+    n->read++;
+    if (strcmp(type, "PER") && strcmp(type, "ORG") && strcmp(type, "APP") && strcmp(type, "CAB")) {
+        if (n->rejected++ < 20)
+            fprintf(stderr, "annuaire-sync: %s: rejected line %ld: unknown BAL type \"%.20s\"\n",
+                    where, line, type);
+        return 0;
+    }
+    if (addr_parse(v[0], &a, &why) < 0) {
+        if (n->rejected++ < 20)
+            fprintf(stderr, "annuaire-sync: %s: rejected line %ld: invalid address \"%.80s\": %s\n",
+                    where, line, v[0], why);
+        return 0;
+    }
+    snprintf(num, sizeof(num), "%ld\t", line);
+    cb_put(b, num, strlen(num));
+    cb_field(b, a.key, 0);
+    for (int i = 1; i < STAGE_NCOLS; i++)
+        cb_field(b, v[i], i == STAGE_NCOLS - 1);
+    addr_free(&a);
+    n->staged++;
+    return cb_flush(b, 0, err);
+}
+
 /* query_long - one number from a query with one text parameter */
 static int query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err)
 {
@@ -150,44 +185,29 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
     }
     PQclear(res);
     while ((st = ex_next(&r, &why)) != 0) {
-        struct addr a;
-        const char *addr_why, *type;
-        char    num[32];
+        const char *v[STAGE_NCOLS];
 
         if (st < 0) {
             *err = why;
             PQputCopyEnd(conn, "read error");
             goto out;
         }
-        n->read++;
-        if (st == 1) {
-            type = r.fields[EX_TYPE_BAL];
-            if (strcmp(type, "PER") && strcmp(type, "ORG") && strcmp(type, "APP") && strcmp(type, "CAB")) {
-                why = xasprintf("line %ld: unknown BAL type \"%.20s\"", r.lineno, type);
-                st = 2;
-            } else if (addr_parse(r.fields[EX_ADDRESS], &a, &addr_why) < 0) {
-                why = xasprintf("line %ld: invalid address \"%.80s\": %s", r.lineno,
-                                r.fields[EX_ADDRESS], addr_why);
-                st = 2;
-            }
-        }
         if (st == 2) {
+            n->read++;
             if (n->rejected++ < 20)
                 fprintf(stderr, "annuaire-sync: %s: rejected %s\n", path, why);
             free(why);
             why = NULL;
             continue;
         }
-        snprintf(num, sizeof(num), "%ld\t", r.lineno);
-        cb_put(&b, num, strlen(num));
-        cb_field(&b, a.key, 0);
+        /* The file's columns are STAGE_COLUMNS with the first two swapped. */
         for (int i = 0; i < EX_COLUMNS; i++)
-            if (i != EX_ADDRESS)
-                cb_field(&b, r.fields[i], 0);
-        cb_field(&b, ex_city(r.fields[EX_L6]), 1);
-        addr_free(&a);
-        n->staged++;
-        if (cb_flush(&b, 0, err) < 0)
+            v[i] = r.fields[i];
+        v[0] = r.fields[EX_ADDRESS];
+        v[1] = r.fields[EX_TYPE_BAL];
+        v[EX_COLUMNS] = ex_city(r.fields[EX_L6]);
+        v[EX_COLUMNS + 1] = "f";                        /* the public file has no liste rouge */
+        if (stage_row(&b, path, r.lineno, v, n, err) < 0)
             goto out;
     }
     if (n->rejected > 20)
@@ -332,7 +352,8 @@ static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
         "  addr_street_type = EXCLUDED.addr_street_type, addr_street = EXCLUDED.addr_street,"
         "  addr_locality = EXCLUDED.addr_locality, addr_line6 = EXCLUDED.addr_line6,"
         "  postcode = EXCLUDED.postcode, department = EXCLUDED.department,"
-        "  country = EXCLUDED.country, city = EXCLUDED.city, source = EXCLUDED.source,"
+        "  country = EXCLUDED.country, city = EXCLUDED.city, liste_rouge = EXCLUDED.liste_rouge,"
+        "  source = EXCLUDED.source,"
         "  row_hash = EXCLUDED.row_hash, last_changed = now()"
         " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
         " RETURNING (xmax = 0) AS ins)"
@@ -463,7 +484,7 @@ int main(int argc, char **argv)
                     " addr_complement text, addr_distribution text, addr_number text,"
                     " addr_number_compl text, addr_street_type text, addr_street text,"
                     " addr_locality text, addr_line6 text, postcode text, department text,"
-                    " country text, city text) ON COMMIT DROP", &err) < 0
+                    " country text, city text, liste_rouge boolean) ON COMMIT DROP", &err) < 0
         || load_extraction(conn, extraction, &n, &err) < 0
         || prepare(conn, source, &n, &err) < 0)
         goto failed;
