@@ -16,10 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
 
 #include "addr.h"
 #include "cmd.h"
 #include "extraction.h"
+#include "fhir.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -28,6 +32,10 @@
 #define OPT_EXTRACTION 0x200
 #define OPT_FORCE      0x201
 #define OPT_DRY_RUN    0x202
+#define OPT_FHIR       0x203
+#define OPT_SINCE      0x204
+#define FHIR_MAX_PAGES 100000
+#define FHIR_MAX_PAGE  (32L * 1024 * 1024)
 
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
@@ -47,7 +55,13 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: annuaire-sync [options] --extraction FILE\n"
+            "       annuaire-sync [options] [--since YYYY-MM-DD] --fhir FILE|URL [--fhir ...]\n"
             "  --extraction FILE   the national 31-column \"|\" file (Extraction_Correspondance_MSSante)\n"
+            "  --fhir FILE|URL     FHIR Bundles: saved files, or an https:// search URL whose\n"
+            "                      \"next\" pages are followed (header ESANTE-API-KEY from the key\n"
+            "                      annuaire_fhir_api_key, at most annuaire_fhir_rate requests/s)\n"
+            "  --since DATE        a delta (_lastUpdated=geDATE): rows are added or changed,\n"
+            "                      never deleted\n"
             "  --dry-run           count what would change, change nothing\n"
             "  --force             apply even if more than annuaire_max_delete_percent of the\n"
             "                      source's rows would be deleted\n"
@@ -234,12 +248,190 @@ out:
     return ret;
 }
 
+/* fhir_sink - where the rows of a Bundle go */
+struct fhir_sink {
+    struct copybuf *b;
+    const char *where;
+    struct counts *n;
+    char  **err;
+};
+
+static int fhir_stage(void *ctx, long entry, const char *const *v)
+{
+    struct fhir_sink *k = ctx;
+
+    return stage_row(k->b, k->where, entry, v, k->n, k->err);
+}
+
+struct membuf {
+    char   *data;
+    size_t  len;
+};
+
+static size_t mem_write(char *p, size_t size, size_t nm, void *ctx)
+{
+    struct membuf *m = ctx;
+
+    if (m->len + size * nm > (size_t) FHIR_MAX_PAGE)
+        return 0;
+    m->data = xrealloc(m->data, m->len + size * nm + 1);
+    memcpy(m->data + m->len, p, size * nm);
+    m->len += size * nm;
+    m->data[m->len] = 0;
+    return size * nm;
+}
+
+/* http_get - one page of the API, at most annuaire_fhir_rate per second */
+static char *http_get(const char *url, size_t *len, char **err)
+{
+    static struct timespec last;
+    struct timespec now;
+    struct membuf m = {NULL, 0};
+    struct curl_slist *hdr = NULL;
+    char    cerr[CURL_ERROR_SIZE] = "", *key;
+    CURL   *c = curl_easy_init();
+    CURLcode rc;
+    double  gap = 1.0 / (double) var_annuaire_fhir_rate, since;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    since = (double) (now.tv_sec - last.tv_sec) + (double) (now.tv_nsec - last.tv_nsec) / 1e9;
+    if (last.tv_sec && since < gap) {
+        struct timespec w = {0, (long) ((gap - since) * 1e9)};
+
+        nanosleep(&w, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    key = xasprintf("ESANTE-API-KEY: %s", var_annuaire_fhir_api_key);
+    hdr = curl_slist_append(hdr, key);
+    hdr = curl_slist_append(hdr, "Accept: application/fhir+json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    if (*var_annuaire_fhir_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, var_annuaire_fhir_ca);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    rc = curl_easy_perform(c);
+    curl_slist_free_all(hdr);
+    free(key);                              /* the API key is never logged */
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        *err = xasprintf("%s: %s", url, *cerr ? cerr : curl_easy_strerror(rc));
+        free(m.data);
+        return NULL;
+    }
+    *len = m.len;
+    return m.data ? m.data : xstrdup("");
+}
+
+/* read_source - a saved Bundle file, whole */
+static char *read_source(const char *path, size_t *len, char **err)
+{
+    FILE   *fp = fopen(path, "r");
+    struct membuf m = {NULL, 0};
+    char    buf[65536];
+    size_t  got;
+
+    if (fp == NULL) {
+        *err = xasprintf("%s: cannot open: %m", path);
+        return NULL;
+    }
+    while ((got = fread(buf, 1, sizeof(buf), fp)) > 0)
+        if (mem_write(buf, 1, got, &m) != got) {
+            *err = xasprintf("%s: larger than %ld bytes", path, FHIR_MAX_PAGE);
+            fclose(fp);
+            free(m.data);
+            return NULL;
+        }
+    fclose(fp);
+    *len = m.len;
+    return m.data ? m.data : xstrdup("");
+}
+
+/* with_since - a search URL restricted to resources updated since a date */
+static char *with_since(const char *url, const char *since)
+{
+    return since ? xasprintf("%s%c_lastUpdated=ge%s", url, strchr(url, '?') ? '&' : '?', since)
+        : xstrdup(url);
+}
+
+/*
+ * load_fhir - every Bundle of every source into the staging table: saved
+ * files as they are, https:// search URLs page after page.
+ */
+static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
+                     struct counts *n, char **err)
+{
+    struct copybuf b = {conn, NULL, 0, 0};
+    PGresult *res = PQexec(conn, "COPY sync_stage (line, " STAGE_COLUMNS ") FROM STDIN");
+    int     ret = -1;
+
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    for (int s = 0; s < nsrc; s++) {
+        int     remote = strstr(srcs[s], "://") != NULL;
+        char   *url = remote ? with_since(srcs[s], since) : NULL;
+        long    pages = 0;
+
+        do {
+            char   *next = NULL, *where = xstrdup(remote ? url : srcs[s]), *text;
+            size_t  len = 0;
+            struct fhir_sink k = {&b, where, n, err};
+            int     r;
+
+            text = remote ? http_get(url, &len, err) : read_source(srcs[s], &len, err);
+            r = text ? fhir_bundle(text, len, where, fhir_stage, &k, &next, err) : -1;
+            free(text);
+            free(where);
+            free(url);
+            url = remote ? next : NULL;
+            if (!remote)
+                free(next);
+            if (r == 0 && ++pages > FHIR_MAX_PAGES) {
+                *err = xasprintf("%s: more than %d pages", srcs[s], FHIR_MAX_PAGES);
+                r = -1;
+            }
+            if (r < 0) {
+                free(url);
+                PQputCopyEnd(conn, "bad source");
+                goto out;
+            }
+        } while (url);
+    }
+    if (cb_flush(&b, 1, err) < 0 || PQputCopyEnd(conn, NULL) != 1) {
+        if (*err == NULL)
+            *err = pgu_error(conn);
+        goto out;
+    }
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        goto out;
+    }
+    PQclear(res);
+    ret = 0;
+out:
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    free(b.buf);
+    return ret;
+}
+
 /*
  * prepare - one row per address (the last one of the file), then, by hash
  * joins, the rows that are new or changed and the addresses that are gone:
  * the merge then touches only those.
  */
-static int prepare(PGconn *conn, const char *source, struct counts *n, char **err)
+static int prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err)
 {
     const char *p[1] = {source};
     PGresult *res;
@@ -263,6 +455,12 @@ static int prepare(PGconn *conn, const char *source, struct counts *n, char **er
         return -1;
     }
     PQclear(res);
+    if (!full)                              /* a delta never deletes */
+        return pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0
+            || query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
+                          &n->inserted, err) < 0
+            || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
+                          &n->updated, err) < 0 ? -1 : 0;
     res = PQexecParams(conn, "CREATE TEMP TABLE sync_gone ON COMMIT DROP AS "
                        "SELECT b.address FROM annuaire_bal b LEFT JOIN sync_incoming i USING (address) "
                        "WHERE b.source = $1 AND i.address IS NULL", 1, NULL, p, NULL, NULL, 0);
@@ -424,12 +622,16 @@ int main(int argc, char **argv)
         {"extraction", required_argument, 0, OPT_EXTRACTION},
         {"force", no_argument, 0, OPT_FORCE},
         {"dry-run", no_argument, 0, OPT_DRY_RUN},
+        {"fhir", required_argument, 0, OPT_FHIR},
+        {"since", required_argument, 0, OPT_SINCE},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
     struct counts n = {0};
-    const char *extraction = NULL, *source = "extraction", *status = "failed";
-    const char *p[2];
+    const char *extraction = NULL, *source = "extraction", *status = "failed", *since = NULL;
+    const char *p[3];
+    char   *fhir[argc];            /* --fhir sources: at most one per argument */
+    int     nfhir = 0, full;
     int     ch, force = 0, dry = 0, ret = 1;
     char   *err = NULL, run_id[32] = "";
     PGconn *conn;
@@ -444,14 +646,24 @@ int main(int argc, char **argv)
         case OPT_EXTRACTION: extraction = optarg; break;
         case OPT_FORCE: force = 1; break;
         case OPT_DRY_RUN: dry = 1; break;
+        case OPT_FHIR: fhir[nfhir++] = optarg; break;
+        case OPT_SINCE: since = optarg; break;
         default: usage(stderr); return 2;
         }
     }
     cmd_load(&c, usage);
-    if (extraction == NULL || optind != argc) {
+    if ((extraction == NULL) == (nfhir == 0) || optind != argc || (since && extraction)) {
         usage(stderr);
         return 2;
     }
+    if (since && (strlen(since) != 10 || since[4] != '-' || since[7] != '-'
+                  || strspn(since, "0123456789-") != 10)) {
+        fprintf(stderr, "annuaire-sync: --since \"%s\": expected YYYY-MM-DD\n", since);
+        return 2;
+    }
+    if (nfhir)
+        source = "fhir";
+    full = since == NULL;
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s; database unchanged", err);
 
@@ -461,13 +673,14 @@ int main(int argc, char **argv)
     if (!got_lock)
         msg_fatal("another annuaire-sync is running; database unchanged");
     p[0] = source;
-    p[1] = extraction;
+    p[1] = extraction ? extraction : fhir[0];
+    p[2] = full ? "full" : "delta";
     res = PQexecParams(conn, "UPDATE sync_run SET status = 'failed', finished_at = now(),"
                        " error = 'interrupted' WHERE status = 'running' AND source = $1",
                        1, NULL, p, NULL, NULL, 0);
     PQclear(res);
-    res = PQexecParams(conn, "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, 'full')"
-                       " RETURNING id", 2, NULL, p, NULL, NULL, 0);
+    res = PQexecParams(conn, "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, $3)"
+                       " RETURNING id", 3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         msg_fatal("cannot start a run (schema not migrated? run mssante-db migrate): %s",
                   pgu_error(conn));
@@ -485,14 +698,15 @@ int main(int argc, char **argv)
                     " addr_number_compl text, addr_street_type text, addr_street text,"
                     " addr_locality text, addr_line6 text, postcode text, department text,"
                     " country text, city text, liste_rouge boolean) ON COMMIT DROP", &err) < 0
-        || load_extraction(conn, extraction, &n, &err) < 0
-        || prepare(conn, source, &n, &err) < 0)
+        || (extraction ? load_extraction(conn, extraction, &n, &err)
+            : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0
+        || prepare(conn, source, full, &n, &err) < 0)
         goto failed;
     if (n.staged == 0) {
-        err = xasprintf("%s: no valid row (%ld read, %ld rejected)", extraction, n.read, n.rejected);
+        err = xasprintf("%s: no valid row (%ld read, %ld rejected)", p[1], n.read, n.rejected);
         goto failed;
     }
-    if (!force && n.existing > 0 && n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
+    if (full && !force && n.existing > 0 && n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
         err = xasprintf("refused: this run would delete %ld of %ld rows (%ld%%, more than "
                         "annuaire_max_delete_percent = %ld); check the file, then use --force",
                         n.deleted, n.existing, n.deleted * 100 / n.existing,
@@ -504,7 +718,7 @@ int main(int argc, char **argv)
         pgu_exec(conn, "ROLLBACK", &err);
         record(conn, run_id, &n, "dry-run", NULL);
         printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"
-               " would insert %ld, update %ld, delete %ld\n", extraction, n.read, n.rejected,
+               " would insert %ld, update %ld, delete %ld\n", p[1], n.read, n.rejected,
                n.staged - n.distinct, n.inserted, n.updated, n.deleted);
         PQfinish(conn);
         return 0;
@@ -516,7 +730,7 @@ int main(int argc, char **argv)
     if (n.inserted + n.updated + n.deleted > 0 && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0)
         msg_warn("ANALYZE annuaire_bal: %s", err);
     printf("%s: %ld lines read, %ld rejected, %ld duplicates collapsed; inserted %ld, updated %ld,"
-           " deleted %ld (run %s)\n", extraction, n.read, n.rejected, n.staged - n.distinct,
+           " deleted %ld (run %s)\n", p[1], n.read, n.rejected, n.staged - n.distinct,
            n.inserted, n.updated, n.deleted, run_id);
     ret = 0;
     PQfinish(conn);

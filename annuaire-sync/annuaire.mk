@@ -1,11 +1,12 @@
 # annuaire-sync/ - the national directory in PostgreSQL.
 ANNUAIRE_SYNC := $(B)/bin/annuaire-sync
 PROGS += $(ANNUAIRE_SYNC)
-ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o
+ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o \
+	$(B)/annuaire-sync/fhir.o
 
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl jansson)
 
 ANNUAIRE_SEARCH := $(B)/bin/annuaire-search
 PROGS += $(ANNUAIRE_SEARCH)

@@ -318,7 +318,8 @@ void cfg_print(FILE *fp, const struct cfg_param *table, int explicit_only)
             continue;
         switch (p->type) {
         case CFG_STR: {
-            char   *s = mask_password(*(char **) p->target);
+            const char *v = *(char **) p->target;
+            char   *s = strstr(p->name, "api_key") && v && *v ? xstrdup("*****") : mask_password(v);
             fprintf(fp, "%s = %s\n", p->name, s);
             free(s);
             break;

@@ -26,6 +26,9 @@ char   *var_whitelist_outbound_daemons;
 char   *var_whitelist_local_exempt_senders;
 long    var_whitelist_check_interval;
 long    var_annuaire_max_delete_percent;
+char   *var_annuaire_fhir_api_key;
+char   *var_annuaire_fhir_ca;
+long    var_annuaire_fhir_rate;
 
 struct cfg_param mssante_params[] = {
     {"database", CFG_STR, "", 0, 0, &var_database,
@@ -68,6 +71,12 @@ struct cfg_param mssante_params[] = {
      "how often milter-whitelist looks for a newly installed list", 0},
     {"annuaire_max_delete_percent", CFG_INT, "10", 0, 100, &var_annuaire_max_delete_percent,
      "a full annuaire-sync deleting more than this share of a source's rows needs --force", 0},
+    {"annuaire_fhir_api_key", CFG_STR, "", 0, 0, &var_annuaire_fhir_api_key,
+     "the ESANTE-API-KEY of the Annuaire Santé FHIR API (never printed)", 0},
+    {"annuaire_fhir_ca", CFG_STR, "", 0, 0, &var_annuaire_fhir_ca,
+     "PEM CAs for the FHIR API's HTTPS server (empty: the system's)", 0},
+    {"annuaire_fhir_rate", CFG_INT, "17", 1, 100, &var_annuaire_fhir_rate,
+     "at most this many FHIR API requests per second", 0},
     {0},
 };
 

@@ -44,6 +44,9 @@ extern char *var_whitelist_outbound_daemons;
 extern char *var_whitelist_local_exempt_senders;
 extern long var_whitelist_check_interval;
 extern long var_annuaire_max_delete_percent;
+extern char *var_annuaire_fhir_api_key;
+extern char *var_annuaire_fhir_ca;
+extern long var_annuaire_fhir_rate;
 
 extern struct cfg_param mssante_params[];
 

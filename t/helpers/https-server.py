@@ -9,7 +9,17 @@ import ssl
 import sys
 
 port_file, cert, key, root = sys.argv[1:5]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Logs the request line and the ESANTE-API-KEY header it came with."""
+
+    def log_request(self, code="-", size="-"):
+        self.log_message('"%s" %s %s api-key=%s', self.requestline, str(code), str(size),
+                         self.headers.get("ESANTE-API-KEY", "(none)"))
+
+
+handler = functools.partial(Handler, directory=root)
 httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -1,0 +1,23 @@
+/*
+ * fhir - MSSanté mailboxes in FHIR Bundles of the Annuaire Santé API.
+ */
+#ifndef MSSANTE_FHIR_H
+#define MSSANTE_FHIR_H
+
+#include <stddef.h>
+
+#define FHIR_NCOLS 33   /* the staging columns: address, bal_type, ..., city, liste_rouge */
+
+/* fhir_row_fn - one mailbox; values in staging column order; <0 stops */
+typedef int (*fhir_row_fn)(void *ctx, long entry, const char *const *values);
+
+/*
+ * fhir_bundle - read one Bundle (JSON text): every telecom of Practitioner,
+ * PractitionerRole and Organization entries that carries the MSSANTE e-mail
+ * type becomes a row. *next is the "next" link (or NULL). Returns 0, or -1
+ * with *err for JSON that is not a Bundle (an OperationOutcome says why).
+ */
+int     fhir_bundle(const char *text, size_t len, const char *where, fhir_row_fn fn, void *ctx,
+                    char **next, char **err);
+
+#endif
