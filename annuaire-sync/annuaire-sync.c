@@ -154,6 +154,46 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     return cb_flush(b, 0, err);
 }
 
+/* copy_begin - start COPY into the staging table */
+static int copy_begin(PGconn *conn, char **err)
+{
+    PGresult *res = PQexec(conn, "COPY sync_stage (line, " STAGE_COLUMNS ") FROM STDIN");
+    int     ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+    if (!ok)
+        *err = pgu_error(conn);
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/*
+ * copy_end - send what is buffered and finish the COPY (ok), or abort it;
+ * either way drain the results so that the connection can go on.
+ */
+static int copy_end(struct copybuf *b, int ok, char **err)
+{
+    PGresult *res;
+    int     ret = -1;
+
+    if (!ok) {
+        PQputCopyEnd(b->conn, "source refused");
+    } else if (cb_flush(b, 1, err) < 0 || PQputCopyEnd(b->conn, NULL) != 1) {
+        if (*err == NULL)
+            *err = pgu_error(b->conn);
+    } else if (PQresultStatus(res = PQgetResult(b->conn)) != PGRES_COMMAND_OK) {
+        *err = pgu_error(b->conn);
+        PQclear(res);
+    } else {
+        PQclear(res);
+        ret = 0;
+    }
+    while ((res = PQgetResult(b->conn)) != NULL)
+        PQclear(res);
+    free(b->buf);
+    b->buf = NULL;
+    return ret;
+}
+
 /* query_long - one number from a query with one text parameter */
 static int query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err)
 {
@@ -178,9 +218,8 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
     FILE   *fp = fopen(path, "r");
     struct ex_reader r;
     struct copybuf b = {conn, NULL, 0, 0};
-    PGresult *res;
     char   *why = NULL;
-    int     st, ret = -1;
+    int     st, ok = 0;
 
     if (fp == NULL) {
         *err = xasprintf("%s: cannot open: %m", path);
@@ -191,19 +230,16 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
         fclose(fp);
         return -1;
     }
-    res = PQexec(conn, "COPY sync_stage (line, " STAGE_COLUMNS ") FROM STDIN");
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        *err = pgu_error(conn);
-        PQclear(res);
-        goto out;
+    if (copy_begin(conn, err) < 0) {
+        ex_close(&r);
+        fclose(fp);
+        return -1;
     }
-    PQclear(res);
     while ((st = ex_next(&r, &why)) != 0) {
         const char *v[STAGE_NCOLS];
 
         if (st < 0) {
             *err = why;
-            PQputCopyEnd(conn, "read error");
             goto out;
         }
         if (st == 2) {
@@ -226,26 +262,12 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
     }
     if (n->rejected > 20)
         fprintf(stderr, "annuaire-sync: %s: %ld more lines rejected\n", path, n->rejected - 20);
-    if (cb_flush(&b, 1, err) < 0 || PQputCopyEnd(conn, NULL) != 1) {
-        if (*err == NULL)
-            *err = pgu_error(conn);
-        goto out;
-    }
-    res = PQgetResult(conn);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *err = pgu_error(conn);
-        PQclear(res);
-        goto out;
-    }
-    PQclear(res);
-    ret = 0;
+    ok = 1;
 out:
-    while ((res = PQgetResult(conn)) != NULL)
-        PQclear(res);
-    free(b.buf);
+    ok = copy_end(&b, ok, err) == 0;
     ex_close(&r);
     fclose(fp);
-    return ret;
+    return ok ? 0 : -1;
 }
 
 /* fhir_sink - where the rows of a Bundle go */
@@ -367,15 +389,9 @@ static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
                      struct counts *n, char **err)
 {
     struct copybuf b = {conn, NULL, 0, 0};
-    PGresult *res = PQexec(conn, "COPY sync_stage (line, " STAGE_COLUMNS ") FROM STDIN");
-    int     ret = -1;
 
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        *err = pgu_error(conn);
-        PQclear(res);
+    if (copy_begin(conn, err) < 0)
         return -1;
-    }
-    PQclear(res);
     for (int s = 0; s < nsrc; s++) {
         int     remote = strstr(srcs[s], "://") != NULL;
         char   *url = remote ? with_since(srcs[s], since) : NULL;
@@ -401,29 +417,12 @@ static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
             }
             if (r < 0) {
                 free(url);
-                PQputCopyEnd(conn, "bad source");
-                goto out;
+                copy_end(&b, 0, err);
+                return -1;
             }
         } while (url);
     }
-    if (cb_flush(&b, 1, err) < 0 || PQputCopyEnd(conn, NULL) != 1) {
-        if (*err == NULL)
-            *err = pgu_error(conn);
-        goto out;
-    }
-    res = PQgetResult(conn);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *err = pgu_error(conn);
-        PQclear(res);
-        goto out;
-    }
-    PQclear(res);
-    ret = 0;
-out:
-    while ((res = PQgetResult(conn)) != NULL)
-        PQclear(res);
-    free(b.buf);
-    return ret;
+    return copy_end(&b, 1, err);
 }
 
 /*

@@ -18,25 +18,14 @@ my $pki = $sb->pki;
 my $web = "$dir/www";
 mkdir $web;
 my $signer = $sb->issue(kind => 'smime', cn => 'alb.mssante.test', o => 'GIE TEST', email => 'alb@mssante.test');
-my $srv = $sb->issue(kind => 'server', cn => 'localhost', o => 'ANS TEST');
 my @entries = (['a.mssante.test', 'CN=mx.a.mssante.test,OU=1,O=A,C=FR']);
 my $good = ListeBlanche::sign(ListeBlanche::document(entries => \@entries), $signer, "$dir/good.xml");
 Sandbox::write_file("$web/listeblanchemssante.xml", Sandbox::slurp($good));
 utime time - 3600, time - 3600, "$web/listeblanchemssante.xml";
 
-# The HTTPS server, stopped with the sandbox.
-my $portfile = "$dir/https.port";
-my $pid = fork // die;
-if ($pid == 0) {
-    open STDOUT, '>', "$dir/https.log"; open STDERR, '>&', \*STDOUT;
-    exec '/usr/bin/python3', $sb->top . '/t/helpers/https-server.py', $portfile, $srv->{chain}, $srv->{key}, $web;
-    exit 127;
-}
-$sb->on_stop(https => sub { kill 'TERM', $pid; Sandbox::wait_gone($pid, 5) });
-my $end = time + 10;
-sleep 0.05 until -s $portfile || time > $end;
-my $port = Sandbox::slurp($portfile);
-ok($port, 'HTTPS server started') or BAIL_OUT(Sandbox::slurp("$dir/https.log"));
+my $https = $sb->https_server($web);
+my $port = $https->{port};
+ok($port, 'HTTPS server started');
 my $url = "https://localhost:$port/listeblanchemssante.xml";
 
 my $installed = "$dir/state/listeblanche.xml";
@@ -61,7 +50,7 @@ is((stat $installed)[9], (stat "$web/listeblanchemssante.xml")[9], 'it carries t
 ($rc, $out) = fetch();
 ok($rc == 0 && $out =~ /unchanged since the installed copy \(HTTP 304\)/, 'second fetch: conditional GET, 304, nothing done')
     or diag $out;
-like(Sandbox::slurp("$dir/https.log"), qr/"GET \/listeblanchemssante\.xml HTTP\/1\.1" 304/, 'the server answered 304');
+like(Sandbox::slurp($https->{log}), qr/"GET \/listeblanchemssante\.xml HTTP\/1\.1" 304/, 'the server answered 304');
 ($rc, $out) = fetch('--force');
 ok($rc == 0 && $out =~ /^installed /m, '--force downloads again');
 

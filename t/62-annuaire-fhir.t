@@ -18,7 +18,6 @@ my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
 my $web = "$dir/www";
 mkdir $web;
-my $srv = $sb->issue(kind => 'server', cn => 'localhost', o => 'ANS TEST');
 Sandbox::write_file($conf, Sandbox::slurp($conf) . "annuaire_fhir_ca = " . $sb->pki->{bundle}
     . "\nannuaire_fhir_api_key = test-key-4242\n");
 
@@ -48,18 +47,8 @@ sub page {
     Sandbox::write_file("$web/page$n.json", JSON::PP->new->utf8->canonical->encode($b));
 }
 
-# the HTTPS server
-my $portfile = "$dir/https.port";
-my $pid = fork // die;
-if ($pid == 0) {
-    open STDOUT, '>', "$dir/https.log"; open STDERR, '>&', \*STDOUT;
-    exec '/usr/bin/python3', $sb->top . '/t/helpers/https-server.py', $portfile, $srv->{chain}, $srv->{key}, $web;
-    exit 127;
-}
-$sb->on_stop(https => sub { kill 'TERM', $pid; Sandbox::wait_gone($pid, 5) });
-my $end = time + 10;
-sleep 0.05 until -s $portfile || time > $end;
-$port = Sandbox::slurp($portfile);
+my $https = $sb->https_server($web);
+$port = $https->{port};
 ok($port, 'HTTPS server started');
 
 page(1, 2, practitioner(1, 'DUPONT', 'Jean-Marie', local => 'jean-marie.dupont'),
@@ -98,7 +87,7 @@ is(q1("SELECT bal_type || '|' || org_name || '|' || structure_id FROM annuaire_b
 is(q1("SELECT bal_type FROM annuaire_bal WHERE address LIKE 'accueil.cab%'"), 'CAB', 'BAL type from the metadata extension');
 is(q1("SELECT liste_rouge FROM annuaire_bal WHERE address LIKE 'eloise%'"), 't', 'listeRouge stored');
 is(q1("SELECT count(*) FROM annuaire_search(nom => 'lefevre')"), '0', 'a liste rouge mailbox is kept out of search');
-my $log = Sandbox::slurp("$dir/https.log");
+my $log = Sandbox::slurp($https->{log});
 is(() = $log =~ /"GET \/page\d\.json HTTP\/1\.1" 200 \S+ api-key=test-key-4242/g, 3, 'three pages fetched, each with the API key header');
 ok($took >= 0.9, sprintf('rate limit of 2 requests/s respected (3 pages in %.2f s)', $took));
 unlike($out, qr/test-key-4242/, 'the API key is not printed');
@@ -109,7 +98,7 @@ page(4, 0, practitioner(2, 'MARTIN-DURAND', 'Hélène', local => 'helene.martin'
 ($rc, $out) = sync('--since', '2026-11-01', '--fhir', "https://localhost:$port/page4.json");
 like($out, qr/inserted 0, updated 1, deleted 0/, '--since: the change applied, nothing deleted') or diag $out;
 is(q1("SELECT count(*) FROM annuaire_bal"), '5', 'all five mailboxes still there');
-like(Sandbox::slurp("$dir/https.log"), qr/GET \/page4\.json\?_lastUpdated=ge2026-11-01 /, 'the request asked for _lastUpdated=ge2026-11-01');
+like(Sandbox::slurp($https->{log}), qr/GET \/page4\.json\?_lastUpdated=ge2026-11-01 /, 'the request asked for _lastUpdated=ge2026-11-01');
 is(q1("SELECT mode || '/' || status FROM sync_run ORDER BY id DESC LIMIT 1"), 'delta/ok', 'recorded as a delta');
 
 # bad answers: refused, nothing changes

@@ -633,6 +633,29 @@ sub milter {
     return $m;
 }
 
+# https_server - serve a directory over HTTPS on 127.0.0.1 (Python's file
+# server: Last-Modified, If-Modified-Since, 304) with a test-PKI certificate
+# for "localhost"; its log names each request and its ESANTE-API-KEY header.
+# Returns {port, log, dir}.
+sub https_server {
+    my ($self, $root) = @_;
+    my $srv = $self->issue(kind => 'server', cn => 'localhost', o => 'ANS TEST');
+    my $portfile = "$self->{dir}/https.port";
+    my $log = "$self->{dir}/https.log";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', $log; open STDERR, '>&', \*STDOUT;
+        exec '/usr/bin/python3', "$self->{top}/t/helpers/https-server.py", $portfile,
+            $srv->{chain}, $srv->{key}, $root;
+        exit 127;
+    }
+    $self->on_stop(https => sub { kill 'TERM', $pid; wait_gone($pid, 5) });
+    my $end = time + 10;
+    sleep 0.05 until -s $portfile || time > $end;
+    croak "the HTTPS server did not start:\n" . tail($log) unless -s $portfile;
+    return { port => slurp($portfile), log => $log, dir => $root };
+}
+
 # ---------------------------------------------------------------- clients
 
 # imap - a minimal IMAP client: login, then commands; returns an object
