@@ -209,6 +209,20 @@ static int query_long(PGconn *conn, const char *sql, const char *param, long *ou
     return 0;
 }
 
+/* exec_source - a statement with the source as $1; rows affected, or -1 */
+static long exec_source(PGconn *conn, const char *sql, const char *source, char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, &source, NULL, NULL, 0);
+    long    n = -1;
+
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        n = atol(PQcmdTuples(res));
+    else
+        *err = pgu_error(conn);
+    PQclear(res);
+    return n;
+}
+
 /*
  * load_extraction - stream the file into the staging table (inside the
  * caller's transaction); rejected lines are counted and the first ones shown.
@@ -432,9 +446,6 @@ static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
  */
 static int prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err)
 {
-    const char *p[1] = {source};
-    PGresult *res;
-
     if (pgu_exec(conn, "SET LOCAL work_mem = '256MB'", err) < 0
         || pgu_exec(conn, "CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS "
                     "SELECT DISTINCT ON (address) s.*, md5(ROW(" STAGE_COLUMNS ")::text) AS row_hash "
@@ -443,33 +454,23 @@ static int prepare(PGconn *conn, const char *source, int full, struct counts *n,
         || query_long(conn, "SELECT count(*) FROM annuaire_bal WHERE source = $1", source,
                       &n->existing, err) < 0)
         return -1;
-    res = PQexecParams(conn, "CREATE TEMP TABLE sync_changed ON COMMIT DROP AS "
-                       "SELECT i.*, b.address IS NULL AS is_new FROM sync_incoming i "
-                       "LEFT JOIN annuaire_bal b USING (address) "
-                       "WHERE b.address IS NULL OR b.row_hash <> i.row_hash OR b.source <> $1",
-                       1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *err = pgu_error(conn);
-        PQclear(res);
+    if (exec_source(conn, "CREATE TEMP TABLE sync_changed ON COMMIT DROP AS "
+                    "SELECT i.*, b.address IS NULL AS is_new FROM sync_incoming i "
+                    "LEFT JOIN annuaire_bal b USING (address) "
+                    "WHERE b.address IS NULL OR b.row_hash <> i.row_hash OR b.source <> $1",
+                    source, err) < 0)
         return -1;
-    }
-    PQclear(res);
     if (!full)                              /* a delta never deletes */
         return pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0
             || query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
                           &n->inserted, err) < 0
             || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
                           &n->updated, err) < 0 ? -1 : 0;
-    res = PQexecParams(conn, "CREATE TEMP TABLE sync_gone ON COMMIT DROP AS "
-                       "SELECT b.address FROM annuaire_bal b LEFT JOIN sync_incoming i USING (address) "
-                       "WHERE b.source = $1 AND i.address IS NULL", 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *err = pgu_error(conn);
-        PQclear(res);
+    if ((n->deleted = exec_source(conn, "CREATE TEMP TABLE sync_gone ON COMMIT DROP AS "
+                                  "SELECT b.address FROM annuaire_bal b LEFT JOIN sync_incoming i "
+                                  "USING (address) WHERE b.source = $1 AND i.address IS NULL",
+                                  source, err)) < 0)
         return -1;
-    }
-    n->deleted = atol(PQcmdTuples(res));
-    PQclear(res);
     return query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
                       &n->inserted, err) < 0
         || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
@@ -564,15 +565,9 @@ static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
     n->inserted = atol(PQgetvalue(res, 0, 0));
     n->updated = atol(PQgetvalue(res, 0, 1));
     PQclear(res);
-    res = PQexecParams(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
-                       "WHERE b.address = g.address AND b.source = $1", 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *err = pgu_error(conn);
-        PQclear(res);
+    if ((n->deleted = exec_source(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
+                                  "WHERE b.address = g.address AND b.source = $1", source, err)) < 0)
         goto out;
-    }
-    n->deleted = atol(PQcmdTuples(res));
-    PQclear(res);
     for (char **d = defs; d && *d; d++)
         if (pgu_exec(conn, *d, err) < 0)
             goto out;
