@@ -41,6 +41,17 @@ LIBS     = $(PKG_LIBS) -lunistring -lpthread
 
 PROGS   :=
 TESTS   :=
+PLUGINS :=
+
+# Dovecot plugins: position-independent shared objects built against
+# Dovecot's headers (which want GNU C), hardened the same way.
+PLUGIN_CFLAGS = -std=gnu11 -fPIC -Wall -Wextra -Werror -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	$(SAN) $(CFLAGS) -I/usr/include/dovecot -DHAVE_CONFIG_H -DMSSANTE_VERSION='"$(VERSION)"'
+PLUGIN_LDFLAGS = -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+
+# Objects depend on the flags they were built with (PREFIX is compiled in):
+# the stamp changes only when the flags do.
+FLAGS_STAMP := $(B)/.flags
 
 .PHONY: all check test deps install bench demo clean
 all:
@@ -49,18 +60,16 @@ include lib/lib.mk
 include schema/schema.mk
 include milter-whitelist/whitelist.mk
 include annuaire-sync/annuaire.mk
+include dovecot-patient-folder/patient.mk
 include t/t.mk
 include bench/bench.mk
 
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(PLUGINS) $(TESTS)
 
-# Objects depend on the flags they were built with (PREFIX is compiled in):
-# the stamp changes only when the flags do.
-FLAGS_STAMP := $(B)/.flags
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(B)
-	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
-		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(PLUGIN_CFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(PLUGIN_CFLAGS)' > $@
 FORCE:
 
 $(B)/%.o: %.c $(FLAGS_STAMP)
@@ -87,6 +96,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/conf \
 		$(DESTDIR)$(SYSCONFDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(DOVECOT_MODULEDIR)
+	install -m 0644 $(PLUGINS) $(DESTDIR)$(DOVECOT_MODULEDIR)/
 	install -m 0644 schema/*.sql $(DESTDIR)$(DATADIR)/schema/
 	install -m 0644 conf/* $(DESTDIR)$(DATADIR)/conf/
 	test -e $(DESTDIR)$(SYSCONFDIR)/mssante.conf || \

@@ -80,32 +80,11 @@ for my $k (qw(a b)) {
                   smtp_tls_cert_file => $op{$k}{chain}, smtp_tls_key_file => $op{$k}{key} });
 }
 
-# swaks_to - real SMTP; returns (exit status, transcript)
-sub swaks_to {
-    my ($host, $port, %o) = @_;
-    my @cmd = ('swaks', '--server', $host, '--port', $port, '--helo', $o{helo} || 'client.test',
-               '--from', $o{from}, '--header', "Subject: $o{subject}", '--body', 'Bonjour');
-    push @cmd, '--to', join(',', @{ $o{to} });
-    push @cmd, '--local-interface', $o{local} if $o{local};
-    push @cmd, '--tls', '--tls-cert', $o{cert}{cert}, '--tls-key', $o{cert}{key} if $o{cert};
-    push @cmd, '--tls' if $o{tls} && !$o{cert};
-    push @cmd, '--header', $_ for @{ $o{headers} || [] };
-    my $cmd = join ' ', map { Sandbox::shell_quote($_) } @cmd;
-    my $t = qx{$cmd 2>&1};
-    return ($? >> 8, $t);
-}
-
 # inbox - the header block of the message with a subject, for a user, or undef
 sub inbox {
     my ($user, $subject, $folder) = @_;
     my $imap = $sb->imap($dc->{imap_port}, $user, $users{$user});
-    $imap->cmd('SELECT ' . ($folder || 'INBOX'));
-    my (undef, $txt) = $imap->cmd(qq{SEARCH SUBJECT "$subject"});
-    my ($n) = $txt =~ /^\* SEARCH (\d+)/m;
-    my $h;
-    if ($n) {
-        (undef, $h) = $imap->cmd("FETCH $n (BODY.PEEK[HEADER])");
-    }
+    my $h = $imap->find($folder || 'INBOX', $subject);
     $imap->logout;
     return $h;
 }
@@ -116,7 +95,7 @@ my $A = 'jean.dupont@a.mssante.test';
 my $B = 'marie.martin@b.mssante.test';
 
 # --- 1. A's user to B's user, across the mutual TLS link
-my ($rc, $t) = swaks_to('127.0.0.2', $pf{a}{submission_port}, from => $A, to => [$B], subject => 'a-to-b');
+my ($rc, $t) = Sandbox::swaks('127.0.0.2', $pf{a}{submission_port}, from => $A, to => [$B], subject => 'a-to-b');
 is($rc, 0, 'A accepts its user\'s message for B') or diag $t;
 ok(drained(), 'delivered through A and B') or diag Sandbox::tail($pf{a}{maillog}) . Sandbox::tail($pf{b}{maillog});
 my $h = inbox($B, 'a-to-b');
@@ -126,7 +105,7 @@ like(Sandbox::slurp($pf{b}{maillog}), qr/Trusted TLS connection established from
      'B saw a trusted TLS client certificate from A');
 
 # --- 2. one listed and one gmail.com recipient: gmail refused at RCPT, the other delivered
-($rc, $t) = swaks_to('127.0.0.2', $pf{a}{submission_port}, from => $A, to => [$B, 'someone@gmail.com'],
+($rc, $t) = Sandbox::swaks('127.0.0.2', $pf{a}{submission_port}, from => $A, to => [$B, 'someone@gmail.com'],
                      subject => 'mixed');
 like($t, qr/<\*\* +550-5\.7\.1 <someone\@gmail\.com>: destinataire hors de l'espace de confiance MSSante/,
      'gmail.com refused at RCPT with 550 5.7.1, French text');
@@ -147,15 +126,15 @@ like($maillog_a, qr/to=<outside\@gmail\.com>, relay=none, .*status=bounced \(Rec
      'the bounce names the refused recipient and the reason');
 
 # --- 4. into B from outside: wrong operator, no certificate, forged header
-($rc, $t) = swaks_to('127.0.0.3', $port{3}, local => '127.0.0.4', cert => $op{c}, from => $A,
+($rc, $t) = Sandbox::swaks('127.0.0.3', $port{3}, local => '127.0.0.4', cert => $op{c}, from => $A,
                      to => [$B], subject => 'third-operator');
 like($t, qr/<~\* +550 5\.7\.1 Certificate not listed for the sender domain/,
      'A\'s address with a third operator\'s valid certificate: 550 5.7.1') or diag $t;
-($rc, $t) = swaks_to('127.0.0.3', $port{3}, local => '127.0.0.4', tls => 1, from => $A, to => [$B],
+($rc, $t) = Sandbox::swaks('127.0.0.3', $port{3}, local => '127.0.0.4', tls => 1, from => $A, to => [$B],
                      subject => 'no-cert');
 like($t, qr/<~\* +550 5\.7\.1 A verified IGC-Sante client certificate is required/,
      'no client certificate: 550 5.7.1') or diag $t;
-($rc, $t) = swaks_to('127.0.0.3', $port{3}, local => '127.0.0.2', cert => $op{a}, from => $A, to => [$B],
+($rc, $t) = Sandbox::swaks('127.0.0.3', $port{3}, local => '127.0.0.2', cert => $op{a}, from => $A, to => [$B],
                      subject => 'forged-header', headers => ["From: <$A>",
                      'X-MSSante-Trust: mssante; domain=b.mssante.test; operator="CN=forged"']);
 is($rc, 0, 'A\'s certificate with a forged X-MSSante-Trust: accepted') or diag $t;
@@ -164,7 +143,7 @@ $h = inbox($B, 'forged-header');
 my @trust = $h =~ /^(X-MSSante-Trust: .*?)\r?$/mg;
 is(scalar @trust, 1, 'exactly one X-MSSante-Trust header arrives');
 like($trust[0], qr/operator="\Q$dn_a_quoted\E"/, 'it is the real verdict, the forged copy is gone');
-($rc, $t) = swaks_to('127.0.0.3', $port{3}, local => '127.0.0.2', cert => $op{a}, from => $A, to => [$B],
+($rc, $t) = Sandbox::swaks('127.0.0.3', $port{3}, local => '127.0.0.2', cert => $op{a}, from => $A, to => [$B],
                      subject => 'from-mismatch', headers => ['From: <boss@b.mssante.test>']);
 like($t, qr/<~\* +550 5\.7\.1 From: header domain not listed for the sending operator/,
      'From: domain of another operator: 550 5.7.1') or diag $t;
@@ -179,7 +158,7 @@ my $end = time + 10;
 sleep 0.2 until Sandbox::slurp($milter{a}{log}) =~ /new liste blanche refused: .*bad signature/ || time > $end;
 like(Sandbox::slurp($milter{a}{log}), qr/new liste blanche refused: .*bad signature.*keeping the list generated/,
      'the milter refuses the tampered list and says it keeps the old one');
-($rc, $t) = swaks_to('127.0.0.2', $pf{a}{submission_port}, from => $A, to => ['x@d.mssante.test'], subject => 'to-d');
+($rc, $t) = Sandbox::swaks('127.0.0.2', $pf{a}{submission_port}, from => $A, to => ['x@d.mssante.test'], subject => 'to-d');
 like($t, qr/<\*\* +550 5\.7\.1 <x\@d\.mssante\.test>/, 'a domain only in the tampered copy is still refused');
 
 # --- 6. no list at all: 451, nothing lost; delivered once a valid list is back
@@ -187,7 +166,7 @@ $milter{b}{stop}->();
 unlink $lbfile{b};
 $milter{b} = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl-b2',
                          args => ['-c', "$dir/b.conf", '-u', 'postfix']);
-($rc, $t) = swaks_to('127.0.0.2', $pf{a}{submission_port}, from => $A, to => [$B], subject => 'while-no-list');
+($rc, $t) = Sandbox::swaks('127.0.0.2', $pf{a}{submission_port}, from => $A, to => [$B], subject => 'while-no-list');
 is($rc, 0, 'A queues the message for B');
 # B's main.cf names the old socket path: point it at the restarted milter.
 system("postconf -c $pf{b}{config_dir} -e smtpd_milters=$milter{b}{socket} && postfix -c $pf{b}{config_dir} reload >/dev/null 2>&1");
@@ -211,7 +190,7 @@ ok(inbox($B, 'while-no-list'), 'the deferred message is delivered, not lost');
 # --- 7. the milter is gone: Postfix answers 451 (milter_default_action = tempfail)
 # (Postfix then refuses STARTTLS with 454 too: the check is made in plain SMTP.)
 $milter{b}{stop}->();
-($rc, $t) = swaks_to('127.0.0.3', $port{3}, local => '127.0.0.2', from => $A, to => [$B],
+($rc, $t) = Sandbox::swaks('127.0.0.3', $port{3}, local => '127.0.0.2', from => $A, to => [$B],
                      subject => 'milter-down', headers => ["From: <$A>"]);
 like($t, qr/<\*\* +451 4\.7\.1/, 'milter killed: 451 4.7.1') or diag $t;
 

@@ -17,7 +17,7 @@ use strict;
 use warnings;
 use Carp qw(croak);
 use Cwd qw(abs_path);
-use File::Basename qw(dirname);
+use File::Basename qw(basename dirname);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -382,8 +382,10 @@ EOF
 
 # ---------------------------------------------------------------- Dovecot
 
-# dovecot - IMAP and LMTP on loopback ports, Maildir under the sandbox.
+# dovecot - IMAP and LMTP on loopback ports, mail under the sandbox.
 #   users => { 'user@domain' => 'password', ... }
+#   mail => 'maildir' (default), 'mdbox' or 'sdbox'
+#   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
 #   extra => text appended to dovecot.conf
 # Returns {imap_port, lmtp_port, conf, log, maildir}
 sub dovecot {
@@ -404,8 +406,20 @@ sub dovecot {
     write_file("$d/users", $users, 0640);
     chown 0, scalar(getgrnam('dovecot')), "$d/users";
     my $log = "$d/dovecot.log";
+    # Our plugins beside Dovecot's own (one mail_plugin_dir holds them all).
+    my $moddir = '/usr/lib/dovecot/modules';
+    if (my @ours = @{ $o{plugins} || [] }) {
+        $moddir = "$d/modules";
+        make_path($moddir);
+        for my $m (glob('/usr/lib/dovecot/modules/*'), @ours) {
+            -e $m or croak "no such plugin: $m";
+            symlink $m, "$moddir/" . basename($m) or croak "symlink $m: $!";
+        }
+    }
+    my $format = $o{mail} || 'maildir';
     my $conf = write_file("$d/dovecot.conf", <<"EOF" . ($o{extra} || ''));
 # sandbox Dovecot: nothing here reads /etc/dovecot
+mail_plugin_dir = $moddir
 base_dir = $d/run
 state_dir = $d/state
 instance_name = mssante-$name-$$
@@ -419,7 +433,7 @@ auth_failure_delay = 0
 default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = 1
-mail_location = maildir:$d/mail/%d/%n
+mail_location = $format:$d/mail/%d/%n
 mail_uid = nobody
 mail_gid = nogroup
 postmaster_address = postmaster\@sandbox.test
@@ -660,6 +674,24 @@ sub https_server {
 
 # imap - a minimal IMAP client: login, then commands; returns an object
 # whose cmd() sends one tagged command and returns (status, full text).
+# swaks - one message over real SMTP; returns (exit status, transcript).
+#   from, to => [...], subject, helo, local (source address), cert => {cert, key}
+#   (STARTTLS with that client certificate), tls (STARTTLS without one),
+#   headers => [...], body
+sub swaks {
+    my ($host, $port, %o) = @_;
+    my @cmd = ('swaks', '--server', $host, '--port', $port, '--helo', $o{helo} || 'client.test',
+               '--from', $o{from}, '--header', "Subject: $o{subject}", '--body', $o{body} || 'Bonjour');
+    push @cmd, '--to', join(',', @{ $o{to} });
+    push @cmd, '--local-interface', $o{local} if $o{local};
+    push @cmd, '--tls', '--tls-cert', $o{cert}{cert}, '--tls-key', $o{cert}{key} if $o{cert};
+    push @cmd, '--tls' if $o{tls} && !$o{cert};
+    push @cmd, '--header', $_ for @{ $o{headers} || [] };
+    my $cmd = join ' ', map { shell_quote($_) } @cmd;
+    my $t = qx{$cmd 2>&1};
+    return ($? >> 8, $t);
+}
+
 sub imap {
     my ($self, $port, $user, $pass) = @_;
     return Sandbox::IMAP->new('127.0.0.1', $port, $user, $pass);
@@ -714,6 +746,18 @@ sub cmd {
         return ($1, $text) if $l =~ /^\Q$tag\E (OK|NO|BAD)/;
     }
     return ('EOF', $text);
+}
+
+# find - the header block of the first message of a folder whose subject
+# contains the text, or undef (also when the folder cannot be selected)
+sub find {
+    my ($self, $folder, $subject) = @_;
+    my ($st) = $self->cmd('SELECT ' . quote($folder));
+    return undef if $st ne 'OK';
+    my (undef, $txt) = $self->cmd('SEARCH SUBJECT ' . quote($subject));
+    my ($n) = $txt =~ /^\* SEARCH (\d+)/m or return undef;
+    my (undef, $h) = $self->cmd("FETCH $n (BODY.PEEK[HEADER])");
+    return $h;
 }
 
 sub logout {
