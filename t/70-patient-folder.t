@@ -92,7 +92,7 @@ my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', hostname => 'mx.a.mssant
                    'dr.lda@a.mssante.test' => 'dovecot-lda:' },
     submission => { args => ['milter_macro_daemon_name=ORIGINATING'] },
     master => "dovecot-lda unix -    n       n       -       -       pipe\n"
-            . "  flags=DRhu user=nobody argv=/usr/lib/dovecot/dovecot-lda -c $conf_maildir"
+            . "  flags=DRhu user=nobody argv=/usr/bin/env @{ $dc{maildir}{env} } /usr/lib/dovecot/dovecot-lda -c $conf_maildir"
             . ' -f ${sender} -a ${original_recipient} -d ${user}@${nexthop}' . "\n",
     main => { milter_default_action => 'tempfail', milter_protocol => 6,
               smtpd_milters => $milter->{socket}, non_smtpd_milters => $milter->{socket},
@@ -218,8 +218,11 @@ is(where('dr.perm@a.mssante.test', 'while-read-only'), $FOLDER7, 'into the patie
 # --- 6. the plugin refuses other services
 my $imap_log = Sandbox::slurp($dc{maildir}{log});
 unlike($imap_log, qr/Plugin is intended to be used only by/, 'no load error in LMTP or LDA');
-my $out = qx{doveadm -c $conf_maildir -o mail_plugins=mssante_patient_folder mailbox list -u dr.maildir\@a.mssante.test 2>&1};
+my $out = qx{env @{ $dc{maildir}{env} } doveadm -c $conf_maildir -o mail_plugins=mssante_patient_folder mailbox list -u dr.maildir\@a.mssante.test 2>&1};
 like($out, qr/Can't load plugin mssante_patient_folder_plugin: Plugin is intended to be used only by binaries: lmtp lda/,
      'any other Dovecot program refuses to load it');
+
+my @reports = glob("$dir/dc-*/sanitizer.*");
+is(scalar @reports, 0, 'no sanitizer report from the plugin') or diag map { Sandbox::slurp($_) } @reports;
 
 done_testing();

@@ -386,8 +386,10 @@ EOF
 #   users => { 'user@domain' => 'password', ... }
 #   mail => 'maildir' (default), 'mdbox' or 'sdbox'
 #   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
+#     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
+#     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
 #   extra => text appended to dovecot.conf
-# Returns {imap_port, lmtp_port, conf, log, maildir}
+# Returns {imap_port, lmtp_port, conf, log, maildir, dir, env}
 sub dovecot {
     my ($self, %o) = @_;
     my $name = $o{name} || 'dovecot';
@@ -416,11 +418,22 @@ sub dovecot {
             symlink $m, "$moddir/" . basename($m) or croak "symlink $m: $!";
         }
     }
+    # Plugins built with the sanitizers need their runtime loaded first in
+    # every Dovecot process: preload it, reports to files the tests read.
+    my @env;
+    if (my ($rt) = map { scalar qx{ldd $_ 2>/dev/null} } grep { qx{ldd $_ 2>/dev/null} =~ /libasan/ } @{ $o{plugins} || [] }) {
+        my @libs = $rt =~ m{=> (\S+/lib(?:asan|ubsan)\.so\S*)}g;
+        @env = ('LD_PRELOAD=' . join(':', @libs),
+                "ASAN_OPTIONS=detect_leaks=0:log_path=$d/sanitizer",
+                "UBSAN_OPTIONS=print_stacktrace=1:log_path=$d/sanitizer");
+    }
+    my $import = join ' ', qw(TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS), @env;
     my $format = $o{mail} || 'maildir';
     my $conf = write_file("$d/dovecot.conf", <<"EOF" . ($o{extra} || ''));
 # sandbox Dovecot: nothing here reads /etc/dovecot
 mail_plugin_dir = $moddir
-base_dir = $d/run
+import_environment = $import
+${\ (@env ? "default_vsz_limit = 0    # the sanitizer's shadow memory\n" : '') }base_dir = $d/run
 state_dir = $d/state
 instance_name = mssante-$name-$$
 protocols = imap lmtp
@@ -467,7 +480,8 @@ service stats {
 }
 EOF
     # A daemon keeps what it inherited open: give it a file, not a pipe.
-    system("dovecot -c $conf >$d/start.out 2>&1") == 0
+    my $envcmd = join ' ', map { shell_quote($_) } @env;
+    system("env $envcmd dovecot -c $conf >$d/start.out 2>&1") == 0
         or croak "Dovecot did not start:\n" . tail("$d/start.out") . tail($log);
     $self->on_stop($name => sub {
         system('dovecot', '-c', $conf, 'stop');
@@ -482,7 +496,7 @@ EOF
     }
     return $self->{$name} = {
         imap_port => $imap, lmtp_port => $lmtp, conf => $conf, log => $log,
-        maildir => "$d/mail", dir => $d,
+        maildir => "$d/mail", dir => $d, env => \@env,
     };
 }
 
