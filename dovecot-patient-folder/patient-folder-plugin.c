@@ -182,8 +182,9 @@ static int patient_deliver_mail(struct mail_deliver_context *ctx, struct mail_st
         return -1;
     }
     ctx->rcpt_default_mailbox = vname;
-    e_info(ctx->event, LOG_PREFIX "patient mail relayed by the operator of %s: default folder %s",
-           patient_domain, vname);
+    /* Dovecot's own "saved mail to" line says where it went. */
+    e_debug(ctx->event, LOG_PREFIX "patient mail relayed by the operator of %s: default folder %s",
+            patient_domain, vname);
 next:
     if (next_deliver_mail == NULL)
         return -1;                          /* no other hook: the default save */

@@ -40,16 +40,16 @@ my $FOLDER7 = '&AMk-changes Patients';             # its IMAP (modified UTF-7) n
 my $pw = 'Secret-1';
 my %users = map { ("dr.$_\@a.mssante.test" => $pw) } qw(maildir keep lda perm mdbox);
 my %dc;
+# mdbox users get a 1 MB quota (the quota plugin before ours in the list)
+my $quota = "mail_plugins = quota\nplugin {\n  quota_vsizes = yes\n  quota = count:User quota\n  quota_rule = *:storage=1M\n}\n";
 for my $format (qw(maildir mdbox)) {
     my $sieve = "$dir/sieve-$format";
     $dc{$format} = $sb->dovecot(name => "dc-$format", mail => $format, plugins => [$plugin],
         users => { map { $_ => $users{$_} } grep { $format eq 'mdbox' ? /mdbox/ : !/mdbox/ } keys %users },
         extra => encode_utf8(<<"EOF"));
-protocol lmtp {
-  mail_plugins = \$mail_plugins sieve mssante_patient_folder
-}
+${\ ($format eq 'mdbox' ? $quota : '') }# the snippet we ship, then what this sandbox changes
+!include ${\ $sb->top }/conf/dovecot-patient-folder.conf
 protocol lda {
-  mail_plugins = \$mail_plugins sieve mssante_patient_folder
   log_path = $dir/lda.log
 }
 namespace inbox {
@@ -215,7 +215,28 @@ system("postqueue -c $pf->{config_dir} -f");
 ok(drained(), 'once fixed, the queued message is delivered');
 is(where('dr.perm@a.mssante.test', 'while-read-only'), $FOLDER7, 'into the patient folder');
 
-# --- 6. the plugin refuses other services
+# --- 6. a full mailbox: 452 (the snippet's quota_full_tempfail), queued, delivered once fixed
+my $line = ('Compte rendu. ' x 70) . "\n";
+my $big = Sandbox::write_file("$dir/big.txt", $line x 1500);
+($rc, $t) = Sandbox::swaks('127.0.0.2', $port, local => '127.0.0.4', cert => $op{p}, from => $PATIENT,
+                           to => ['dr.mdbox@a.mssante.test'], subject => 'over-quota',
+                           headers => ["From: <$PATIENT>"], body => "\@$big");
+is($rc, 0, 'a 1.5 MB patient message for a 1 MB mailbox is accepted by Postfix') or diag $t;
+$deferred = 0;
+for (1 .. 40) {
+    last if ($deferred = Sandbox::slurp($pf->{maillog}) =~ /to=<dr\.mdbox\@a\.mssante\.test>.*status=deferred \(.*452 4\.2\.2 /);
+    select undef, undef, undef, 0.25;
+}
+ok($deferred, 'over quota: LMTP 452, Postfix keeps it') or diag Sandbox::tail($pf->{maillog});
+my $mdbox_conf = Sandbox::slurp($dc{mdbox}{conf});
+$mdbox_conf =~ s/storage=1M/storage=10M/ or die 'no quota rule';
+Sandbox::write_file($dc{mdbox}{conf}, $mdbox_conf);
+system("doveadm -c $dc{mdbox}{conf} reload");
+system("postqueue -c $pf->{config_dir} -f");
+ok(drained(), 'quota raised: the queued message is delivered');
+is(where('dr.mdbox@a.mssante.test', 'over-quota'), $FOLDER7, 'into the patient folder');
+
+# --- 7. the plugin refuses other services
 my $imap_log = Sandbox::slurp($dc{maildir}{log});
 unlike($imap_log, qr/Plugin is intended to be used only by/, 'no load error in LMTP or LDA');
 my $out = qx{env @{ $dc{maildir}{env} } doveadm -c $conf_maildir -o mail_plugins=mssante_patient_folder mailbox list -u dr.maildir\@a.mssante.test 2>&1};
