@@ -134,8 +134,8 @@ ok(-d "$dc{mdbox}{maildir}/a.mssante.test/dr.mdbox/mailboxes/$FOLDER7",
    'mdbox: the folder is on disk under its modified UTF-7 name');
 like(Sandbox::slurp($pf->{maillog}), qr/to=<dr\.lda\@a\.mssante\.test>.*relay=dovecot-lda.*status=sent/,
      'the dovecot-lda copy went through the pipe transport');
-like(Sandbox::slurp("$dir/lda.log"), qr/lda\(dr\.lda\@a\.mssante\.test\).*mssante-patient-folder: patient mail relayed/,
-     'and the plugin filed it inside dovecot-lda');
+like(Sandbox::slurp("$dir/lda.log"), qr/lda\(dr\.lda\@a\.mssante\.test\).*saved mail to \Q${\ encode_utf8($FOLDER)}\E/,
+     'and dovecot-lda filed it');
 
 my $imap = $sb->imap($dc{maildir}{imap_port}, 'dr.maildir@a.mssante.test', $pw);
 my (undef, $list) = $imap->cmd('LIST "" "*" RETURN (SPECIAL-USE SUBSCRIBED)');
