@@ -33,7 +33,8 @@ my $milter = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl-a', ar
         "whitelist_outbound_daemons = ORIGINATING"), '-u', 'postfix']);
 
 # Two Dovecots with the plugin and Sieve: Maildir (the folder special-use by
-# configuration, subscribed by the plugin) and mdbox (not subscribed).
+# configuration, subscribed by the plugin) and mdbox (not subscribed, folder
+# names in UTF-8 on disk).
 my $plugin = $sb->build . '/dovecot/lib95_mssante_patient_folder_plugin.so';
 my $FOLDER = 'Échanges Patients';
 my $FOLDER7 = '&AMk-changes Patients';             # its IMAP (modified UTF-7) name
@@ -45,6 +46,7 @@ my $quota = "mail_plugins = quota\nplugin {\n  quota_vsizes = yes\n  quota = cou
 for my $format (qw(maildir mdbox)) {
     my $sieve = "$dir/sieve-$format";
     $dc{$format} = $sb->dovecot(name => "dc-$format", mail => $format, plugins => [$plugin],
+        mail_options => $format eq 'mdbox' ? ':UTF-8' : '',
         users => { map { $_ => $users{$_} } grep { $format eq 'mdbox' ? /mdbox/ : !/mdbox/ } keys %users },
         extra => encode_utf8(<<"EOF"));
 ${\ ($format eq 'mdbox' ? $quota : '') }# the snippet we ship, then what this sandbox changes
@@ -130,8 +132,8 @@ for my $u (@doctors) {
 }
 my $maildir_root = "$dc{maildir}{maildir}/a.mssante.test/dr.maildir";
 ok(-d "$maildir_root/.$FOLDER7/cur", 'Maildir: the folder is on disk under its modified UTF-7 name');
-ok(-d "$dc{mdbox}{maildir}/a.mssante.test/dr.mdbox/mailboxes/$FOLDER7",
-   'mdbox: the folder is on disk under its modified UTF-7 name');
+ok(-d encode_utf8("$dc{mdbox}{maildir}/a.mssante.test/dr.mdbox/mailboxes/$FOLDER"),
+   'mdbox with :UTF-8: the folder is on disk under its UTF-8 name');
 like(Sandbox::slurp($pf->{maillog}), qr/to=<dr\.lda\@a\.mssante\.test>.*relay=dovecot-lda.*status=sent/,
      'the dovecot-lda copy went through the pipe transport');
 like(Sandbox::slurp("$dir/lda.log"), qr/lda\(dr\.lda\@a\.mssante\.test\).*saved mail to \Q${\ encode_utf8($FOLDER)}\E/,

@@ -384,7 +384,7 @@ EOF
 
 # dovecot - IMAP and LMTP on loopback ports, mail under the sandbox.
 #   users => { 'user@domain' => 'password', ... }
-#   mail => 'maildir' (default), 'mdbox' or 'sdbox'
+#   mail => 'maildir' (default), 'mdbox' or 'sdbox'; mail_options => ':UTF-8' etc.
 #   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
 #     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
 #     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
@@ -446,7 +446,7 @@ auth_failure_delay = 0
 default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = 1
-mail_location = $format:$d/mail/%d/%n
+mail_location = $format:$d/mail/%d/%n${\ ($o{mail_options} || '') }
 mail_uid = nobody
 mail_gid = nogroup
 postmaster_address = postmaster\@sandbox.test
