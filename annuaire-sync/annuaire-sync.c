@@ -2,6 +2,8 @@
  * annuaire-sync - keep the Annuaire Santé's MSSanté mailboxes in PostgreSQL.
  *
  *   annuaire-sync [options] --extraction FILE
+ *   annuaire-sync [options] [--since DATE] --fhir FILE|URL...
+ *   annuaire-sync [options] --ldap URI --base DN [--filter F]
  *
  * One run = one source. The rows are streamed (memory does not grow with
  * the file) by COPY into a temporary table, then merged into annuaire_bal
@@ -24,6 +26,7 @@
 #include "cmd.h"
 #include "extraction.h"
 #include "fhir.h"
+#include "ldapsrc.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -34,6 +37,9 @@
 #define OPT_DRY_RUN    0x202
 #define OPT_FHIR       0x203
 #define OPT_SINCE      0x204
+#define OPT_LDAP       0x205
+#define OPT_BASE       0x206
+#define OPT_FILTER     0x207
 #define FHIR_MAX_PAGES 100000
 #define FHIR_MAX_PAGE  (32L * 1024 * 1024)
 
@@ -56,12 +62,16 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: annuaire-sync [options] --extraction FILE\n"
             "       annuaire-sync [options] [--since YYYY-MM-DD] --fhir FILE|URL [--fhir ...]\n"
+            "       annuaire-sync [options] --ldap URI --base DN [--filter F]\n"
             "  --extraction FILE   the national 31-column \"|\" file (Extraction_Correspondance_MSSante)\n"
             "  --fhir FILE|URL     FHIR Bundles: saved files, or an https:// search URL whose\n"
             "                      \"next\" pages are followed (header ESANTE-API-KEY from the key\n"
             "                      annuaire_fhir_api_key, at most annuaire_fhir_rate requests/s)\n"
             "  --since DATE        a delta (_lastUpdated=geDATE): rows are added or changed,\n"
             "                      never deleted\n"
+            "  --ldap URI          the operator's own directory (paged search, StartTLS, simple\n"
+            "                      bind as annuaire_ldap_bind_dn); with --base DN and optionally\n"
+            "                      --filter F (default " LDAP_DEFAULT_FILTER ")\n"
             "  --dry-run           count what would change, change nothing\n"
             "  --force             apply even if more than annuaire_max_delete_percent of the\n"
             "                      source's rows would be deleted\n"
@@ -439,6 +449,36 @@ static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
     return copy_end(&b, 1, err);
 }
 
+/* ldap_stage - an entry's mailbox into COPY, or an unusable entry counted */
+static int ldap_stage(void *ctx, const char *dn, long entry, const char *const *v, const char *why)
+{
+    struct fhir_sink *k = ctx;
+
+    if (why == NULL)
+        return stage_row(k->b, dn, entry, v, k->n, k->err);
+    k->n->read++;
+    if (k->n->rejected++ < 20)
+        fprintf(stderr, "annuaire-sync: %s: rejected entry %s: %s\n", k->where, dn, why);
+    return 0;
+}
+
+/* load_ldap - a paged search of the operator's directory */
+static int load_ldap(PGconn *conn, const char *uri, const char *base, const char *filter,
+                     struct counts *n, char **err)
+{
+    struct copybuf b = {conn, NULL, 0, 0};
+    struct fhir_sink k = {&b, uri, n, err};
+    long    entries;
+
+    if (copy_begin(conn, err) < 0)
+        return -1;
+    if (ldap_load(uri, base, filter, ldap_stage, &k, &entries, err) < 0) {
+        copy_end(&b, 0, err);
+        return -1;
+    }
+    return copy_end(&b, 1, err);
+}
+
 /*
  * prepare - one row per address (the last one of the file), then, by hash
  * joins, the rows that are new or changed and the addresses that are gone:
@@ -618,11 +658,15 @@ int main(int argc, char **argv)
         {"dry-run", no_argument, 0, OPT_DRY_RUN},
         {"fhir", required_argument, 0, OPT_FHIR},
         {"since", required_argument, 0, OPT_SINCE},
+        {"ldap", required_argument, 0, OPT_LDAP},
+        {"base", required_argument, 0, OPT_BASE},
+        {"filter", required_argument, 0, OPT_FILTER},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
     struct counts n = {0};
     const char *extraction = NULL, *source = "extraction", *status = "failed", *since = NULL;
+    const char *ldap = NULL, *base = NULL, *filter = LDAP_DEFAULT_FILTER;
     const char *p[3];
     char   *fhir[argc];            /* --fhir sources: at most one per argument */
     int     nfhir = 0, full;
@@ -642,11 +686,15 @@ int main(int argc, char **argv)
         case OPT_DRY_RUN: dry = 1; break;
         case OPT_FHIR: fhir[nfhir++] = optarg; break;
         case OPT_SINCE: since = optarg; break;
+        case OPT_LDAP: ldap = optarg; break;
+        case OPT_BASE: base = optarg; break;
+        case OPT_FILTER: filter = optarg; break;
         default: usage(stderr); return 2;
         }
     }
     cmd_load(&c, usage);
-    if ((extraction == NULL) == (nfhir == 0) || optind != argc || (since && extraction)) {
+    if ((extraction != NULL) + (nfhir != 0) + (ldap != NULL) != 1 || optind != argc
+        || (since && !nfhir) || (ldap != NULL) != (base != NULL)) {
         usage(stderr);
         return 2;
     }
@@ -657,6 +705,8 @@ int main(int argc, char **argv)
     }
     if (nfhir)
         source = "fhir";
+    if (ldap)
+        source = "ldap";
     full = since == NULL;
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s; database unchanged", err);
@@ -667,7 +717,7 @@ int main(int argc, char **argv)
     if (!got_lock)
         msg_fatal("another annuaire-sync is running; database unchanged");
     p[0] = source;
-    p[1] = extraction ? extraction : fhir[0];
+    p[1] = extraction ? extraction : ldap ? ldap : fhir[0];
     p[2] = full ? "full" : "delta";
     res = PQexecParams(conn, "UPDATE sync_run SET status = 'failed', finished_at = now(),"
                        " error = 'interrupted' WHERE status = 'running' AND source = $1",
@@ -693,6 +743,7 @@ int main(int argc, char **argv)
                     " addr_locality text, addr_line6 text, postcode text, department text,"
                     " country text, city text, liste_rouge boolean) ON COMMIT DROP", &err) < 0
         || (extraction ? load_extraction(conn, extraction, &n, &err)
+            : ldap ? load_ldap(conn, ldap, base, filter, &n, &err)
             : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0
         || prepare(conn, source, full, &n, &err) < 0)
         goto failed;

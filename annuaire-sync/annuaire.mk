@@ -2,11 +2,11 @@
 ANNUAIRE_SYNC := $(B)/bin/annuaire-sync
 PROGS += $(ANNUAIRE_SYNC)
 ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o \
-	$(B)/annuaire-sync/fhir.o
+	$(B)/annuaire-sync/fhir.o $(B)/annuaire-sync/ldapsrc.o
 
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl jansson)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl jansson) -lldap -llber
 
 ANNUAIRE_SEARCH := $(B)/bin/annuaire-search
 PROGS += $(ANNUAIRE_SEARCH)

@@ -319,7 +319,8 @@ void cfg_print(FILE *fp, const struct cfg_param *table, int explicit_only)
         switch (p->type) {
         case CFG_STR: {
             const char *v = *(char **) p->target;
-            char   *s = strstr(p->name, "api_key") && v && *v ? xstrdup("*****") : mask_password(v);
+            char   *s = (strstr(p->name, "api_key") || strstr(p->name, "password")) && v && *v
+                ? xstrdup("*****") : mask_password(v);
             fprintf(fp, "%s = %s\n", p->name, s);
             free(s);
             break;

@@ -29,6 +29,12 @@ long    var_annuaire_max_delete_percent;
 char   *var_annuaire_fhir_api_key;
 char   *var_annuaire_fhir_ca;
 long    var_annuaire_fhir_rate;
+char   *var_annuaire_ldap_bind_dn;
+char   *var_annuaire_ldap_bind_password;
+int     var_annuaire_ldap_starttls;
+char   *var_annuaire_ldap_ca;
+long    var_annuaire_ldap_page_size;
+long    var_annuaire_ldap_timeout;
 
 struct cfg_param mssante_params[] = {
     {"database", CFG_STR, "", 0, 0, &var_database,
@@ -77,6 +83,18 @@ struct cfg_param mssante_params[] = {
      "PEM CAs for the FHIR API's HTTPS server (empty: the system's)", 0},
     {"annuaire_fhir_rate", CFG_INT, "17", 1, 100, &var_annuaire_fhir_rate,
      "at most this many FHIR API requests per second", 0},
+    {"annuaire_ldap_bind_dn", CFG_STR, "", 0, 0, &var_annuaire_ldap_bind_dn,
+     "annuaire-sync --ldap: simple bind as this DN (empty: anonymous)", 0},
+    {"annuaire_ldap_bind_password", CFG_STR, "", 0, 0, &var_annuaire_ldap_bind_password,
+     "its password (never printed; sent only over TLS)", 0},
+    {"annuaire_ldap_starttls", CFG_BOOL, "yes", 0, 0, &var_annuaire_ldap_starttls,
+     "annuaire-sync --ldap: StartTLS on ldap:// URIs (ldaps:// and ldapi:// need none)", 0},
+    {"annuaire_ldap_ca", CFG_STR, "", 0, 0, &var_annuaire_ldap_ca,
+     "PEM CAs for the LDAP server's certificate (empty: libldap's ldap.conf)", 0},
+    {"annuaire_ldap_page_size", CFG_INT, "500", 1, 100000, &var_annuaire_ldap_page_size,
+     "entries per page of the paged LDAP search", 0},
+    {"annuaire_ldap_timeout", CFG_TIME, "60s", 1, 3600, &var_annuaire_ldap_timeout,
+     "LDAP connect and per-request timeout", 0},
     {0},
 };
 

@@ -47,6 +47,12 @@ extern long var_annuaire_max_delete_percent;
 extern char *var_annuaire_fhir_api_key;
 extern char *var_annuaire_fhir_ca;
 extern long var_annuaire_fhir_rate;
+extern char *var_annuaire_ldap_bind_dn;
+extern char *var_annuaire_ldap_bind_password;
+extern int var_annuaire_ldap_starttls;
+extern char *var_annuaire_ldap_ca;
+extern long var_annuaire_ldap_page_size;
+extern long var_annuaire_ldap_timeout;
 
 extern struct cfg_param mssante_params[];
 

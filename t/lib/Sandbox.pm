@@ -237,7 +237,7 @@ sub issue {
         $ext = "basicConstraints=critical,CA:FALSE\n"
              . "keyUsage=critical,digitalSignature,keyEncipherment\n"
              . "extendedKeyUsage=serverAuth,clientAuth\n"
-             . "subjectAltName=DNS:$o{cn}\n";
+             . "subjectAltName=DNS:$o{cn}" . ($o{ip} ? ",IP:$o{ip}" : '') . "\n";
     } else {
         $ext = "basicConstraints=critical,CA:FALSE\n"
              . "keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment\n"
@@ -332,8 +332,10 @@ sub migrated {
 
 # ---------------------------------------------------------------- slapd
 
-# slapd - an OpenLDAP server with an mdb database loaded from LDIF; returns
-#   {uri, base, binddn, bindpw, log}
+# slapd - an OpenLDAP server with an mdb database loaded from LDIF
+#   (default size limit 500); options base, ldif (entries under the base),
+#   tls => a server certificate from issue() (StartTLS), limits => [ "who
+#   limits" lines ]. Returns {uri, base, binddn, bindpw, log}
 sub slapd {
     my ($self, %o) = @_;
     my $d = "$self->{dir}/ldap";
@@ -342,6 +344,10 @@ sub slapd {
     my ($dc) = $base =~ /^dc=([^,]+)/;
     my $bindpw = 'sandbox-ldap-admin';
     my $port = free_port('127.0.0.1');
+    # StartTLS with a certificate of the test PKI; limits for chosen accounts.
+    my $tls = $o{tls} ? "TLSCACertificateFile $self->{pki}{bundle}\nTLSCertificateFile $o{tls}{chain}\n"
+                      . "TLSCertificateKeyFile $o{tls}{key}\n" : '';
+    my $limits = join '', map { "limits $_\n" } @{ $o{limits} || [] };
     my $conf = write_file("$d/slapd.conf", <<"EOF");
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -351,6 +357,7 @@ pidfile $d/slapd.pid
 argsfile $d/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
+$tls
 database mdb
 maxsize 268435456
 suffix "$base"
@@ -359,6 +366,7 @@ rootpw $bindpw
 directory $d/db
 index objectClass eq
 index mail eq
+$limits
 EOF
     my $ldif = "dn: $base\nobjectClass: dcObject\nobjectClass: organization\ndc: $dc\n"
              . "o: $dc\n\n" . ($o{ldif} || '');

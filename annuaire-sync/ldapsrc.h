@@ -1,0 +1,29 @@
+/*
+ * ldapsrc - MSSanté mailboxes from the operator's own LDAP directory.
+ *
+ * Every entry under the base matching the filter, read by a paged search,
+ * becomes one row per value of its "mail" attribute. The mapping
+ * (inetOrgPerson) is in ldapsrc.c and the README.
+ */
+#ifndef MSSANTE_LDAPSRC_H
+#define MSSANTE_LDAPSRC_H
+
+#define LDAP_DEFAULT_FILTER "(&(objectClass=inetOrgPerson)(mail=*))"
+
+/*
+ * ldap_row_fn - one mailbox (staging column order) of the entry dn, or, with
+ * values NULL, an entry that cannot be used and why; <0 stops the search.
+ */
+typedef int (*ldap_row_fn)(void *ctx, const char *dn, long entry, const char *const *values,
+                           const char *why);
+
+/*
+ * ldap_load - bind (settings annuaire_ldap_*), search, call fn per mailbox.
+ * Returns 0 when the whole result was read, or -1 with *err (unreachable
+ * server, refused bind, TLS failure, size limit reached...): a partial
+ * result is never reported as complete.
+ */
+int     ldap_load(const char *uri, const char *base, const char *filter, ldap_row_fn fn, void *ctx,
+                  long *entries, char **err);
+
+#endif
