@@ -1,7 +1,7 @@
 /*
  * annuaire-sync - keep the Annuaire Santé's MSSanté mailboxes in PostgreSQL.
  *
- *   annuaire-sync [options] --extraction FILE
+ *   annuaire-sync [options] --extraction FILE|URL
  *   annuaire-sync [options] [--since DATE] --fhir FILE|URL...
  *   annuaire-sync [options] --ldap URI --base DN [--filter F]
  *
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -27,6 +28,7 @@
 #include "extraction.h"
 #include "fhir.h"
 #include "ldapsrc.h"
+#include "source.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -60,10 +62,12 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: annuaire-sync [options] --extraction FILE\n"
+            "usage: annuaire-sync [options] --extraction FILE|URL\n"
             "       annuaire-sync [options] [--since YYYY-MM-DD] --fhir FILE|URL [--fhir ...]\n"
             "       annuaire-sync [options] --ldap URI --base DN [--filter F]\n"
-            "  --extraction FILE   the national 31-column \"|\" file (Extraction_Correspondance_MSSante)\n"
+            "  --extraction FILE|URL  the national 31-column \"|\" file\n"
+            "                      (Extraction_Correspondance_MSSante), or the ZIP holding it;\n"
+            "                      an https:// URL is downloaded first (CAs: annuaire_https_ca)\n"
             "  --fhir FILE|URL     FHIR Bundles: saved files, or an https:// search URL whose\n"
             "                      \"next\" pages are followed (header ESANTE-API-KEY from the key\n"
             "                      annuaire_fhir_api_key, at most annuaire_fhir_rate requests/s)\n"
@@ -131,6 +135,33 @@ static int cb_flush(struct copybuf *b, int force, char **err)
 }
 
 /*
+ * progress - on a terminal, what the run is doing, at most once a second
+ * (cron and pipes see nothing); progress(NULL, NULL) clears the line.
+ */
+static void progress(const struct counts *n, const char *doing)
+{
+    static int tty = -1, shown;
+    static time_t last;
+
+    if (tty < 0)
+        tty = isatty(STDERR_FILENO);
+    if (!tty)
+        return;
+    if (n == NULL) {
+        if (shown)
+            fputs("\r\033[K", stderr);
+        shown = 0;
+        return;
+    }
+    if (doing == NULL && time(NULL) == last)
+        return;
+    last = time(NULL);
+    fprintf(stderr, "\r\033[Kannuaire-sync: %ld rows read, %ld rejected%s%s", n->read, n->rejected,
+            doing ? "; " : "", doing ? doing : "");
+    shown = 1;
+}
+
+/*
  * stage_row - validate one mailbox (values in STAGE_COLUMNS order) and queue
  * it for COPY; a bad row is counted and its reason shown (the first 20).
  */
@@ -141,7 +172,8 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     const char *why, *type = v[1];
     char    num[32];
 
-    n->read++;
+    if ((++n->read & 1023) == 0)
+        progress(n, NULL);
     if (strcmp(type, "PER") && strcmp(type, "ORG") && strcmp(type, "APP") && strcmp(type, "CAB")) {
         if (n->rejected++ < 20)
             fprintf(stderr, "annuaire-sync: %s: rejected line %ld: unknown BAL type \"%.20s\"\n",
@@ -239,16 +271,14 @@ static long exec_source(PGconn *conn, const char *sql, const char *source, char 
  */
 static int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err)
 {
-    FILE   *fp = fopen(path, "r");
+    FILE   *fp = source_open(path, var_annuaire_https_ca, err);
     struct ex_reader r;
     struct copybuf b = {conn, NULL, 0, 0};
     char   *why = NULL;
     int     st, ok = 0;
 
-    if (fp == NULL) {
-        *err = xasprintf("%s: cannot open: %m", path);
+    if (fp == NULL)
         return -1;
-    }
     if (ex_open(&r, fp, path, err) < 0) {
         ex_close(&r);
         fclose(fp);
@@ -335,7 +365,7 @@ static char *http_get(const char *url, size_t *len, char **err)
     struct membuf m = {NULL, 0};
     struct curl_slist *hdr = NULL;
     char    cerr[CURL_ERROR_SIZE] = "", *key;
-    CURL   *c = curl_easy_init();
+    CURL   *c;
     CURLcode rc;
     double  gap = 1.0 / (double) var_annuaire_fhir_rate, since;
 
@@ -350,17 +380,16 @@ static char *http_get(const char *url, size_t *len, char **err)
     key = xasprintf("ESANTE-API-KEY: %s", var_annuaire_fhir_api_key);
     hdr = curl_slist_append(hdr, key);
     hdr = curl_slist_append(hdr, "Accept: application/fhir+json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    if (*var_annuaire_fhir_ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, var_annuaire_fhir_ca);
+    if ((c = https_handle(url, var_annuaire_fhir_ca, cerr)) == NULL) {
+        *err = xasprintf("%s: cannot start libcurl", url);
+        curl_slist_free_all(hdr);
+        free(key);
+        return NULL;
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     rc = curl_easy_perform(c);
     curl_slist_free_all(hdr);
     free(key);                              /* the API key is never logged */
@@ -745,7 +774,7 @@ int main(int argc, char **argv)
         || (extraction ? load_extraction(conn, extraction, &n, &err)
             : ldap ? load_ldap(conn, ldap, base, filter, &n, &err)
             : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0
-        || prepare(conn, source, full, &n, &err) < 0)
+        || (progress(&n, "comparing with the database"), prepare(conn, source, full, &n, &err)) < 0)
         goto failed;
     if (n.staged == 0) {
         err = xasprintf("%s: no valid row (%ld read, %ld rejected)", p[1], n.read, n.rejected);
@@ -760,6 +789,7 @@ int main(int argc, char **argv)
         goto failed;
     }
     if (dry) {
+        progress(NULL, NULL);
         pgu_exec(conn, "ROLLBACK", &err);
         record(conn, run_id, &n, "dry-run", NULL);
         printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"
@@ -768,8 +798,10 @@ int main(int argc, char **argv)
         PQfinish(conn);
         return 0;
     }
+    progress(&n, "writing the changes");
     if (merge(conn, source, &n, &err) < 0 || pgu_exec(conn, "COMMIT", &err) < 0)
         goto failed;
+    progress(NULL, NULL);
     record(conn, run_id, &n, "ok", NULL);
     /* Fresh statistics, or the planner misjudges the search indexes. */
     if (n.inserted + n.updated + n.deleted > 0 && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0)
@@ -782,6 +814,7 @@ int main(int argc, char **argv)
     return ret;
 
 failed:
+    progress(NULL, NULL);
     PQclear(PQexec(conn, "ROLLBACK"));
     n.inserted = n.updated = n.deleted = 0;
     record(conn, run_id, &n, status, err);

@@ -2,11 +2,12 @@
 ANNUAIRE_SYNC := $(B)/bin/annuaire-sync
 PROGS += $(ANNUAIRE_SYNC)
 ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o \
-	$(B)/annuaire-sync/fhir.o $(B)/annuaire-sync/ldapsrc.o
+	$(B)/annuaire-sync/fhir.o $(B)/annuaire-sync/ldapsrc.o \
+	$(B)/annuaire-sync/source.o
 
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl jansson) -lldap -llber
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl jansson libzip) -lldap -llber
 
 ANNUAIRE_SEARCH := $(B)/bin/annuaire-search
 PROGS += $(ANNUAIRE_SEARCH)

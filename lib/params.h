@@ -47,6 +47,7 @@ extern long var_annuaire_max_delete_percent;
 extern char *var_annuaire_fhir_api_key;
 extern char *var_annuaire_fhir_ca;
 extern long var_annuaire_fhir_rate;
+extern char *var_annuaire_https_ca;
 extern char *var_annuaire_ldap_bind_dn;
 extern char *var_annuaire_ldap_bind_password;
 extern int var_annuaire_ldap_starttls;

@@ -125,4 +125,45 @@ ok($rc == 1 && $err =~ /none\.txt: cannot open/, 'missing file: exit 1');
 ($rc, $out, $err) = sync('--db', "host=$pg->{socket_dir} port=1 dbname=x", '--extraction', "$dir/day2.txt");
 ok($rc == 1 && $err =~ /cannot connect to PostgreSQL.*database unchanged/, 'PostgreSQL unreachable: exit 1');
 is(digest(), $before, 'database unchanged by all of these');
+
+# --- the file as published: inside a ZIP, and downloaded over HTTPS
+my $web = "$dir/web";
+mkdir $web;
+system("cd $dir && zip -q -j $web/extraction.zip day2.txt") == 0 or die 'zip failed';
+($rc, $out, $err) = sync('--extraction', "$web/extraction.zip");
+is($rc, 0, 'the ZIP loads') or diag $err;
+is(count("SELECT count(*) FROM annuaire_bal"), scalar @{ $day2->{rows} }, 'with the rows of the file inside');
+my $https = $sb->https_server($web);
+my $url = "https://localhost:$https->{port}/extraction.zip";
+($rc, $out, $err) = sync('-o', "annuaire_https_ca=$sb->{pki}{bundle}", '--extraction', $url);
+like($out, qr/^\Q$url\E: \d+ lines read, .*inserted 0, updated 0, deleted 0/, 'downloaded over HTTPS: the same file, nothing to change')
+    or diag $err;
+$before = digest();
+($rc, $out, $err) = sync('--extraction', $url);
+ok($rc == 1 && $err =~ /\Q$url\E: .*certificate/, 'a server the configured CAs do not vouch for: refused') or diag $err;
+($rc, $out, $err) = sync('-o', "annuaire_https_ca=$sb->{pki}{bundle}", '--extraction', "https://localhost:$https->{port}/missing.zip");
+ok($rc == 1 && $err =~ /missing\.zip: .*404/, 'HTTP 404: exit 1, named') or diag $err;
+my $zip = Sandbox::slurp("$web/extraction.zip");
+Sandbox::write_file("$dir/truncated.zip", substr($zip, 0, length($zip) / 2));
+($rc, $out, $err) = sync('--extraction', "$dir/truncated.zip");
+ok($rc == 1 && $err =~ /truncated\.zip: not a readable ZIP archive/, 'a truncated ZIP: refused') or diag $err;
+my $flipped = $zip;
+substr($flipped, int(length($zip) * 0.4), 1) ^= "\x55";         # inside the compressed text
+Sandbox::write_file("$dir/damaged.zip", $flipped);
+($rc, $out, $err) = sync('--extraction', "$dir/damaged.zip");
+ok($rc == 1 && $err =~ /damaged\.zip: damaged archive: (CRC error|Zlib error)/ && $err =~ /database unchanged/,
+   'damaged compressed data: refused, the archive named as damaged') or diag $err;
+system("cd $dir && cp day1.txt other.txt && zip -q -j two.zip day1.txt other.txt && printf x > x.csv && zip -q -j csv.zip x.csv") == 0
+    or die 'zip failed';
+($rc, $out, $err) = sync('--extraction', "$dir/two.zip");
+ok($rc == 1 && $err =~ /two\.zip: the ZIP holds several \.txt files/, 'a ZIP with two .txt files: refused, named');
+($rc, $out, $err) = sync('--extraction', "$dir/csv.zip");
+ok($rc == 1 && $err =~ /csv\.zip: the ZIP holds no \.txt extraction file/, 'a ZIP without one: refused');
+is(digest(), $before, 'database unchanged by the bad archives and downloads');
+
+# --- progress on a terminal only
+unlike($err, qr/rows read/, 'no progress line when stderr is not a terminal');
+my $cmd = join ' ', map { Sandbox::shell_quote($_) } $sb->bin('annuaire-sync'), '-c', $conf, '--extraction', "$web/extraction.zip";
+my $tty = qx{script -qec ${\ Sandbox::shell_quote($cmd) } /dev/null};
+like($tty, qr/annuaire-sync: \d+ rows read, \d+ rejected; (comparing|writing)/, 'on a terminal, progress is shown') or diag $tty;
 done_testing;

@@ -1,0 +1,27 @@
+/*
+ * source - where an extraction file comes from: a plain file, a ZIP
+ * holding it (as published), or an https:// URL of either.
+ */
+#ifndef MSSANTE_SOURCE_H
+#define MSSANTE_SOURCE_H
+
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+/*
+ * https_handle - a libcurl handle for url limited to HTTPS, verifying the
+ * server against ca (PEM file; empty: the system's CAs), failing on HTTP
+ * errors, with errbuf (CURL_ERROR_SIZE) for the reason.
+ */
+CURL   *https_handle(const char *url, const char *ca, char *errbuf);
+
+/*
+ * source_open - a stream of the extraction's text: a URL is downloaded
+ * first into an unnamed temporary file; a ZIP is read through its single
+ * .txt member, inflated as it is read (memory does not grow with the file).
+ * Returns NULL with *err naming the source and the problem.
+ */
+FILE   *source_open(const char *src, const char *ca, char **err);
+
+#endif
