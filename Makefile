@@ -42,6 +42,7 @@ LIBS     = $(PKG_LIBS) -lunistring -lpthread
 PROGS   :=
 TESTS   :=
 PLUGINS :=
+AUTH_PLUGINS :=
 
 # Dovecot plugins: position-independent shared objects built against
 # Dovecot's headers (which want GNU C), hardened the same way.
@@ -61,10 +62,11 @@ include schema/schema.mk
 include milter-whitelist/whitelist.mk
 include annuaire-sync/annuaire.mk
 include dovecot-patient-folder/patient.mk
+include dovecot-auth-otp/otp.mk
 include t/t.mk
 include bench/bench.mk
 
-all: $(PROGS) $(PLUGINS) $(TESTS)
+all: $(PROGS) $(PLUGINS) $(AUTH_PLUGINS) $(TESTS)
 
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(B)
@@ -98,6 +100,8 @@ install: all
 	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(DOVECOT_MODULEDIR)
 	install -m 0644 $(PLUGINS) $(DESTDIR)$(DOVECOT_MODULEDIR)/
+	install -d $(DESTDIR)$(DOVECOT_MODULEDIR)/auth
+	install -m 0644 $(AUTH_PLUGINS) $(DESTDIR)$(DOVECOT_MODULEDIR)/auth/
 	install -m 0644 schema/*.sql $(DESTDIR)$(DATADIR)/schema/
 	install -m 0644 conf/* $(DESTDIR)$(DATADIR)/conf/
 	test -e $(DESTDIR)$(SYSCONFDIR)/mssante.conf || \

@@ -30,6 +30,9 @@ char   *var_annuaire_fhir_api_key;
 char   *var_annuaire_fhir_ca;
 long    var_annuaire_fhir_rate;
 char   *var_annuaire_https_ca;
+char   *var_otp_key_file;
+long    var_otp_max_failures;
+long    var_otp_lockout_time;
 char   *var_annuaire_ldap_bind_dn;
 char   *var_annuaire_ldap_bind_password;
 int     var_annuaire_ldap_starttls;
@@ -98,6 +101,12 @@ struct cfg_param mssante_params[] = {
      "entries per page of the paged LDAP search", 0},
     {"annuaire_ldap_timeout", CFG_TIME, "60s", 1, 3600, &var_annuaire_ldap_timeout,
      "LDAP connect and per-request timeout", 0},
+    {"otp_key_file", CFG_STR, MSSANTE_SYSCONFDIR "/otp.key", 0, 0, &var_otp_key_file,
+     "the key sealing TOTP secrets: 64 hex digits, root-only (mssante-otp key creates it)", 0},
+    {"otp_max_failures", CFG_INT, "10", 1, 1000, &var_otp_max_failures,
+     "consecutive failed logins before an account is locked", 0},
+    {"otp_lockout_time", CFG_TIME, "60s", 1, 86400, &var_otp_lockout_time,
+     "first lock-out; it doubles with every further failure, up to a day", 0},
     {0},
 };
 

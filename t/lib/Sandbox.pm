@@ -287,15 +287,16 @@ sub postgres {
         '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync') ]} 2>&1};
     croak "initdb failed:\n$out" if $?;
     my $ctl = sub { join ' ', map { shell_quote($_) } $as->("$bin/pg_ctl", '-D', "$d/data", @_) };
-    system($ctl->('-l', $log, '-w', '-t', '30', '-o',
-        "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$d/run"
-        . " -c fsync=off -c synchronous_commit=off -c full_page_writes=off", 'start')
-        . " >$d/start.out 2>&1") == 0
-        or croak "PostgreSQL did not start:\n" . tail("$d/start.out") . tail($log);
-    $self->on_stop(postgres => sub {
-        system($ctl->('-m', 'fast', '-w', 'stop') . " >>$d/start.out 2>&1") == 0
-            or warn "# pg_ctl stop failed\n";
-    });
+    my $start = sub {
+        system($ctl->('-l', $log, '-w', '-t', '30', '-o',
+            "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$d/run"
+            . " -c fsync=off -c synchronous_commit=off -c full_page_writes=off", 'start')
+            . " >>$d/start.out 2>&1") == 0
+            or croak "PostgreSQL did not start:\n" . tail("$d/start.out") . tail($log);
+    };
+    $start->();
+    my $stop = sub { system($ctl->('-m', 'fast', '-w', 'stop') . " >>$d/start.out 2>&1") == 0 };
+    $self->on_stop(postgres => sub { -e "$d/data/postmaster.pid" and ($stop->() or warn "# pg_ctl stop failed\n") });
     my $super = "host=$d/run port=$port user=postgres dbname=postgres";
     my $psql = sub {
         my ($sql, $ci) = @_;
@@ -315,6 +316,8 @@ sub postgres {
         bindir     => $bin,
         datadir    => "$d/data",
         psql       => sub { $psql->($_[0], $_[1] || $ci) },
+        stop       => $stop,                  # for tests of an outage
+        start      => $start,
     };
 }
 
@@ -394,6 +397,8 @@ EOF
 #   users => { 'user@domain' => 'password', ... }
 #   mail => 'maildir' (default), 'mdbox' or 'sdbox'; mail_options => ':UTF-8' etc.
 #   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
+#   auth_modules => [ paths of our auth .so ] (linked into Dovecot's auth module
+#     directory while the sandbox runs), passdb => "lines of the passdb block"
 #     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
 #     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
 #   extra => text appended to dovecot.conf
@@ -429,7 +434,16 @@ sub dovecot {
     # Plugins built with the sanitizers need their runtime loaded first in
     # every Dovecot process: preload it, reports to files the tests read.
     my @env;
-    if (my ($rt) = map { scalar qx{ldd $_ 2>/dev/null} } grep { qx{ldd $_ 2>/dev/null} =~ /libasan/ } @{ $o{plugins} || [] }) {
+    # Auth modules load only from Dovecot's own directory: link ours there
+    # for the life of the sandbox.
+    for my $m (@{ $o{auth_modules} || [] }) {
+        my $link = '/usr/lib/dovecot/modules/auth/' . basename($m);
+        unlink $link if -l $link;
+        symlink $m, $link or croak "symlink $link: $!";
+        $self->on_stop("unlink $link" => sub { unlink $link if -l $link && readlink($link) eq $m });
+    }
+    my @ours = (@{ $o{plugins} || [] }, @{ $o{auth_modules} || [] });
+    if (my ($rt) = map { scalar qx{ldd $_ 2>/dev/null} } grep { qx{ldd $_ 2>/dev/null} =~ /libasan/ } @ours) {
         my @libs = $rt =~ m{=> (\S+/lib(?:asan|ubsan)\.so\S*)}g;
         @env = ('LD_PRELOAD=' . join(':', @libs),
                 "ASAN_OPTIONS=detect_leaks=0:log_path=$d/sanitizer",
@@ -459,8 +473,7 @@ mail_uid = nobody
 mail_gid = nogroup
 postmaster_address = postmaster\@sandbox.test
 passdb {
-  driver = passwd-file
-  args = $d/users
+${\ ($o{passdb} || "  driver = passwd-file\n  args = $d/users") }
 }
 userdb {
   driver = static
@@ -484,6 +497,12 @@ service lmtp {
 service stats {
   unix_listener stats-writer {
     mode = 0666
+  }
+}
+# No growing delay after failed logins from 127.0.0.1: tests fail on purpose.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
   }
 }
 EOF

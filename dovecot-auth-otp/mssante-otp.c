@@ -1,0 +1,354 @@
+/*
+ * mssante-otp - second factor and device passwords of the local accounts.
+ *
+ *   mssante-otp key                       create otp_key_file (root, 0600)
+ *   mssante-otp enroll LOGIN --totp       new TOTP secret: otpauth:// URI and QR code
+ *   mssante-otp verify LOGIN CODE         confirm the enrolment with a first code
+ *   mssante-otp device add LOGIN NAME     a device password, printed once
+ *   mssante-otp device list LOGIN
+ *   mssante-otp device revoke LOGIN NAME
+ *   mssante-otp unlock LOGIN              clear failures and lock-out
+ *
+ * Every change is a row of audit_event (actor "mssante-otp", never a
+ * secret). Secrets are printed only to the terminal that asked.
+ */
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <qrencode.h>
+
+#include "cmd.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "otp.h"
+#include "params.h"
+#include "pgutil.h"
+
+#define ISSUER "MSSante"
+#define OPT_TOTP 0x200
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mssante-otp [options] key\n"
+            "       mssante-otp [options] enroll LOGIN --totp\n"
+            "       mssante-otp [options] verify LOGIN CODE\n"
+            "       mssante-otp [options] device add|list|revoke LOGIN [NAME]\n"
+            "       mssante-otp [options] unlock LOGIN\n"
+            "%s"
+            "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n", cmd_usage_common);
+}
+
+static PGconn *conn;
+
+/* q - a query with text parameters; exits on failure */
+static PGresult *q(const char *sql, int n, const char *const *p)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        msg_fatal("%s", pgu_error(conn));
+    return res;
+}
+
+/* account_id - the id of a login; exits when there is none */
+static char *account_id(const char *login)
+{
+    const char *p[1] = {login};
+    PGresult *res = q("SELECT id FROM account WHERE login = lower($1)", 1, p);
+    char   *id;
+
+    if (PQntuples(res) != 1)
+        msg_fatal("no account \"%s\"", login);
+    id = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return id;
+}
+
+static void audit(const char *login, const char *action, const char *detail)
+{
+    const char *p[3] = {action, login, detail};
+
+    PQclear(q("INSERT INTO audit_event (actor, action, service, request, result)"
+              " VALUES ('mssante-otp', $1, 'admin', $2 || coalesce(': ' || $3, ''), 'ok')", 3, p));
+}
+
+static void load_key(unsigned char key[OTP_KEY_LEN])
+{
+    char   *err = NULL;
+
+    if (otp_key_load(var_otp_key_file, key, &err) < 0)
+        msg_fatal("%s", err);
+}
+
+static int cmd_key(void)
+{
+    unsigned char key[OTP_KEY_LEN];
+    int     fd;
+    FILE   *fp;
+
+    if (RAND_bytes(key, sizeof(key)) != 1)
+        msg_fatal("no random bytes");
+    if ((fd = open(var_otp_key_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0)
+        msg_fatal("%s: %m (an existing key is never replaced: the secrets sealed with it would be lost)",
+                  var_otp_key_file);
+    if (fchown(fd, 0, 0) < 0 || (fp = fdopen(fd, "w")) == NULL)
+        msg_fatal("%s: %m", var_otp_key_file);
+    for (int i = 0; i < OTP_KEY_LEN; i++)
+        fprintf(fp, "%02x", key[i]);
+    fputc('\n', fp);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (fclose(fp) != 0)
+        msg_fatal("%s: %m", var_otp_key_file);
+    printf("created %s\n", var_otp_key_file);
+    return 0;
+}
+
+/* qr_print - the URI as a QR code of half blocks, for a terminal */
+static void qr_print(const char *uri)
+{
+    QRcode *qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+
+    if (qr == NULL)
+        return;
+    for (int y = -2; y < qr->width + 2; y += 2) {
+        for (int x = -2; x < qr->width + 2; x++) {
+            int     top = y >= 0 && x >= 0 && x < qr->width && (qr->data[y * qr->width + x] & 1);
+            int     bot = y + 1 >= 0 && y + 1 < qr->width && x >= 0 && x < qr->width
+                && (qr->data[(y + 1) * qr->width + x] & 1);
+
+            /* Dark modules are drawn as background: light terminals and dark alike scan. */
+            fputs(top && bot ? " " : top ? "\u2584" : bot ? "\u2580" : "\u2588", stdout);
+        }
+        fputc('\n', stdout);
+    }
+    QRcode_free(qr);
+}
+
+static int cmd_enroll(const char *login)
+{
+    unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN], sealed[OTP_SEALED_LEN];
+    char   *id = account_id(login), *b32, *uri;
+    size_t  elen;
+    unsigned char *esc;
+    const char *p[2];
+
+    load_key(key);
+    if (RAND_bytes(secret, sizeof(secret)) != 1 || otp_seal(key, login, secret, sealed) < 0)
+        msg_fatal("cannot create a secret");
+    esc = PQescapeByteaConn(conn, sealed, sizeof(sealed), &elen);
+    p[0] = id;
+    p[1] = (const char *) esc;
+    PQclear(q("INSERT INTO otp_secret (account_id, secret_enc) VALUES ($1, $2::bytea)"
+              " ON CONFLICT (account_id) DO UPDATE SET secret_enc = EXCLUDED.secret_enc,"
+              " confirmed = false, created_at = now()", 2, p));
+    PQfreemem(esc);
+    audit(login, "otp-enroll", "totp");
+    b32 = otp_base32(secret, sizeof(secret));
+    uri = xasprintf("otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER
+                    "&algorithm=SHA1&digits=%d&period=%d", login, b32, OTP_DIGITS, OTP_STEP);
+    printf("%s\n", uri);
+    if (isatty(STDOUT_FILENO))
+        qr_print(uri);
+    printf("Scan it, then confirm with: mssante-otp verify %s CODE\n", login);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(b32, strlen(b32));
+    OPENSSL_cleanse(uri, strlen(uri));
+    free(b32);
+    free(uri);
+    free(id);
+    return 0;
+}
+
+static int cmd_verify(const char *login, const char *code)
+{
+    unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN];
+    char   *id = account_id(login), step[32];
+    const char *p[2] = {id, NULL};
+    PGresult *res = q("SELECT secret_enc, extract(epoch FROM now())::bigint FROM otp_secret"
+                      " WHERE account_id = $1", 1, p);
+    size_t  slen;
+    unsigned char *sealed;
+    long    s;
+
+    if (PQntuples(res) != 1)
+        msg_fatal("%s has no TOTP enrolment: mssante-otp enroll %s --totp", login, login);
+    load_key(key);
+    sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, 0), &slen);
+    if (sealed == NULL || otp_open(key, login, sealed, slen, secret) < 0)
+        msg_fatal("the secret of %s cannot be opened with %s", login, var_otp_key_file);
+    s = otp_totp_match(secret, sizeof(secret), code, (time_t) atoll(PQgetvalue(res, 0, 1)), 0);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(key, sizeof(key));
+    PQfreemem(sealed);
+    PQclear(res);
+    if (s == 0) {
+        fprintf(stderr, "mssante-otp: wrong code for %s (check the phone's clock); not confirmed\n", login);
+        return 1;
+    }
+    snprintf(step, sizeof(step), "%ld", s);
+    p[1] = step;
+    PQclear(q("BEGIN", 0, NULL));
+    PQclear(q("UPDATE otp_secret SET confirmed = true WHERE account_id = $1", 1, p));
+    PQclear(q("UPDATE account SET otp_method = 'totp' WHERE id = $1", 1, p));
+    PQclear(q("INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
+              " ON CONFLICT (account_id) DO UPDATE SET last_step = GREATEST(otp_state.last_step, $2)",
+              2, p));
+    audit(login, "otp-confirm", "totp");
+    PQclear(q("COMMIT", 0, NULL));
+    printf("%s: TOTP confirmed; logins now need password followed by the code\n", login);
+    free(id);
+    return 0;
+}
+
+/* device_password - d<id>-xxxxx-xxxxx-xxxxx-xxxxx (100 random bits) */
+static char *device_password(const char *devid)
+{
+    static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
+    unsigned char r[20];
+    char    body[24], *p = body;
+
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        msg_fatal("no random bytes");
+    for (int i = 0; i < 20; i++) {
+        if (i && i % 5 == 0)
+            *p++ = '-';
+        *p++ = alphabet[r[i] % (sizeof(alphabet) - 1)];
+    }
+    *p = 0;
+    OPENSSL_cleanse(r, sizeof(r));
+    return xasprintf("d%s-%s", devid, body);
+}
+
+static int cmd_device(const char *verb, const char *login, const char *name)
+{
+    char   *id = account_id(login);
+    const char *p[3] = {id, name, NULL};
+    PGresult *res;
+
+    if (strcmp(verb, "list") == 0) {
+        res = q("SELECT name, to_char(created_at, 'YYYY-MM-DD HH24:MI'), coalesce(to_char(last_used_at,"
+                " 'YYYY-MM-DD HH24:MI'), '-'), coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
+                " FROM device_password WHERE account_id = $1 ORDER BY name", 1, p);
+        printf("%-24s %-16s %-16s %s\n", "device", "created", "last used", "revoked");
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("%-24s %-16s %-16s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+        PQclear(res);
+    } else if (name == NULL) {
+        usage(stderr);
+        return 2;
+    } else if (strcmp(verb, "add") == 0) {
+        char    salt[CRYPT_GENSALT_OUTPUT_SIZE], *pw, *hash;
+        struct crypt_data cd = {0};
+
+        PQclear(q("BEGIN", 0, NULL));
+        res = q("INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
+                " ON CONFLICT DO NOTHING RETURNING id", 2, p);
+        if (PQntuples(res) != 1)
+            msg_fatal("%s already has a device \"%s\" (revoke it, or choose another name)", login, name);
+        pw = device_password(PQgetvalue(res, 0, 0));
+        if (crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)) == NULL
+            || (hash = crypt_r(pw, salt, &cd)) == NULL || *hash == '*')
+            msg_fatal("cannot hash the device password: %m");
+        p[2] = PQgetvalue(res, 0, 0);
+        p[1] = xasprintf("{SHA512-CRYPT}%s", hash);
+        PQclear(q("UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p));
+        free((char *) p[1]);
+        PQclear(res);
+        audit(login, "device-add", name);
+        PQclear(q("COMMIT", 0, NULL));
+        printf("%s\n", pw);
+        fprintf(stderr, "device password of %s for \"%s\": shown once, give it to the device now\n",
+                login, name);
+        OPENSSL_cleanse(pw, strlen(pw));
+        OPENSSL_cleanse(&cd, sizeof(cd));
+        free(pw);
+    } else if (strcmp(verb, "revoke") == 0) {
+        res = q("UPDATE device_password SET revoked_at = now() WHERE account_id = $1 AND name = $2"
+                " AND revoked_at IS NULL", 2, p);
+        if (atol(PQcmdTuples(res)) != 1)
+            msg_fatal("%s has no live device \"%s\"", login, name);
+        PQclear(res);
+        audit(login, "device-revoke", name);
+        printf("%s: device \"%s\" revoked\n", login, name);
+    } else {
+        usage(stderr);
+        return 2;
+    }
+    free(id);
+    return 0;
+}
+
+static int cmd_unlock(const char *login)
+{
+    char   *id = account_id(login);
+    const char *p[1] = {id};
+
+    PQclear(q("UPDATE otp_state SET failures = 0, locked_until = NULL WHERE account_id = $1", 1, p));
+    audit(login, "unlock", NULL);
+    printf("%s: unlocked\n", login);
+    free(id);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CMD_LONGOPTS,
+        {"totp", no_argument, 0, OPT_TOTP},
+        {0, 0, 0, 0},
+    };
+    struct cmd_common c;
+    int     ch, totp = 0, n, ret;
+    char   *err = NULL, **a;
+
+    cmd_init(&c, argc, argv);
+    while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
+        if (cmd_option(&c, ch, optarg))
+            continue;
+        if (ch == OPT_TOTP) {
+            totp = 1;
+            continue;
+        }
+        usage(stderr);
+        return 2;
+    }
+    cmd_load(&c, usage);
+    a = argv + optind;
+    n = argc - optind;
+    if (n < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(a[0], "key") == 0 && n == 1)
+        return cmd_key();
+    if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
+        msg_fatal("%s", err);
+    if (strcmp(a[0], "enroll") == 0 && n == 2 && totp)
+        ret = cmd_enroll(a[1]);
+    else if (strcmp(a[0], "verify") == 0 && n == 3)
+        ret = cmd_verify(a[1], a[2]);
+    else if (strcmp(a[0], "device") == 0 && (n == 3 || n == 4))
+        ret = cmd_device(a[1], a[2], n == 4 ? a[3] : NULL);
+    else if (strcmp(a[0], "unlock") == 0 && n == 2)
+        ret = cmd_unlock(a[1]);
+    else {
+        usage(stderr);
+        ret = 2;
+    }
+    PQfinish(conn);
+    return ret;
+}

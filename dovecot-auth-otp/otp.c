@@ -1,0 +1,168 @@
+/*
+ * otp.c - TOTP, sealed secrets and base32 (see otp.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liboath/oath.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "otp.h"
+
+static char *errf(const char *fmt, const char *a, const char *b)
+{
+    char   *s = NULL;
+
+    if (asprintf(&s, fmt, a, b) < 0)
+        s = NULL;
+    return s;
+}
+
+int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
+{
+    char    hex[OTP_KEY_LEN * 2 + 2];
+    struct stat st;
+    int     fd = open(path, O_RDONLY | O_NOFOLLOW), n;
+
+    if (fd < 0) {
+        *err = errf("%s: cannot open the OTP key: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077) != 0) {
+        *err = errf("%s: the OTP key must belong to root and be readable by nobody else%s", path,
+                    " (chmod 0600)");
+        close(fd);
+        return -1;
+    }
+    n = (int) read(fd, hex, sizeof(hex));
+    close(fd);
+    if (n >= OTP_KEY_LEN * 2 + 1 && hex[OTP_KEY_LEN * 2] == '\n')
+        n = OTP_KEY_LEN * 2;
+    if (n != OTP_KEY_LEN * 2) {
+        *err = errf("%s: the OTP key must be %s hex digits", path, "64");
+        return -1;
+    }
+    for (int i = 0; i < OTP_KEY_LEN; i++) {
+        unsigned v = 0;
+
+        if (!isxdigit((unsigned char) hex[2 * i]) || !isxdigit((unsigned char) hex[2 * i + 1])
+            || sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            *err = errf("%s: the OTP key must be %s hex digits", path, "64");
+            OPENSSL_cleanse(hex, sizeof(hex));
+            return -1;
+        }
+        key[i] = (unsigned char) v;
+    }
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return 0;
+}
+
+/* gcm - one AES-256-GCM operation; the login is the additional data */
+static int gcm(int enc, const unsigned char *key, const char *login, const unsigned char *nonce,
+               const unsigned char *in, unsigned char *out, unsigned char *tag)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int     len, ok;
+
+    ok = c != NULL
+        && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1
+        && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1
+        && EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1
+        && EVP_CipherUpdate(c, NULL, &len, (const unsigned char *) login, (int) strlen(login)) == 1
+        && EVP_CipherUpdate(c, out, &len, in, OTP_SECRET_LEN) == 1
+        && (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1)
+        && EVP_CipherFinal_ex(c, out + len, &len) == 1
+        && (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1);
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+int otp_seal(const unsigned char key[OTP_KEY_LEN], const char *login,
+             const unsigned char secret[OTP_SECRET_LEN], unsigned char out[OTP_SEALED_LEN])
+{
+    if (RAND_bytes(out, 12) != 1)
+        return -1;
+    return gcm(1, key, login, out, secret, out + 12, out + 12 + OTP_SECRET_LEN);
+}
+
+int otp_open(const unsigned char key[OTP_KEY_LEN], const char *login,
+             const unsigned char *sealed, size_t len, unsigned char secret[OTP_SECRET_LEN])
+{
+    unsigned char tag[16];
+
+    if (len != OTP_SEALED_LEN)
+        return -1;
+    memcpy(tag, sealed + 12 + OTP_SECRET_LEN, 16);
+    if (gcm(0, key, login, sealed, sealed + 12, secret, tag) < 0) {
+        OPENSSL_cleanse(secret, OTP_SECRET_LEN);
+        return -1;
+    }
+    return 0;
+}
+
+long otp_totp_match(const unsigned char *secret, size_t len, const char *code, time_t now,
+                    long last_step)
+{
+    long    step = (long) (now / OTP_STEP), found = 0;
+    char    want[OTP_DIGITS + 1];
+
+    if (strlen(code) != OTP_DIGITS)
+        return 0;
+    /* Every candidate is computed and compared: the time does not depend on which matched. */
+    for (long s = step - 1; s <= step + 1; s++) {
+        int     same;
+
+        if (oath_totp_generate2((const char *) secret, len, (time_t) s * OTP_STEP, OTP_STEP, 0,
+                                OTP_DIGITS, 0, want) != OATH_OK)
+            continue;
+        same = CRYPTO_memcmp(want, code, OTP_DIGITS) == 0;
+        if (same && s > last_step && found == 0)
+            found = s;
+    }
+    OPENSSL_cleanse(want, sizeof(want));
+    return found;
+}
+
+char   *otp_base32(const unsigned char *data, size_t len)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    char   *out = malloc(len * 8 / 5 + 2), *p = out;
+    unsigned buf = 0;
+    int     bits = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        buf = (buf << 8) | data[i];
+        bits += 8;
+        while (bits >= 5) {
+            *p++ = alphabet[(buf >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0)
+        *p++ = alphabet[(buf << (5 - bits)) & 31];
+    *p = 0;
+    return out;
+}
+
+const char *otp_split(const char *s, size_t *pwlen)
+{
+    size_t  len = strlen(s);
+
+    if (len <= OTP_DIGITS)
+        return NULL;
+    for (size_t i = len - OTP_DIGITS; i < len; i++)
+        if (!isdigit((unsigned char) s[i]))
+            return NULL;
+    *pwlen = len - OTP_DIGITS;
+    return s + *pwlen;
+}

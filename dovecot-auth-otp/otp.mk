@@ -1,0 +1,20 @@
+# dovecot-auth-otp/ - the passdb driver and mssante-otp.
+# The driver is a Dovecot auth module: our config reader is built into it
+# position-independent, and only its init/deinit symbols are exported.
+OTP_MODULE := $(B)/dovecot/auth/libauthdb_mssante_otp.so
+AUTH_PLUGINS += $(OTP_MODULE)
+OTP_MODULE_SRCS := dovecot-auth-otp/passdb-otp.c dovecot-auth-otp/otp.c lib/cfg.c lib/params.c \
+	lib/msg.c lib/mymalloc.c
+
+$(OTP_MODULE): $(OTP_MODULE_SRCS) dovecot-auth-otp/otp.h lib/params.h lib/cfg.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -D_GNU_SOURCE -Ilib -I/usr/include/postgresql \
+		-DMSSANTE_SYSCONFDIR='"$(SYSCONFDIR)"' -DMSSANTE_DATADIR='"$(DATADIR)"' \
+		-fvisibility=hidden -shared -o $@ $(OTP_MODULE_SRCS) $(PLUGIN_LDFLAGS) -lpq -loath -lcrypto
+
+MSSANTE_OTP := $(B)/bin/mssante-otp
+PROGS += $(MSSANTE_OTP)
+
+$(MSSANTE_OTP): $(B)/dovecot-auth-otp/mssante-otp.o $(B)/dovecot-auth-otp/otp.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -loath -lqrencode -lcrypt

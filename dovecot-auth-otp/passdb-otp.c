@@ -1,0 +1,370 @@
+/*
+ * passdb-otp.c - Dovecot passdb "mssante_otp": password + second factor,
+ * or a device password, against the accounts in PostgreSQL.
+ *
+ *   passdb {
+ *     driver = mssante_otp
+ *     args = /etc/mssante/mssante.conf
+ *   }
+ *
+ * Blocking (the auth worker processes run it): one PostgreSQL connection
+ * per worker, re-established when lost. The login is "prenom.nom" or the
+ * address of a BAL the account owns; the BAL address becomes the user
+ * name, so the userdb opens that mailbox. What is accepted:
+ *   - a live device password of the account (alone, no code);
+ *   - with otp_method totp: the password followed by the 6-digit code of
+ *     the current, previous or next 30 s step, each step good once.
+ * Consecutive failures lock the account (otp_max_failures), first for
+ * otp_lockout_time, doubling up to a day. Every attempt is a row of
+ * audit_event; no password or code is ever logged or stored in clear.
+ * PostgreSQL unreachable: internal failure (the client retries), never OK.
+ */
+#include "auth-common.h"
+#include "passdb.h"
+#include "password-scheme.h"
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "otp.h"
+#include "params.h"
+
+/* What Dovecot looks up; the rest of the module is hidden. */
+#define EXPORT __attribute__((visibility("default")))
+EXPORT const char *authdb_mssante_otp_version = DOVECOT_ABI_VERSION;
+EXPORT void authdb_mssante_otp_init(void);
+EXPORT void authdb_mssante_otp_deinit(void);
+
+#define LOCK_MAX_SECONDS 86400
+
+struct otp_passdb {
+    struct passdb_module module;
+    const char *config;
+    PGconn *conn;
+    unsigned char key[OTP_KEY_LEN];
+    bool    have_key;
+};
+
+/* The account as one query returns it. */
+enum {
+    F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
+    F_LOCKED, F_BAL, F_NOW,
+};
+static const char *account_sql =
+    "SELECT a.id, a.login, a.password, a.otp_method, a.state, s.secret_enc, coalesce(o.last_step, 0),"
+    " coalesce(o.failures, 0), CASE WHEN o.locked_until > now() THEN"
+    " extract(epoch FROM o.locked_until - now())::bigint + 1 END,"
+    " (SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner'),"
+    " extract(epoch FROM now())::bigint"
+    " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
+    " LEFT JOIN otp_state o ON o.account_id = a.id"
+    " WHERE a.login = lower($1) OR a.id = (SELECT x.account_id FROM bal_access x"
+    " WHERE x.bal = lower($1) AND x.role = 'owner')";
+
+/* pg_err - PostgreSQL's message on one line */
+static const char *pg_err(PGconn *conn)
+{
+    char   *s = t_strdup_noconst(PQerrorMessage(conn));
+
+    for (char *p = s; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+    return t_str_trim(s, " ");
+}
+
+/* db - the worker's connection, (re)established; NULL when PostgreSQL is down */
+static PGconn *db(struct otp_passdb *m, struct auth_request *request)
+{
+    if (m->conn != NULL && PQstatus(m->conn) == CONNECTION_OK)
+        return m->conn;
+    if (m->conn != NULL)
+        PQfinish(m->conn);
+    m->conn = PQconnectdb(var_database);
+    if (PQstatus(m->conn) != CONNECTION_OK) {
+        e_error(authdb_event(request), "mssante_otp: cannot connect to PostgreSQL: %s",
+                pg_err(m->conn));
+        PQfinish(m->conn);
+        m->conn = NULL;
+    }
+    return m->conn;
+}
+
+/* audit - one row per attempt: who, which BAL, how, the result */
+static void audit(struct otp_passdb *m, struct auth_request *request, const char *actor,
+                  const char *bal, const char *how, const char *result)
+{
+    const char *ip = request->fields.remote_ip.family != 0
+        ? net_ip2addr(&request->fields.remote_ip) : NULL;
+    const char *p[6] = {actor, bal, request->fields.service, ip, how, result};
+    PGresult *res;
+
+    if (m->conn == NULL)
+        return;
+    res = PQexecParams(m->conn, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
+                       " request, result) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6)",
+                       6, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        e_error(authdb_event(request), "mssante_otp: cannot write the audit trail: %s",
+                pg_err(m->conn));
+    PQclear(res);
+}
+
+/* exec - a statement with text parameters; false when it failed */
+static bool exec(struct otp_passdb *m, struct auth_request *request, const char *sql, int n,
+                 const char *const *p, long *rows)
+{
+    PGresult *res = PQexecParams(m->conn, sql, n, NULL, p, NULL, NULL, 0);
+    bool    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
+    else if (rows)
+        *rows = atol(PQcmdTuples(res));
+    PQclear(res);
+    return ok;
+}
+
+/* failed - count a failure; lock when there are too many */
+static void failed(struct otp_passdb *m, struct auth_request *request, const char *id,
+                   long failures)
+{
+    long    over = failures + 1 - var_otp_max_failures, secs = 0;
+    char    lock[32];
+    const char *p[2] = {id, lock};
+
+    if (over >= 0) {
+        secs = var_otp_lockout_time;
+        for (long i = 0; i < over && secs < LOCK_MAX_SECONDS; i++)
+            secs *= 2;
+        if (secs > LOCK_MAX_SECONDS)
+            secs = LOCK_MAX_SECONDS;
+    }
+    i_snprintf(lock, sizeof(lock), "%ld", secs);
+    (void) exec(m, request, "INSERT INTO otp_state (account_id, failures, locked_until)"
+                " VALUES ($1, 1, CASE WHEN $2::int > 0 THEN now() + make_interval(secs => $2::int) END)"
+                " ON CONFLICT (account_id) DO UPDATE SET failures = otp_state.failures + 1,"
+                " locked_until = CASE WHEN $2::int > 0 THEN now() + make_interval(secs => $2::int)"
+                " ELSE otp_state.locked_until END", 2, p, NULL);
+    if (secs > 0)
+        e_info(authdb_event(request), "mssante_otp: account locked for %ld s after %ld failures",
+               secs, failures + 1);
+}
+
+/*
+ * device_match - the name of the live device password the password is,
+ * or NULL. Device passwords read "d<id>-...": one hash is checked, not one
+ * per device.
+ */
+static const char *device_match(struct otp_passdb *m, struct auth_request *request,
+                                const char *id, const char *password)
+{
+    size_t  digits = strspn(password + 1, "0123456789");
+    const char *name = NULL, *hash, *scheme, *p[2] = {id, NULL};
+    PGresult *res;
+
+    if (password[0] != 'd' || digits == 0 || digits > 18 || password[1 + digits] != '-')
+        return NULL;
+    p[1] = t_strndup(password + 1, digits);
+    res = PQexecParams(m->conn, "SELECT name, hash FROM device_password WHERE account_id = $1"
+                       " AND id = $2 AND revoked_at IS NULL", 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        hash = PQgetvalue(res, 0, 1);
+        scheme = password_get_scheme(&hash);
+        if (scheme != NULL && auth_request_password_verify_log(request, password, hash, scheme,
+                                                               AUTH_SUBSYS_DB, FALSE) > 0) {
+            name = t_strdup(PQgetvalue(res, 0, 0));
+            (void) exec(m, request, "UPDATE device_password SET last_used_at = now()"
+                        " WHERE account_id = $1 AND id = $2", 2, p, NULL);
+        }
+    }
+    PQclear(res);
+    return name;
+}
+
+/* password_ok - the account password, in whatever scheme it is stored */
+static bool password_ok(struct auth_request *request, const char *stored, const char *plain)
+{
+    const char *scheme = password_get_scheme(&stored);
+
+    return scheme != NULL
+        && auth_request_password_verify_log(request, plain, stored, scheme, AUTH_SUBSYS_DB,
+                                            FALSE) > 0;
+}
+
+static enum passdb_result check(struct otp_passdb *m, struct auth_request *request,
+                                const char *password)
+{
+    const char *user = request->fields.user, *p[1] = {user};
+    PGconn *conn = db(m, request);
+    PGresult *res;
+    const char *id, *login, *bal, *device, *code;
+    long    step = 0, failures;
+    size_t  pwlen = 0;
+    enum passdb_result result = PASSDB_RESULT_PASSWORD_MISMATCH;
+
+    if (conn == NULL)
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    res = PQexecParams(conn, account_sql, 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        e_error(authdb_event(request), "mssante_otp: %s", pg_err(conn));
+        PQclear(res);
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        audit(m, request, user, NULL, "unknown", "fail");
+        return PASSDB_RESULT_USER_UNKNOWN;
+    }
+    id = t_strdup(PQgetvalue(res, 0, F_ID));
+    login = t_strdup(PQgetvalue(res, 0, F_LOGIN));
+    bal = PQgetisnull(res, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(res, 0, F_BAL));
+    failures = atol(PQgetvalue(res, 0, F_FAILURES));
+
+    if (strcmp(PQgetvalue(res, 0, F_STATE), "active") != 0) {
+        audit(m, request, login, bal, "password", "disabled");
+        PQclear(res);
+        return PASSDB_RESULT_USER_DISABLED;
+    }
+    if (!PQgetisnull(res, 0, F_LOCKED)) {
+        auth_request_set_field(request, "reason", t_strdup_printf(
+            "Account locked after repeated failures; try again in %s s",
+            PQgetvalue(res, 0, F_LOCKED)), NULL);
+        audit(m, request, login, bal, "any", "locked");
+        PQclear(res);
+        return PASSDB_RESULT_USER_DISABLED;
+    }
+    if (bal == NULL) {
+        audit(m, request, login, NULL, "any", "no-bal");
+        PQclear(res);
+        return PASSDB_RESULT_USER_UNKNOWN;
+    }
+
+    if ((device = device_match(m, request, id, password)) != NULL) {
+        audit(m, request, login, bal, t_strdup_printf("device %s", device), "ok");
+        result = PASSDB_RESULT_OK;
+    } else if (strcmp(PQgetvalue(res, 0, F_METHOD), "totp") == 0 && !PQgetisnull(res, 0, F_SECRET)
+               && (code = otp_split(password, &pwlen)) != NULL) {
+        unsigned char secret[OTP_SECRET_LEN];
+        size_t  slen;
+        unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, F_SECRET),
+                                                &slen);
+        bool    pw = password_ok(request, PQgetvalue(res, 0, F_PASSWORD), t_strndup(password, pwlen));
+
+        if (!m->have_key || sealed == NULL || otp_open(m->key, login, sealed, slen, secret) < 0) {
+            e_error(authdb_event(request), "mssante_otp: the TOTP secret of %s cannot be opened"
+                    " with the key of otp_key_file", login);
+            PQfreemem(sealed);
+            PQclear(res);
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        }
+        PQfreemem(sealed);
+        step = otp_totp_match(secret, sizeof(secret), code,
+                              (time_t) atoll(PQgetvalue(res, 0, F_NOW)),
+                              atol(PQgetvalue(res, 0, F_LAST_STEP)));
+        OPENSSL_cleanse(secret, sizeof(secret));
+        if (pw && step > 0) {
+            char    s[32];
+            const char *q[2] = {id, s};
+            long    rows = 0;
+
+            /* Only a step later than the last accepted one: a concurrent replay loses here. */
+            i_snprintf(s, sizeof(s), "%ld", step);
+            if (!exec(m, request, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
+                      " ON CONFLICT (account_id) DO UPDATE SET last_step = $2, failures = 0,"
+                      " locked_until = NULL WHERE otp_state.last_step < $2", 2, q, &rows)) {
+                PQclear(res);
+                return PASSDB_RESULT_INTERNAL_FAILURE;
+            }
+            result = rows == 1 ? PASSDB_RESULT_OK : PASSDB_RESULT_PASSWORD_MISMATCH;
+        }
+        audit(m, request, login, bal, "password+totp", result == PASSDB_RESULT_OK ? "ok"
+              : !pw ? "bad-password" : "bad-code");
+    } else if (strcmp(PQgetvalue(res, 0, F_METHOD), "none") == 0
+               && password_ok(request, PQgetvalue(res, 0, F_PASSWORD), password)) {
+        /* The right password, but no second factor: say so, let nothing in. */
+        auth_request_set_field(request, "nologin", "", NULL);
+        auth_request_set_field(request, "reason", "A second factor is required: enrol one"
+                               " or use a device password", NULL);
+        audit(m, request, login, bal, "password", "no-second-factor");
+        PQclear(res);
+        return PASSDB_RESULT_OK;
+    } else {
+        audit(m, request, login, bal, "password", "fail");
+    }
+    PQclear(res);
+    if (result == PASSDB_RESULT_OK) {
+        const char *q[1] = {id};
+
+        (void) exec(m, request, "UPDATE account SET last_login_at = now() WHERE id = $1", 1, q, NULL);
+        if (failures > 0)
+            (void) exec(m, request, "UPDATE otp_state SET failures = 0, locked_until = NULL"
+                        " WHERE account_id = $1", 1, q, NULL);
+        /* The mailbox to open: the BAL, whatever the login typed. */
+        auth_request_set_field(request, "user", bal, NULL);
+    } else {
+        failed(m, request, id, failures);
+    }
+    return result;
+}
+
+static void otp_verify_plain(struct auth_request *request, const char *password,
+                             verify_plain_callback_t *callback)
+{
+    struct otp_passdb *m = (struct otp_passdb *) request->passdb->passdb;
+
+    callback(check(m, request, password), request);
+}
+
+static struct passdb_module *otp_preinit(pool_t pool, const char *args)
+{
+    struct otp_passdb *m = p_new(pool, struct otp_passdb, 1);
+
+    m->config = p_strdup(pool, *args ? args : MSSANTE_SYSCONFDIR "/mssante.conf");
+    m->module.blocking = TRUE;
+    return &m->module;
+}
+
+static void otp_init(struct passdb_module *module)
+{
+    struct otp_passdb *m = (struct otp_passdb *) module;
+    char   *err = NULL;
+
+    if (params_load(m->config, NULL, 0, &err) < 0)
+        i_fatal("mssante_otp: %s", err);
+    if (!worker)
+        return;                             /* the key is for the workers (root) only */
+    if (otp_key_load(var_otp_key_file, m->key, &err) < 0) {
+        /* Device passwords still work; TOTP logins fail with this reason. */
+        i_error("mssante_otp: %s", err);
+        free(err);
+    } else {
+        m->have_key = TRUE;
+    }
+}
+
+static void otp_deinit(struct passdb_module *module)
+{
+    struct otp_passdb *m = (struct otp_passdb *) module;
+
+    if (m->conn)
+        PQfinish(m->conn);
+    OPENSSL_cleanse(m->key, sizeof(m->key));
+}
+
+static struct passdb_module_interface passdb_mssante_otp = {
+    .name = "mssante_otp",
+    .preinit = otp_preinit,
+    .init = otp_init,
+    .deinit = otp_deinit,
+    .verify_plain = otp_verify_plain,
+};
+
+void authdb_mssante_otp_init(void)
+{
+    passdb_register_module(&passdb_mssante_otp);
+}
+
+void authdb_mssante_otp_deinit(void)
+{
+    passdb_unregister_module(&passdb_mssante_otp);
+}

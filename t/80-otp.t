@@ -1,0 +1,143 @@
+#!/usr/bin/perl
+# dovecot-auth-otp with the sandbox Dovecot and PostgreSQL: IMAP logins by
+# password + TOTP code (oathtool), replays and old codes refused, device
+# passwords until revoked, lock-out after repeated failures and unlock,
+# PostgreSQL down means a temporary failure and never a success; the audit
+# trail records every attempt and no log holds a secret.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Sandbox;
+
+my $sb = Sandbox->new;
+my $dir = $sb->dir;
+my ($pg, $conf) = $sb->migrated;
+my $otp = $sb->bin('mssante-otp');
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "otp_key_file = $dir/otp.key\n");
+
+# cli - mssante-otp; (exit status, stdout, stderr)
+sub cli {
+    my $cmd = join ' ', map { Sandbox::shell_quote($_) } $otp, '-c', $conf, @_;
+    my $out = qx{$cmd 2>$dir/cli.err};
+    return ($? >> 8, $out, Sandbox::slurp("$dir/cli.err"));
+}
+sub q1 { my $r = $pg->{psql}->($_[0]); chomp $r; $r }
+
+my ($rc, $out, $err) = cli('key');
+is($rc, 0, 'mssante-otp key creates the key') or diag $err;
+is(sprintf('%o', (stat "$dir/otp.key")[2] & 07777), '600', 'mode 0600');
+($rc, $out, $err) = cli('key');
+ok($rc == 1 && $err =~ /never replaced/, 'an existing key is never replaced');
+
+# Two accounts, each owning a BAL; passwords hashed by Dovecot's own tool.
+my %pw = ('jean.dupont' => 'Mot-de-passe-1', 'marie.curie' => 'Mot-de-passe-2');
+for my $login (sort keys %pw) {
+    chomp(my $hash = Sandbox::run('doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p', $pw{$login}));
+    q1("INSERT INTO account (login, password) VALUES ('$login', '$hash')");
+    q1("INSERT INTO bal (address) VALUES ('$login\@a.mssante.test')");
+    q1("INSERT INTO bal_access SELECT id, '$login\@a.mssante.test', 'owner' FROM account WHERE login = '$login'");
+}
+
+my $module = $sb->build . '/dovecot/auth/libauthdb_mssante_otp.so';
+my $dc = $sb->dovecot(auth_modules => [$module],
+                      passdb => "  driver = mssante_otp\n  args = $conf");
+
+# login - IMAP LOGIN; (OK|NO|..., text)
+sub login {
+    my ($user, $pass) = @_;
+    my $imap = $sb->imap($dc->{imap_port}, $user, $pass);
+    my @r = ($imap->login_ok ? 'OK' : 'NO', $imap->login_text);
+    $imap->logout;
+    return @r;
+}
+
+# --- enrolment
+($rc, $out, $err) = cli('enroll', 'jean.dupont', '--totp');
+my ($secret) = $out =~ m{^otpauth://totp/MSSante:jean\.dupont\?secret=([A-Z2-7]+)&issuer=MSSante&algorithm=SHA1&digits=6&period=30$}m;
+ok($secret, 'enroll prints the otpauth:// URI') or diag $out, $err;
+sub code { my ($at) = @_; my $c = qx{oathtool --totp -b ${\ ($at ? "--now \@$at" : '') } $secret}; chomp $c; $c }
+my ($st) = login('jean.dupont', $pw{'jean.dupont'} . code());
+is($st, 'NO', 'before confirmation the code is not accepted');
+($rc, $out, $err) = cli('verify', 'jean.dupont', '000000') if code() ne '000000';
+is($rc, 1, 'verify with a wrong code: refused');
+($rc, $out, $err) = cli('verify', 'jean.dupont', code(time - 30));
+is($rc, 0, 'verify with a code from the app confirms the enrolment') or diag $err;
+is(q1("SELECT otp_method FROM account WHERE login = 'jean.dupont'"), 'totp', 'the account now needs TOTP');
+
+# --- password + code
+sleep 1 while time % 30 > 26;               # one step for the next checks
+my $code = code();
+my $txt;
+($st, $txt) = login('jean.dupont', $pw{'jean.dupont'} . $code);
+is($st, 'OK', 'IMAP LOGIN with password + current TOTP code succeeds') or diag $txt;
+($st) = login('jean.dupont', $pw{'jean.dupont'} . $code);
+is($st, 'NO', 'the same code again within its step: refused (replay)');
+($st) = login('jean.dupont', $pw{'jean.dupont'} . code(time - 60));
+is($st, 'NO', 'a code two steps old: refused');
+($st) = login('jean.dupont', 'Wrong-password' . code(time + 30));
+is($st, 'NO', 'a wrong password with a right code: refused');
+($st) = login('jean.dupont', $pw{'jean.dupont'});
+is($st, 'NO', 'the password alone: refused');
+($st, $txt) = login('marie.curie', $pw{'marie.curie'});
+like($txt, qr/second factor is required/, 'an account without a second factor is told to enrol one');
+
+# --- device passwords
+($rc, $out, $err) = cli('device', 'add', 'jean.dupont', 'Thunderbird cabinet');
+chomp(my $device = $out);
+like($device, qr/^d\d+-[a-z2-9]{5}(-[a-z2-9]{5}){3}$/, 'device add prints a device password once');
+($st) = login('jean.dupont', $device) for 1 .. 3;
+is($st, 'OK', 'the device password logs in, again and again');
+($st, $txt) = login('jean.dupont@a.mssante.test', $device);
+is($st, 'OK', 'also with the BAL address as login') or diag $txt;
+like((cli('device', 'list', 'jean.dupont'))[1], qr/Thunderbird cabinet\s+\S+ \S+\s+\d{4}-\d\d-\d\d/, 'device list shows its last use');
+($rc) = cli('device', 'revoke', 'jean.dupont', 'Thunderbird cabinet');
+is($rc, 0, 'device revoke');
+($st) = login('jean.dupont', $device);
+is($st, 'NO', 'a revoked device password is refused');
+($rc, $out, $err) = cli('device', 'add', 'jean.dupont', 'Phone');
+chomp(my $phone = $out);
+(my $forged = $phone) =~ s/^d(\d+)-/'d' . ($1 - 1) . '-'/e;
+($st) = login('jean.dupont', $forged);
+is($st, 'NO', 'a device password presented under another device\'s number: refused');
+
+# --- lock-out after 10 failures, then unlock
+cli('unlock', 'jean.dupont');               # count from zero
+($st) = login('jean.dupont', "wrong-$_") for 1 .. 11;
+is(q1("SELECT string_agg(result, ',' ORDER BY id) FROM (SELECT id, result FROM audit_event"
+      . " WHERE actor = 'jean.dupont' ORDER BY id DESC LIMIT 2) x"), 'fail,locked',
+   'the 10th failure locks: the 11th attempt is refused as locked');
+($st, $txt) = login('jean.dupont', $phone);
+is($st, 'NO', 'after 11 wrong attempts even the right credentials are refused')
+    or diag q1("SELECT failures || ' ' || coalesce(locked_until::text, '-') FROM otp_state");
+like(q1("SELECT result FROM audit_event WHERE actor = 'jean.dupont' ORDER BY id DESC LIMIT 1"), qr/^locked$/,
+     'the audit trail says locked');
+($rc) = cli('unlock', 'jean.dupont');
+($st) = login('jean.dupont', $phone);
+is($st, 'OK', 'after mssante-otp unlock the account logs in again');
+
+# --- PostgreSQL down: a temporary failure, never a success; back up: logins work
+$pg->{stop}->() or die 'pg stop';
+my $imap = $sb->imap($dc->{imap_port}, 'jean.dupont', $phone);
+like($imap->login_text, qr/\[UNAVAILABLE\]|Temporary authentication failure/, 'PostgreSQL down: temporary failure')
+    or diag $imap->login_text;
+ok(!$imap->login_ok, 'and no success');
+$imap->logout;
+$pg->{start}->();
+($st) = login('jean.dupont', $phone);
+is($st, 'OK', 'PostgreSQL back: the auth process survived and logins work');
+
+# --- the audit trail and the logs
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 26,
+   'one audit row per login attempt that reached the database');
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 6,
+   'device logins recorded as such');
+my $logs = join '', map { Sandbox::slurp($_) } grep { -f } glob("$dir/*/*.log"), glob("$dir/*.log"), glob("$dir/*/*/*.log");
+for my $s ($pw{'jean.dupont'}, $device, $phone, $secret, $code) {
+    unlike($logs, qr/\Q$s\E/, 'no password, device password, secret or code in any log');
+}
+my @reports = glob("$dc->{dir}/sanitizer.*");
+is(scalar @reports, 0, 'no sanitizer report from the auth module') or diag map { Sandbox::slurp($_) } @reports;
+
+done_testing();
