@@ -9,8 +9,9 @@
  *
  * Blocking (the auth worker processes run it): one PostgreSQL connection
  * per worker, re-established when lost. The login is "prenom.nom" or the
- * address of a BAL the account owns; the BAL address becomes the user
- * name, so the userdb opens that mailbox. What is accepted:
+ * address of a BAL the account owns, or "BAL*prenom.nom" for a delegate of
+ * an ORG BAL (own credentials and second factor); the BAL address becomes
+ * the user name, so the userdb opens that mailbox. What is accepted:
  *   - a live device password of the account (alone, no code);
  *   - with otp_method totp: the password followed by the 6-digit code of
  *     the current, previous or next 30 s step, each step good once.
@@ -191,16 +192,105 @@ static bool password_ok(struct auth_request *request, const char *stored, const 
                                             FALSE) > 0;
 }
 
+/*
+ * credentials - the account's own credentials: a device password, or the
+ * password and a TOTP code. Sets *how (what was presented) and *outcome.
+ */
+static enum passdb_result credentials(struct otp_passdb *m, struct auth_request *request,
+                                      PGresult *res, const char *password, const char **how,
+                                      const char **outcome)
+{
+    const char *id = PQgetvalue(res, 0, F_ID), *login = PQgetvalue(res, 0, F_LOGIN);
+    const char *method = PQgetvalue(res, 0, F_METHOD), *device, *code;
+    size_t  pwlen = 0;
+
+    if ((device = device_match(m, request, id, password)) != NULL) {
+        *how = t_strdup_printf("device %s", device);
+        *outcome = "ok";
+        return PASSDB_RESULT_OK;
+    }
+    if (strcmp(method, "totp") == 0 && !PQgetisnull(res, 0, F_SECRET)
+        && (code = otp_split(password, &pwlen)) != NULL) {
+        unsigned char secret[OTP_SECRET_LEN];
+        size_t  slen;
+        unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, F_SECRET),
+                                                &slen);
+        bool    pw = password_ok(request, PQgetvalue(res, 0, F_PASSWORD), t_strndup(password, pwlen));
+        long    step, rows = 0;
+        char    s[32];
+        const char *q[2] = {id, s};
+
+        *how = "password+totp";
+        if (!m->have_key || sealed == NULL || otp_open(m->key, login, sealed, slen, secret) < 0) {
+            e_error(authdb_event(request), "mssante_otp: the TOTP secret of %s cannot be opened"
+                    " with the key of otp_key_file", login);
+            PQfreemem(sealed);
+            *outcome = "tempfail";
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        }
+        PQfreemem(sealed);
+        step = otp_totp_match(secret, sizeof(secret), code, (time_t) atoll(PQgetvalue(res, 0, F_NOW)),
+                              atol(PQgetvalue(res, 0, F_LAST_STEP)));
+        OPENSSL_cleanse(secret, sizeof(secret));
+        *outcome = !pw ? "bad-password" : "bad-code";
+        if (!pw || step == 0)
+            return PASSDB_RESULT_PASSWORD_MISMATCH;
+        /* Only a step later than the last accepted one: a concurrent replay loses here. */
+        i_snprintf(s, sizeof(s), "%ld", step);
+        if (!exec(m, request, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
+                  " ON CONFLICT (account_id) DO UPDATE SET last_step = $2"
+                  " WHERE otp_state.last_step < $2", 2, q, &rows)) {
+            *outcome = "tempfail";
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        }
+        if (rows != 1)
+            return PASSDB_RESULT_PASSWORD_MISMATCH;
+        *outcome = "ok";
+        return PASSDB_RESULT_OK;
+    }
+    *how = "password";
+    *outcome = "fail";
+    if (strcmp(method, "none") == 0 && password_ok(request, PQgetvalue(res, 0, F_PASSWORD), password)) {
+        /* The right password, but no second factor: say so, let nothing in. */
+        auth_request_set_field(request, "nologin", "", NULL);
+        auth_request_set_field(request, "reason", "A second factor is required: enrol one"
+                               " or use a device password", NULL);
+        *outcome = "no-second-factor";
+        return PASSDB_RESULT_OK;
+    }
+    return PASSDB_RESULT_PASSWORD_MISMATCH;
+}
+
+/* may_open - whether the account owns or is delegate of the BAL */
+static int may_open(struct otp_passdb *m, struct auth_request *request, const char *id,
+                    const char *bal)
+{
+    const char *p[2] = {id, bal};
+    PGresult *res = PQexecParams(m->conn, "SELECT 1 FROM bal_access WHERE account_id = $1"
+                                 " AND bal = lower($2)", 2, NULL, p, NULL, NULL, 0);
+    int     ret = PQresultStatus(res) != PGRES_TUPLES_OK ? -1 : PQntuples(res) == 1;
+
+    if (ret < 0)
+        e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
+    PQclear(res);
+    return ret;
+}
+
+/*
+ * check - one login. The user name is "LOGIN" (prenom.nom or the address
+ * of the BAL it owns), or "BAL*LOGIN" for a delegate opening an ORG BAL
+ * with their own credentials.
+ */
 static enum passdb_result check(struct otp_passdb *m, struct auth_request *request,
                                 const char *password)
 {
-    const char *user = request->fields.user, *p[1] = {user};
+    const char *user = request->fields.user, *star = strchr(user, '*');
+    const char *who = star ? star + 1 : user, *target = star ? t_strdup_until(user, star) : NULL;
+    const char *p[1] = {who}, *id, *login, *bal, *how = "any", *outcome;
     PGconn *conn = db(m, request);
     PGresult *res;
-    const char *id, *login, *bal, *device, *code;
-    long    step = 0, failures;
-    size_t  pwlen = 0;
-    enum passdb_result result = PASSDB_RESULT_PASSWORD_MISMATCH;
+    long    failures;
+    enum passdb_result result;
 
     if (conn == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
@@ -212,87 +302,43 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        audit(m, request, user, NULL, "unknown", "fail");
+        audit(m, request, who, target, "unknown", "fail");
         return PASSDB_RESULT_USER_UNKNOWN;
     }
     id = t_strdup(PQgetvalue(res, 0, F_ID));
     login = t_strdup(PQgetvalue(res, 0, F_LOGIN));
-    bal = PQgetisnull(res, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(res, 0, F_BAL));
+    bal = target ? t_str_lcase(target) : PQgetisnull(res, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(res, 0, F_BAL));
     failures = atol(PQgetvalue(res, 0, F_FAILURES));
 
     if (strcmp(PQgetvalue(res, 0, F_STATE), "active") != 0) {
-        audit(m, request, login, bal, "password", "disabled");
-        PQclear(res);
-        return PASSDB_RESULT_USER_DISABLED;
-    }
-    if (!PQgetisnull(res, 0, F_LOCKED)) {
+        result = PASSDB_RESULT_USER_DISABLED;
+        outcome = "disabled";
+    } else if (!PQgetisnull(res, 0, F_LOCKED)) {
         auth_request_set_field(request, "reason", t_strdup_printf(
             "Account locked after repeated failures; try again in %s s",
             PQgetvalue(res, 0, F_LOCKED)), NULL);
-        audit(m, request, login, bal, "any", "locked");
-        PQclear(res);
-        return PASSDB_RESULT_USER_DISABLED;
-    }
-    if (bal == NULL) {
-        audit(m, request, login, NULL, "any", "no-bal");
-        PQclear(res);
-        return PASSDB_RESULT_USER_UNKNOWN;
-    }
-
-    if ((device = device_match(m, request, id, password)) != NULL) {
-        audit(m, request, login, bal, t_strdup_printf("device %s", device), "ok");
-        result = PASSDB_RESULT_OK;
-    } else if (strcmp(PQgetvalue(res, 0, F_METHOD), "totp") == 0 && !PQgetisnull(res, 0, F_SECRET)
-               && (code = otp_split(password, &pwlen)) != NULL) {
-        unsigned char secret[OTP_SECRET_LEN];
-        size_t  slen;
-        unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, F_SECRET),
-                                                &slen);
-        bool    pw = password_ok(request, PQgetvalue(res, 0, F_PASSWORD), t_strndup(password, pwlen));
-
-        if (!m->have_key || sealed == NULL || otp_open(m->key, login, sealed, slen, secret) < 0) {
-            e_error(authdb_event(request), "mssante_otp: the TOTP secret of %s cannot be opened"
-                    " with the key of otp_key_file", login);
-            PQfreemem(sealed);
-            PQclear(res);
-            return PASSDB_RESULT_INTERNAL_FAILURE;
-        }
-        PQfreemem(sealed);
-        step = otp_totp_match(secret, sizeof(secret), code,
-                              (time_t) atoll(PQgetvalue(res, 0, F_NOW)),
-                              atol(PQgetvalue(res, 0, F_LAST_STEP)));
-        OPENSSL_cleanse(secret, sizeof(secret));
-        if (pw && step > 0) {
-            char    s[32];
-            const char *q[2] = {id, s};
-            long    rows = 0;
-
-            /* Only a step later than the last accepted one: a concurrent replay loses here. */
-            i_snprintf(s, sizeof(s), "%ld", step);
-            if (!exec(m, request, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
-                      " ON CONFLICT (account_id) DO UPDATE SET last_step = $2, failures = 0,"
-                      " locked_until = NULL WHERE otp_state.last_step < $2", 2, q, &rows)) {
-                PQclear(res);
-                return PASSDB_RESULT_INTERNAL_FAILURE;
-            }
-            result = rows == 1 ? PASSDB_RESULT_OK : PASSDB_RESULT_PASSWORD_MISMATCH;
-        }
-        audit(m, request, login, bal, "password+totp", result == PASSDB_RESULT_OK ? "ok"
-              : !pw ? "bad-password" : "bad-code");
-    } else if (strcmp(PQgetvalue(res, 0, F_METHOD), "none") == 0
-               && password_ok(request, PQgetvalue(res, 0, F_PASSWORD), password)) {
-        /* The right password, but no second factor: say so, let nothing in. */
-        auth_request_set_field(request, "nologin", "", NULL);
-        auth_request_set_field(request, "reason", "A second factor is required: enrol one"
-                               " or use a device password", NULL);
-        audit(m, request, login, bal, "password", "no-second-factor");
-        PQclear(res);
-        return PASSDB_RESULT_OK;
+        result = PASSDB_RESULT_USER_DISABLED;
+        outcome = "locked";
+    } else if (bal == NULL) {
+        result = PASSDB_RESULT_USER_UNKNOWN;
+        outcome = "no-bal";
     } else {
-        audit(m, request, login, bal, "password", "fail");
+        result = credentials(m, request, res, password, &how, &outcome);
     }
     PQclear(res);
-    if (result == PASSDB_RESULT_OK) {
+    if (result == PASSDB_RESULT_OK && target != NULL && strcmp(outcome, "ok") == 0) {
+        /* Credentials first, then the BAL: nothing tells a stranger who is delegate. */
+        int     may = may_open(m, request, id, bal);
+
+        if (may < 0)
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        if (may == 0) {
+            result = PASSDB_RESULT_PASSWORD_MISMATCH;
+            outcome = "not-delegate";
+        }
+    }
+    audit(m, request, login, bal, how, outcome);
+    if (result == PASSDB_RESULT_OK && strcmp(outcome, "ok") == 0) {
         const char *q[1] = {id};
 
         (void) exec(m, request, "UPDATE account SET last_login_at = now() WHERE id = $1", 1, q, NULL);
@@ -301,7 +347,7 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
                         " WHERE account_id = $1", 1, q, NULL);
         /* The mailbox to open: the BAL, whatever the login typed. */
         auth_request_set_field(request, "user", bal, NULL);
-    } else {
+    } else if (result == PASSDB_RESULT_PASSWORD_MISMATCH && strcmp(outcome, "not-delegate") != 0) {
         failed(m, request, id, failures);
     }
     return result;

@@ -42,7 +42,25 @@ for my $login (sort keys %pw) {
 
 my $module = $sb->build . '/dovecot/auth/libauthdb_mssante_otp.so';
 my $dc = $sb->dovecot(auth_modules => [$module],
-                      passdb => "  driver = mssante_otp\n  args = $conf");
+                      passdb => "  driver = mssante_otp\n  args = $conf",
+                      extra => "auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_\@*\n"
+                             . "service auth {\n  unix_listener auth-smtp {\n    mode = 0666\n  }\n}\n");
+# SMTP submission authenticated by the same Dovecot (Postfix SASL).
+my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test'],
+    recipients => ['jean.dupont@a.mssante.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
+    submission => { args => ['smtpd_sasl_auth_enable=yes', 'smtpd_sasl_type=dovecot',
+                             "smtpd_sasl_path=$dc->{dir}/run/auth-smtp",
+                             'smtpd_recipient_restrictions=permit_sasl_authenticated,reject'] });
+
+# submit - one message over SMTP submission with AUTH PLAIN; swaks' exit status
+sub submit {
+    my ($user, $pass) = @_;
+    my $cmd = join ' ', map { Sandbox::shell_quote($_) } 'swaks', '--server', '127.0.0.2', '--port',
+        $pf->{submission_port}, '--auth', 'PLAIN', '--auth-user', $user, '--auth-password', $pass,
+        '--from', 'jean.dupont@a.mssante.test', '--to', 'jean.dupont@a.mssante.test';
+    qx{$cmd >$dir/swaks.out 2>&1};
+    return $? >> 8;
+}
 
 # login - IMAP LOGIN; (OK|NO|..., text)
 sub login {
@@ -69,7 +87,7 @@ is(q1("SELECT otp_method FROM account WHERE login = 'jean.dupont'"), 'totp', 'th
 # --- password + code
 sleep 1 while time % 30 > 26;               # one step for the next checks
 my $code = code();
-my $txt;
+my ($txt, $imap);
 ($st, $txt) = login('jean.dupont', $pw{'jean.dupont'} . $code);
 is($st, 'OK', 'IMAP LOGIN with password + current TOTP code succeeds') or diag $txt;
 ($st) = login('jean.dupont', $pw{'jean.dupont'} . $code);
@@ -102,6 +120,35 @@ chomp(my $phone = $out);
 ($st) = login('jean.dupont', $forged);
 is($st, 'NO', 'a device password presented under another device\'s number: refused');
 
+# --- the same over SMTP submission
+(undef, my $smtp_dev) = cli('device', 'add', 'jean.dupont', 'Logiciel LPS');
+chomp $smtp_dev;
+is(submit('jean.dupont', $smtp_dev), 0, 'SMTP AUTH with a device password: the message is accepted')
+    or diag Sandbox::slurp("$dir/swaks.out");
+is(submit('jean.dupont', $smtp_dev), 0, 'and again (the client reconnects with the same password)');
+cli('device', 'revoke', 'jean.dupont', 'Logiciel LPS');
+isnt(submit('jean.dupont', $smtp_dev), 0, 'revoked: SMTP AUTH refused');
+like(Sandbox::slurp("$dir/swaks.out"), qr/<~?\*\* +535 5\.7\.8/, 'with 535 5.7.8');
+
+# --- a delegate opens the ORG BAL with their own credentials; nobody else does
+q1("INSERT INTO bal (address, bal_type) VALUES ('secretariat\@a.mssante.test', 'ORG')");
+q1("INSERT INTO bal_access SELECT id, 'secretariat\@a.mssante.test', 'delegate' FROM account WHERE login = 'jean.dupont'");
+$imap = $sb->imap($dc->{imap_port}, 'secretariat@a.mssante.test*jean.dupont', $phone);
+ok($imap->login_ok, 'the delegate opens the ORG BAL with BAL*login and their own device password')
+    or diag $imap->login_text;
+$imap->cmd('SELECT INBOX');
+$imap->logout;
+ok(-d "$dc->{maildir}/a.mssante.test/secretariat/cur", 'the mailbox opened is the ORG BAL\'s');
+is(q1("SELECT actor || ' ' || bal || ' ' || result FROM audit_event ORDER BY id DESC LIMIT 1"),
+   'jean.dupont secretariat@a.mssante.test ok', 'the audit trail records who opened it');
+(undef, my $marie_phone) = cli('device', 'add', 'marie.curie', 'Phone');
+chomp $marie_phone;
+($st) = login('marie.curie', $marie_phone);
+is($st, 'OK', 'marie.curie\'s own credentials are valid');
+($st) = login('secretariat@a.mssante.test*marie.curie', $marie_phone);
+is($st, 'NO', 'but she is not a delegate of the ORG BAL: refused');
+is(q1("SELECT result FROM audit_event ORDER BY id DESC LIMIT 1"), 'not-delegate', 'recorded as not-delegate');
+
 # --- lock-out after 10 failures, then unlock
 cli('unlock', 'jean.dupont');               # count from zero
 ($st) = login('jean.dupont', "wrong-$_") for 1 .. 11;
@@ -119,7 +166,7 @@ is($st, 'OK', 'after mssante-otp unlock the account logs in again');
 
 # --- PostgreSQL down: a temporary failure, never a success; back up: logins work
 $pg->{stop}->() or die 'pg stop';
-my $imap = $sb->imap($dc->{imap_port}, 'jean.dupont', $phone);
+$imap = $sb->imap($dc->{imap_port}, 'jean.dupont', $phone);
 like($imap->login_text, qr/\[UNAVAILABLE\]|Temporary authentication failure/, 'PostgreSQL down: temporary failure')
     or diag $imap->login_text;
 ok(!$imap->login_ok, 'and no success');
@@ -129,9 +176,9 @@ $pg->{start}->();
 is($st, 'OK', 'PostgreSQL back: the auth process survived and logins work');
 
 # --- the audit trail and the logs
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 26,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 30,
    'one audit row per login attempt that reached the database');
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 6,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 9,
    'device logins recorded as such');
 my $logs = join '', map { Sandbox::slurp($_) } grep { -f } glob("$dir/*/*.log"), glob("$dir/*.log"), glob("$dir/*/*/*.log");
 for my $s ($pw{'jean.dupont'}, $device, $phone, $secret, $code) {
