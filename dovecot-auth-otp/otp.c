@@ -2,6 +2,7 @@
  * otp.c - TOTP, sealed secrets and base32 (see otp.h).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <liboath/oath.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "otp.h"
@@ -129,6 +131,47 @@ long otp_totp_match(const unsigned char *secret, size_t len, const char *code, t
     }
     OPENSSL_cleanse(want, sizeof(want));
     return found;
+}
+
+int otp_random_code(char code[OTP_DIGITS + 1])
+{
+    uint32_t r;
+
+    /* Rejection sampling: 4,294,000,000 is a multiple of 10^6, so no digit is favoured. */
+    do {
+        if (RAND_bytes((unsigned char *) &r, sizeof(r)) != 1)
+            return -1;
+    } while (r >= 4294000000u);
+    snprintf(code, OTP_DIGITS + 1, "%06u", (unsigned) (r % 1000000u));
+    return 0;
+}
+
+int otp_code_hash(const unsigned char key[OTP_KEY_LEN], const char *login, const char *code,
+                  char hex[65])
+{
+    unsigned char mac[32];
+    unsigned int len = 0;
+    char   *msg = NULL;
+
+    if (asprintf(&msg, "%s:%s", login, code) < 0)
+        return -1;
+    if (HMAC(EVP_sha256(), key, OTP_KEY_LEN, (unsigned char *) msg, strlen(msg), mac, &len) == NULL
+        || len != sizeof(mac)) {
+        free(msg);
+        return -1;
+    }
+    OPENSSL_cleanse(msg, strlen(msg));
+    free(msg);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    return 0;
+}
+
+int otp_hex_equal(const char *a, const char *b)
+{
+    size_t  la = strlen(a), lb = strlen(b);
+
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
 char   *otp_base32(const unsigned char *data, size_t len)

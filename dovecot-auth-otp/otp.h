@@ -37,6 +37,19 @@ int     otp_open(const unsigned char key[OTP_KEY_LEN], const char *login,
 long    otp_totp_match(const unsigned char *secret, size_t len, const char *code, time_t now,
                        long last_step);
 
+/* otp_random_code - 6 random digits, uniformly drawn */
+int     otp_random_code(char code[OTP_DIGITS + 1]);
+
+/*
+ * otp_code_hash - how an e-mailed code is stored: HMAC-SHA256 under the site
+ * key of "login:code", in hex (a leaked table does not give the codes away).
+ */
+int     otp_code_hash(const unsigned char key[OTP_KEY_LEN], const char *login, const char *code,
+                      char hex[65]);
+
+/* otp_hex_equal - two hex digests compared in constant time */
+int     otp_hex_equal(const char *a, const char *b);
+
 /* otp_base32 - RFC 4648 base32 without padding (for otpauth:// URIs); malloc'd */
 char   *otp_base32(const unsigned char *data, size_t len);
 

@@ -24,6 +24,9 @@
 #include "passdb.h"
 #include "password-scheme.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
@@ -49,14 +52,14 @@ struct otp_passdb {
 /* The account as one query returns it. */
 enum {
     F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
-    F_LOCKED, F_BAL, F_NOW,
+    F_LOCKED, F_BAL, F_NOW, F_CONTACT,
 };
 static const char *account_sql =
     "SELECT a.id, a.login, a.password, a.otp_method, a.state, s.secret_enc, coalesce(o.last_step, 0),"
     " coalesce(o.failures, 0), CASE WHEN o.locked_until > now() THEN"
     " extract(epoch FROM o.locked_until - now())::bigint + 1 END,"
     " (SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner'),"
-    " extract(epoch FROM now())::bigint"
+    " extract(epoch FROM now())::bigint, a.contact_email"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
     " LEFT JOIN otp_state o ON o.account_id = a.id"
     " WHERE a.login = lower($1) OR a.id = (SELECT x.account_id FROM bal_access x"
@@ -192,6 +195,141 @@ static bool password_ok(struct auth_request *request, const char *stored, const 
                                             FALSE) > 0;
 }
 
+/* send_code - the code to the contact address through the local sendmail */
+static int send_code(struct auth_request *request, const char *contact, const char *code)
+{
+    const char *const *argv = (const char *const *) p_strsplit_spaces(unsafe_data_stack_pool,
+                                                                        var_otp_sendmail, " ");
+    ARRAY_TYPE(const_string) args;
+    int     fds[2], status = 0;
+    pid_t   pid;
+    FILE   *fp;
+
+    if (argv[0] == NULL || *var_otp_email_sender == '\0') {
+        e_error(authdb_event(request), "mssante_otp: set otp_email_sender (and otp_sendmail)"
+                " to send e-mailed codes");
+        return -1;
+    }
+    t_array_init(&args, 8);
+    for (; *argv; argv++)
+        array_push_back(&args, argv);
+    const char *tail[] = {"-i", "-f", var_otp_email_sender, "--", contact, NULL};
+
+    array_append(&args, tail, N_ELEMENTS(tail));
+    if (pipe(fds) < 0 || (pid = fork()) < 0) {
+        e_error(authdb_event(request), "mssante_otp: cannot run %s: %m", var_otp_sendmail);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[0], STDIN_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(array_idx_elem(&args, 0), (char *const *) array_front(&args));
+        _exit(127);
+    }
+    close(fds[0]);
+    fp = fdopen(fds[1], "w");
+    /* No health data, nothing but the code: it goes outside MSSanté. */
+    fprintf(fp, "From: %s\nTo: %s\nSubject: =?UTF-8?Q?Code_de_connexion_MSSant=C3=A9?=\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+            "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n"
+            "Votre code de connexion \xc3\xa0 votre messagerie MSSant\xc3\xa9 : %s\n\n"
+            "Il est valable %ld minutes et ne sert qu'une fois. Si vous n'avez pas demand\xc3\xa9"
+            " ce code,\nquelqu'un conna\xc3\xaet votre mot de passe : changez-le.\n",
+            var_otp_email_sender, contact, code, var_otp_email_validity / 60);
+    if (fclose(fp) != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)
+        || WEXITSTATUS(status) != 0) {
+        e_error(authdb_event(request), "mssante_otp: %s failed (exit %d): the code was not sent",
+                var_otp_sendmail, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * email_code - method "email": password + the code sent last time, or, for
+ * the right password alone, a new code sent to the contact address.
+ */
+static enum passdb_result email_code(struct otp_passdb *m, struct auth_request *request,
+                                     PGresult *res, const char *password, const char **how,
+                                     const char **outcome)
+{
+    const char *id = PQgetvalue(res, 0, F_ID), *login = PQgetvalue(res, 0, F_LOGIN);
+    const char *stored = PQgetvalue(res, 0, F_PASSWORD), *code;
+    char    hash[65], newcode[OTP_DIGITS + 1], secs[32], tries[32];
+    size_t  pwlen = 0;
+
+    *how = "password+email-code";
+    *outcome = "fail";
+    if (!m->have_key) {
+        e_error(authdb_event(request), "mssante_otp: e-mailed codes need otp_key_file");
+        *outcome = "tempfail";
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    }
+    if ((code = otp_split(password, &pwlen)) != NULL
+        && password_ok(request, stored, t_strndup(password, pwlen))) {
+        const char *p[3] = {id, hash, tries};
+        PGresult *r;
+        long    rows;
+
+        if (otp_code_hash(m->key, login, code, hash) < 0)
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        i_snprintf(tries, sizeof(tries), "%ld", var_otp_email_attempts);
+        /* Single use: the matching, live code is deleted as it is accepted. */
+        r = PQexecParams(m->conn, "DELETE FROM email_code WHERE account_id = $1 AND code_hash = $2"
+                         " AND expires_at > now() AND attempts < $3::int", 3, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
+            PQclear(r);
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        }
+        rows = atol(PQcmdTuples(r));
+        PQclear(r);
+        if (rows == 1) {
+            *outcome = "ok";
+            return PASSDB_RESULT_OK;
+        }
+        (void) exec(m, request, "UPDATE email_code SET attempts = attempts + 1 WHERE account_id = $1",
+                    1, p, NULL);
+        *outcome = "bad-code";
+        return PASSDB_RESULT_PASSWORD_MISMATCH;
+    }
+    if (!password_ok(request, stored, password)) {
+        *how = "password";
+        return PASSDB_RESULT_PASSWORD_MISMATCH;
+    }
+    /* The right password alone: a new code, sent to the contact address. */
+    *how = "password";
+    if (PQgetisnull(res, 0, F_CONTACT) || *PQgetvalue(res, 0, F_CONTACT) == '\0') {
+        auth_request_set_field(request, "reason", "No contact address to send a code to", NULL);
+        *outcome = "no-contact";
+        return PASSDB_RESULT_USER_DISABLED;
+    }
+    if (otp_random_code(newcode) < 0 || otp_code_hash(m->key, login, newcode, hash) < 0)
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    i_snprintf(secs, sizeof(secs), "%ld", var_otp_email_validity);
+    {
+        const char *p[3] = {id, hash, secs};
+
+        if (!exec(m, request, "INSERT INTO email_code (account_id, code_hash, expires_at)"
+                  " VALUES ($1, $2, now() + make_interval(secs => $3::int))"
+                  " ON CONFLICT (account_id) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
+                  " expires_at = EXCLUDED.expires_at, attempts = 0", 3, p, NULL)
+            || send_code(request, PQgetvalue(res, 0, F_CONTACT), newcode) < 0) {
+            (void) exec(m, request, "DELETE FROM email_code WHERE account_id = $1", 1, p, NULL);
+            OPENSSL_cleanse(newcode, sizeof(newcode));
+            *outcome = "tempfail";
+            return PASSDB_RESULT_INTERNAL_FAILURE;
+        }
+    }
+    OPENSSL_cleanse(newcode, sizeof(newcode));
+    auth_request_set_field(request, "reason", t_strdup_printf(
+        "A code was sent to your contact address: log in again with your password followed by"
+        " the code (valid %ld minutes)", var_otp_email_validity / 60), NULL);
+    *outcome = "code-sent";
+    return PASSDB_RESULT_USER_DISABLED;
+}
+
 /*
  * credentials - the account's own credentials: a device password, or the
  * password and a TOTP code. Sets *how (what was presented) and *outcome.
@@ -248,15 +386,17 @@ static enum passdb_result credentials(struct otp_passdb *m, struct auth_request 
         *outcome = "ok";
         return PASSDB_RESULT_OK;
     }
+    if (strcmp(method, "email") == 0)
+        return email_code(m, request, res, password, how, outcome);
     *how = "password";
     *outcome = "fail";
     if (strcmp(method, "none") == 0 && password_ok(request, PQgetvalue(res, 0, F_PASSWORD), password)) {
-        /* The right password, but no second factor: say so, let nothing in. */
-        auth_request_set_field(request, "nologin", "", NULL);
+        /* The right password, but no second factor: say so, let nothing in. (A
+         * failure, not "nologin": SMTP AUTH clients of the auth socket ignore that.) */
         auth_request_set_field(request, "reason", "A second factor is required: enrol one"
                                " or use a device password", NULL);
         *outcome = "no-second-factor";
-        return PASSDB_RESULT_OK;
+        return PASSDB_RESULT_USER_DISABLED;
     }
     return PASSDB_RESULT_PASSWORD_MISMATCH;
 }

@@ -33,6 +33,10 @@ char   *var_annuaire_https_ca;
 char   *var_otp_key_file;
 long    var_otp_max_failures;
 long    var_otp_lockout_time;
+char   *var_otp_email_sender;
+char   *var_otp_sendmail;
+long    var_otp_email_validity;
+long    var_otp_email_attempts;
 char   *var_annuaire_ldap_bind_dn;
 char   *var_annuaire_ldap_bind_password;
 int     var_annuaire_ldap_starttls;
@@ -107,6 +111,14 @@ struct cfg_param mssante_params[] = {
      "consecutive failed logins before an account is locked", 0},
     {"otp_lockout_time", CFG_TIME, "60s", 1, 86400, &var_otp_lockout_time,
      "first lock-out; it doubles with every further failure, up to a day", 0},
+    {"otp_email_sender", CFG_STR, "", 0, 0, &var_otp_email_sender,
+     "envelope and From: address of e-mailed codes (list it in whitelist_local_exempt_senders)", 0},
+    {"otp_sendmail", CFG_STR, "/usr/sbin/sendmail", 0, 0, &var_otp_sendmail,
+     "the command that submits e-mailed codes (words separated by spaces)", 0},
+    {"otp_email_validity", CFG_TIME, "10m", 60, 3600, &var_otp_email_validity,
+     "how long an e-mailed code is good", 0},
+    {"otp_email_attempts", CFG_INT, "5", 1, 20, &var_otp_email_attempts,
+     "wrong tries before an e-mailed code is void", 0},
     {0},
 };
 

@@ -15,7 +15,9 @@ my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
 my $otp = $sb->bin('mssante-otp');
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "otp_key_file = $dir/otp.key\n");
+# E-mailed codes leave through the sandbox Postfix (its config dir is known in advance).
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "otp_key_file = $dir/otp.key\n"
+    . "otp_email_sender = no-reply\@a.mssante.test\notp_sendmail = /usr/sbin/sendmail -C $dir/postfix-a/etc\n");
 
 # cli - mssante-otp; (exit status, stdout, stderr)
 sub cli {
@@ -32,7 +34,7 @@ is(sprintf('%o', (stat "$dir/otp.key")[2] & 07777), '600', 'mode 0600');
 ok($rc == 1 && $err =~ /never replaced/, 'an existing key is never replaced');
 
 # Two accounts, each owning a BAL; passwords hashed by Dovecot's own tool.
-my %pw = ('jean.dupont' => 'Mot-de-passe-1', 'marie.curie' => 'Mot-de-passe-2');
+my %pw = ('jean.dupont' => 'Mot-de-passe-1', 'marie.curie' => 'Mot-de-passe-2', 'paul.martin' => 'Mot-de-passe-3');
 for my $login (sort keys %pw) {
     chomp(my $hash = Sandbox::run('doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p', $pw{$login}));
     q1("INSERT INTO account (login, password) VALUES ('$login', '$hash')");
@@ -46,8 +48,9 @@ my $dc = $sb->dovecot(auth_modules => [$module],
                       extra => "auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_\@*\n"
                              . "service auth {\n  unix_listener auth-smtp {\n    mode = 0666\n  }\n}\n");
 # SMTP submission authenticated by the same Dovecot (Postfix SASL).
-my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test'],
-    recipients => ['jean.dupont@a.mssante.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
+q1("UPDATE account SET otp_method = 'email', contact_email = 'paul\@perso.test' WHERE login = 'paul.martin'");
+my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test', 'perso.test'],
+    recipients => ['jean.dupont@a.mssante.test', 'paul@perso.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
     submission => { args => ['smtpd_sasl_auth_enable=yes', 'smtpd_sasl_type=dovecot',
                              "smtpd_sasl_path=$dc->{dir}/run/auth-smtp",
                              'smtpd_recipient_restrictions=permit_sasl_authenticated,reject'] });
@@ -130,6 +133,47 @@ cli('device', 'revoke', 'jean.dupont', 'Logiciel LPS');
 isnt(submit('jean.dupont', $smtp_dev), 0, 'revoked: SMTP AUTH refused');
 like(Sandbox::slurp("$dir/swaks.out"), qr/<~?\*\* +535 5\.7\.8/, 'with 535 5.7.8');
 
+# --- e-mailed codes
+my %seen_mail;
+# mailed_code - the code of the newest message in paul's contact mailbox
+sub mailed_code {
+    for (1 .. 100) {
+        for my $f (sort glob("$dc->{maildir}/perso.test/paul/new/*")) {
+            next if $seen_mail{$f}++;
+            my $m = Sandbox::slurp($f);
+            return ($m =~ /: (\d{6})\n/)[0], $m;
+        }
+        select undef, undef, undef, 0.1;
+    }
+    return;
+}
+($st, $txt) = login('paul.martin', $pw{'paul.martin'});
+is($st, 'NO', 'e-mail method: the password alone does not log in');
+like($txt, qr/A code was sent to your contact address/, 'the answer says a code was sent');
+my ($mcode, $mail) = mailed_code();
+like($mcode, qr/^\d{6}$/, 'a mail with a 6-digit code reaches the contact mailbox') or diag Sandbox::tail($pf->{maillog});
+like($mail, qr/^From: no-reply\@a\.mssante\.test$/m, 'from the system sender');
+is(length($mail =~ s/^.*?\n\n//sr) < 400 && $mail !~ /patient|INS|diagnostic/i, 1, 'a short message with nothing but the code');
+($st) = login('paul.martin', $pw{'paul.martin'} . $mcode);
+is($st, 'OK', 'password + that code logs in');
+($st) = login('paul.martin', $pw{'paul.martin'} . $mcode);
+is($st, 'NO', 'the same code a second time: refused');
+login('paul.martin', $pw{'paul.martin'});
+($mcode) = mailed_code();
+q1("UPDATE email_code SET expires_at = now() - interval '1 second'");       # eleven minutes later
+($st) = login('paul.martin', $pw{'paul.martin'} . $mcode);
+is($st, 'NO', 'an expired code: refused');
+login('paul.martin', $pw{'paul.martin'});
+($mcode) = mailed_code();
+my $wrong = sprintf '%06d', ($mcode + 1) % 1000000;
+login('paul.martin', $pw{'paul.martin'} . $wrong) for 1 .. 5;
+($st) = login('paul.martin', $pw{'paul.martin'} . $mcode);
+is($st, 'NO', 'after 5 wrong codes the right one is void');
+is(q1("SELECT string_agg(result, ',' ORDER BY id) FROM audit_event WHERE actor = 'paul.martin'"),
+   'code-sent,ok,bad-code,code-sent,bad-code,code-sent,bad-code,bad-code,bad-code,bad-code,bad-code,bad-code',
+   'the audit trail follows every step');
+cli('unlock', 'paul.martin');
+
 # --- a delegate opens the ORG BAL with their own credentials; nobody else does
 q1("INSERT INTO bal (address, bal_type) VALUES ('secretariat\@a.mssante.test', 'ORG')");
 q1("INSERT INTO bal_access SELECT id, 'secretariat\@a.mssante.test', 'delegate' FROM account WHERE login = 'jean.dupont'");
@@ -181,7 +225,7 @@ is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action =
 is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 9,
    'device logins recorded as such');
 my $logs = join '', map { Sandbox::slurp($_) } grep { -f } glob("$dir/*/*.log"), glob("$dir/*.log"), glob("$dir/*/*/*.log");
-for my $s ($pw{'jean.dupont'}, $device, $phone, $secret, $code) {
+for my $s ($pw{'jean.dupont'}, $pw{'paul.martin'}, $device, $phone, $secret, $code, $mcode) {
     unlike($logs, qr/\Q$s\E/, 'no password, device password, secret or code in any log');
 }
 my @reports = glob("$dc->{dir}/sanitizer.*");

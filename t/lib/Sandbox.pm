@@ -477,7 +477,7 @@ ${\ ($o{passdb} || "  driver = passwd-file\n  args = $d/users") }
 }
 userdb {
   driver = static
-  args = home=$d/mail/%d/%n
+  args = home=$d/mail/%d/%n${\ ($o{passdb} ? ' allow_all_users=yes' : '') }
 }
 service imap-login {
   inet_listener imap {
