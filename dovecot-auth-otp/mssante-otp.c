@@ -3,6 +3,7 @@
  *
  *   mssante-otp key                       create otp_key_file (root, 0600)
  *   mssante-otp enroll LOGIN --totp       new TOTP secret: otpauth:// URI and QR code
+ *   mssante-otp enroll LOGIN --email ADDR codes by e-mail to ADDR (outside MSSanté)
  *   mssante-otp verify LOGIN CODE         confirm the enrolment with a first code
  *   mssante-otp device add LOGIN NAME     a device password, printed once
  *   mssante-otp device list LOGIN
@@ -36,12 +37,13 @@
 
 #define ISSUER "MSSante"
 #define OPT_TOTP 0x200
+#define OPT_EMAIL 0x201
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mssante-otp [options] key\n"
-            "       mssante-otp [options] enroll LOGIN --totp\n"
+            "       mssante-otp [options] enroll LOGIN --totp | --email ADDRESS\n"
             "       mssante-otp [options] verify LOGIN CODE\n"
             "       mssante-otp [options] device add|list|revoke LOGIN [NAME]\n"
             "       mssante-otp [options] unlock LOGIN\n"
@@ -168,6 +170,20 @@ static int cmd_enroll(const char *login)
     OPENSSL_cleanse(uri, strlen(uri));
     free(b32);
     free(uri);
+    free(id);
+    return 0;
+}
+
+static int cmd_enroll_email(const char *login, const char *address)
+{
+    char   *id = account_id(login);
+    const char *p[2] = {id, address}, *at = strrchr(address, '@');
+
+    if (at == NULL || at == address || strchr(at, '.') == NULL || strpbrk(address, " \t\r\n<>,;"))
+        msg_fatal("\"%s\" is not an e-mail address", address);
+    PQclear(q("UPDATE account SET otp_method = 'email', contact_email = $2 WHERE id = $1", 2, p));
+    audit(login, "otp-enroll", "email");
+    printf("%s: codes will be sent to %s\n", login, address);
     free(id);
     return 0;
 }
@@ -309,11 +325,12 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         CMD_LONGOPTS,
         {"totp", no_argument, 0, OPT_TOTP},
+        {"email", required_argument, 0, OPT_EMAIL},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
     int     ch, totp = 0, n, ret;
-    char   *err = NULL, **a;
+    char   *err = NULL, **a, *email = NULL;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
@@ -321,6 +338,10 @@ int main(int argc, char **argv)
             continue;
         if (ch == OPT_TOTP) {
             totp = 1;
+            continue;
+        }
+        if (ch == OPT_EMAIL) {
+            email = optarg;
             continue;
         }
         usage(stderr);
@@ -337,8 +358,10 @@ int main(int argc, char **argv)
         return cmd_key();
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s", err);
-    if (strcmp(a[0], "enroll") == 0 && n == 2 && totp)
+    if (strcmp(a[0], "enroll") == 0 && n == 2 && totp && !email)
         ret = cmd_enroll(a[1]);
+    else if (strcmp(a[0], "enroll") == 0 && n == 2 && email && !totp)
+        ret = cmd_enroll_email(a[1], email);
     else if (strcmp(a[0], "verify") == 0 && n == 3)
         ret = cmd_verify(a[1], a[2]);
     else if (strcmp(a[0], "device") == 0 && (n == 3 || n == 4))

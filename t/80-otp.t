@@ -48,7 +48,10 @@ my $dc = $sb->dovecot(auth_modules => [$module],
                       extra => "auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_\@*\n"
                              . "service auth {\n  unix_listener auth-smtp {\n    mode = 0666\n  }\n}\n");
 # SMTP submission authenticated by the same Dovecot (Postfix SASL).
-q1("UPDATE account SET otp_method = 'email', contact_email = 'paul\@perso.test' WHERE login = 'paul.martin'");
+($rc, $out, $err) = cli('enroll', 'paul.martin', '--email', 'not an address');
+ok($rc == 1 && $err =~ /is not an e-mail address/, 'enroll --email refuses a malformed address');
+($rc, $out) = cli('enroll', 'paul.martin', '--email', 'paul@perso.test');
+like($out, qr/paul\.martin: codes will be sent to paul\@perso\.test/, 'enroll --email sets the method and contact');
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test', 'perso.test'],
     recipients => ['jean.dupont@a.mssante.test', 'paul@perso.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
     submission => { args => ['smtpd_sasl_auth_enable=yes', 'smtpd_sasl_type=dovecot',
