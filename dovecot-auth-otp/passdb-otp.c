@@ -93,20 +93,33 @@ static PGconn *db(struct otp_passdb *m, struct auth_request *request)
     return m->conn;
 }
 
-/* audit - one row per attempt: who, which BAL, how, the result */
+/*
+ * audit - one row per attempt: who, which BAL, how, the result. For a
+ * success (account set) the same statement records the last login, the
+ * device's last use and clears the failure count: one round trip.
+ */
 static void audit(struct otp_passdb *m, struct auth_request *request, const char *actor,
-                  const char *bal, const char *how, const char *result)
+                  const char *bal, const char *how, const char *result, const char *account,
+                  const char *device)
 {
     const char *ip = request->fields.remote_ip.family != 0
         ? net_ip2addr(&request->fields.remote_ip) : NULL;
-    const char *p[6] = {actor, bal, request->fields.service, ip, how, result};
+    const char *p[8] = {actor, bal, request->fields.service, ip, how, result, account, device};
     PGresult *res;
 
     if (m->conn == NULL)
         return;
-    res = PQexecParams(m->conn, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
+    res = account == NULL
+        ? PQexecParams(m->conn, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
                        " request, result) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6)",
-                       6, NULL, p, NULL, NULL, 0);
+                       6, NULL, p, NULL, NULL, 0)
+        : PQexecParams(m->conn, "WITH l AS (UPDATE account SET last_login_at = now() WHERE id = $7::bigint),"
+                       " d AS (UPDATE device_password SET last_used_at = now()"
+                       "  WHERE account_id = $7::bigint AND id = $8::bigint),"
+                       " f AS (UPDATE otp_state SET failures = 0, locked_until = NULL"
+                       "  WHERE account_id = $7::bigint AND (failures > 0 OR locked_until IS NOT NULL))"
+                       " INSERT INTO audit_event (actor, bal, action, service, remote_ip, request, result)"
+                       " VALUES ($1, $2, 'login', $3, $4::inet, $5, $6)", 8, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         e_error(authdb_event(request), "mssante_otp: cannot write the audit trail: %s",
                 pg_err(m->conn));
@@ -160,7 +173,7 @@ static void failed(struct otp_passdb *m, struct auth_request *request, const cha
  * per device.
  */
 static const char *device_match(struct otp_passdb *m, struct auth_request *request,
-                                const char *id, const char *password)
+                                const char *id, const char *password, const char **device_id)
 {
     size_t  digits = strspn(password + 1, "0123456789");
     const char *name = NULL, *hash, *scheme, *p[2] = {id, NULL};
@@ -177,8 +190,7 @@ static const char *device_match(struct otp_passdb *m, struct auth_request *reque
         if (scheme != NULL && auth_request_password_verify_log(request, password, hash, scheme,
                                                                AUTH_SUBSYS_DB, FALSE) > 0) {
             name = t_strdup(PQgetvalue(res, 0, 0));
-            (void) exec(m, request, "UPDATE device_password SET last_used_at = now()"
-                        " WHERE account_id = $1 AND id = $2", 2, p, NULL);
+            *device_id = p[1];
         }
     }
     PQclear(res);
@@ -336,13 +348,13 @@ static enum passdb_result email_code(struct otp_passdb *m, struct auth_request *
  */
 static enum passdb_result credentials(struct otp_passdb *m, struct auth_request *request,
                                       PGresult *res, const char *password, const char **how,
-                                      const char **outcome)
+                                      const char **outcome, const char **device_id)
 {
     const char *id = PQgetvalue(res, 0, F_ID), *login = PQgetvalue(res, 0, F_LOGIN);
     const char *method = PQgetvalue(res, 0, F_METHOD), *device, *code;
     size_t  pwlen = 0;
 
-    if ((device = device_match(m, request, id, password)) != NULL) {
+    if ((device = device_match(m, request, id, password, device_id)) != NULL) {
         *how = t_strdup_printf("device %s", device);
         *outcome = "ok";
         return PASSDB_RESULT_OK;
@@ -426,7 +438,7 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
 {
     const char *user = request->fields.user, *star = strchr(user, '*');
     const char *who = star ? star + 1 : user, *target = star ? t_strdup_until(user, star) : NULL;
-    const char *p[1] = {who}, *id, *login, *bal, *how = "any", *outcome;
+    const char *p[1] = {who}, *id, *login, *bal, *how = "any", *outcome, *device_id = NULL;
     PGconn *conn = db(m, request);
     PGresult *res;
     long    failures;
@@ -442,7 +454,7 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        audit(m, request, who, target, "unknown", "fail");
+        audit(m, request, who, target, "unknown", "fail", NULL, NULL);
         return PASSDB_RESULT_USER_UNKNOWN;
     }
     id = t_strdup(PQgetvalue(res, 0, F_ID));
@@ -463,7 +475,7 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
         result = PASSDB_RESULT_USER_UNKNOWN;
         outcome = "no-bal";
     } else {
-        result = credentials(m, request, res, password, &how, &outcome);
+        result = credentials(m, request, res, password, &how, &outcome, &device_id);
     }
     PQclear(res);
     if (result == PASSDB_RESULT_OK && target != NULL && strcmp(outcome, "ok") == 0) {
@@ -477,19 +489,15 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
             outcome = "not-delegate";
         }
     }
-    audit(m, request, login, bal, how, outcome);
     if (result == PASSDB_RESULT_OK && strcmp(outcome, "ok") == 0) {
-        const char *q[1] = {id};
-
-        (void) exec(m, request, "UPDATE account SET last_login_at = now() WHERE id = $1", 1, q, NULL);
-        if (failures > 0)
-            (void) exec(m, request, "UPDATE otp_state SET failures = 0, locked_until = NULL"
-                        " WHERE account_id = $1", 1, q, NULL);
+        audit(m, request, login, bal, how, outcome, id, device_id);
         /* The mailbox to open: the BAL, whatever the login typed. */
         auth_request_set_field(request, "user", bal, NULL);
-    } else if (result == PASSDB_RESULT_PASSWORD_MISMATCH && strcmp(outcome, "not-delegate") != 0) {
-        failed(m, request, id, failures);
+        return result;
     }
+    audit(m, request, login, bal, how, outcome, NULL, NULL);
+    if (result == PASSDB_RESULT_PASSWORD_MISMATCH && strcmp(outcome, "not-delegate") != 0)
+        failed(m, request, id, failures);
     return result;
 }
 

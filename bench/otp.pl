@@ -1,0 +1,40 @@
+#!/usr/bin/perl
+# otp - IMAP LOGIN latency through Dovecot with the mssante_otp passdb
+# (device password; password + TOTP code) against Dovecot's own passwd-file
+# with the same SHA512-CRYPT hash, measured in the same run, one login at a
+# time (connect, LOGIN, LOGOUT). The hash is the floor both pay.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use Time::HiRes qw(time);
+use Sandbox;
+use OtpWorld;
+
+my $N = $ENV{BENCH_OTP_LOGINS} || 300;
+my $sb = Sandbox->new;
+my ($dc, $acct) = OtpWorld::setup($sb, n => $N);
+my $base = $sb->dovecot(name => 'dc-passwd-file', users => { 'medecin.0001' => $OtpWorld::PASSWORD });
+
+# login_ms - one login's wall time in ms (dies if refused: a refused login measures nothing)
+sub login_ms {
+    my ($port, $user, $pass) = @_;
+    my $t = time;
+    my $imap = $sb->imap($port, $user, $pass);
+    die "login refused for $user: " . $imap->login_text unless $imap->login_ok;
+    $imap->logout;
+    return (time - $t) * 1000;
+}
+sub pct { my ($p, @v) = @_; my @s = sort { $a <=> $b } @v; return $s[int($p / 100 * $#s)] }
+
+my (@dev, @totp, @file);
+for my $a (@$acct) {
+    my $code = OtpWorld::code($a->{secret});         # outside the measured time
+    push @file, login_ms($base->{imap_port}, 'medecin.0001', $OtpWorld::PASSWORD);
+    push @dev, login_ms($dc->{imap_port}, $a->{login}, $a->{device});
+    push @totp, login_ms($dc->{imap_port}, $a->{login}, $OtpWorld::PASSWORD . $code);
+}
+printf "IMAP login p95, device password (p50 %.1f ms) vs passwd-file (p50 %.1f ms)\t%.1f ms\t%.1f ms\t-\t< passwd-file + 2 ms\n",
+    pct(50, @dev), pct(50, @file), pct(95, @dev), pct(95, @file);
+printf "IMAP login p95, password + TOTP (p50 %.1f ms) vs passwd-file\t%.1f ms\t%.1f ms\t-\t< passwd-file + 2 ms\n",
+    pct(50, @totp), pct(95, @totp), pct(95, @file);

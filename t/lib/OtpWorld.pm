@@ -1,0 +1,51 @@
+package OtpWorld;
+# OtpWorld - many accounts with a confirmed TOTP enrolment and a device
+# password each, and a sandbox Dovecot authenticating them with
+# mssante_otp: for the load test and the benchmark.
+use strict;
+use warnings;
+use Carp;
+use Sandbox;
+
+our $PASSWORD = 'Mot-de-passe-commun';
+
+# setup - ($dovecot, [ {login, secret, device}, ... ]) for n accounts
+sub setup {
+    my ($sb, %o) = @_;
+    my $n = $o{n} || 100;
+    my $dir = $sb->dir;
+    my ($pg, $conf) = $sb->migrated;
+    Sandbox::write_file($conf, Sandbox::slurp($conf) . "otp_key_file = $dir/otp.key\n");
+    my $otp = $sb->bin('mssante-otp');
+    Sandbox::run($otp, '-c', $conf, 'key');
+    chomp(my $hash = Sandbox::run('doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p', $PASSWORD));
+    my @logins = map { sprintf 'medecin.%04d', $_ } 1 .. $n;
+    $pg->{psql}->(join ';',
+        "INSERT INTO account (login, password) SELECT 'medecin.' || lpad(g::text, 4, '0'), '$hash' FROM generate_series(1, $n) g",
+        "INSERT INTO bal (address) SELECT login || '\@a.mssante.test' FROM account",
+        "INSERT INTO bal_access SELECT id, login || '\@a.mssante.test', 'owner' FROM account");
+    my @acct;
+    for my $login (@logins) {
+        my ($secret) = Sandbox::run($otp, '-c', $conf, 'enroll', $login, '--totp') =~ /secret=([A-Z2-7]+)/
+            or croak "enroll $login: no secret";
+        my ($device) = Sandbox::run($otp, '-c', $conf, 'device', 'add', $login, 'client') =~ /^(d\d+-\S+)$/m
+            or croak "device add $login: no password";
+        push @acct, { login => $login, secret => $secret, device => $device };
+    }
+    # Confirmed as "mssante-otp verify" would (the codes themselves are for the logins).
+    $pg->{psql}->("UPDATE otp_secret SET confirmed = true; UPDATE account SET otp_method = 'totp'");
+    my $dc = $sb->dovecot(%{ $o{dovecot} || {} },
+                          auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
+                          passdb => "  driver = mssante_otp\n  args = $conf");
+    return ($dc, \@acct);
+}
+
+# code - the current TOTP code of a base32 secret (oathtool)
+sub code {
+    my ($secret) = @_;
+    my $c = qx{oathtool --totp -b $secret};
+    chomp $c;
+    return $c;
+}
+
+1;
