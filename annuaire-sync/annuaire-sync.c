@@ -324,8 +324,8 @@ out:
     return ok ? 0 : -1;
 }
 
-/* fhir_sink - where the rows of a Bundle go */
-struct fhir_sink {
+/* sink - where the rows of a source go (FHIR Bundles, LDAP entries) */
+struct sink {
     struct copybuf *b;
     const char *where;
     struct counts *n;
@@ -334,7 +334,7 @@ struct fhir_sink {
 
 static int fhir_stage(void *ctx, long entry, const char *const *v)
 {
-    struct fhir_sink *k = ctx;
+    struct sink *k = ctx;
 
     return stage_row(k->b, k->where, entry, v, k->n, k->err);
 }
@@ -453,7 +453,7 @@ static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
         do {
             char   *next = NULL, *where = xstrdup(remote ? url : srcs[s]), *text;
             size_t  len = 0;
-            struct fhir_sink k = {&b, where, n, err};
+            struct sink k = {&b, where, n, err};
             int     r;
 
             text = remote ? http_get(url, &len, err) : read_source(srcs[s], &len, err);
@@ -481,7 +481,7 @@ static int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since,
 /* ldap_stage - an entry's mailbox into COPY, or an unusable entry counted */
 static int ldap_stage(void *ctx, const char *dn, long entry, const char *const *v, const char *why)
 {
-    struct fhir_sink *k = ctx;
+    struct sink *k = ctx;
 
     if (why == NULL)
         return stage_row(k->b, dn, entry, v, k->n, k->err);
@@ -496,7 +496,7 @@ static int load_ldap(PGconn *conn, const char *uri, const char *base, const char
                      struct counts *n, char **err)
 {
     struct copybuf b = {conn, NULL, 0, 0};
-    struct fhir_sink k = {&b, uri, n, err};
+    struct sink k = {&b, uri, n, err};
     long    entries;
 
     if (copy_begin(conn, err) < 0)

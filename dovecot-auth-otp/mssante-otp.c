@@ -2,13 +2,16 @@
  * mssante-otp - second factor and device passwords of the local accounts.
  *
  *   mssante-otp key                       create otp_key_file (root, 0600)
- *   mssante-otp enroll LOGIN --totp       new TOTP secret: otpauth:// URI and QR code
+ *   mssante-otp enroll LOGIN --totp [--png FILE]
+ *                                         new TOTP secret: otpauth:// URI, QR code on
+ *                                         the terminal and, if asked, in a PNG (mode 0600)
  *   mssante-otp enroll LOGIN --email ADDR codes by e-mail to ADDR (outside MSSanté)
  *   mssante-otp verify LOGIN CODE         confirm the enrolment with a first code
  *   mssante-otp device add LOGIN NAME     a device password, printed once
  *   mssante-otp device list LOGIN
  *   mssante-otp device revoke LOGIN NAME
  *   mssante-otp unlock LOGIN              clear failures and lock-out
+ *   mssante-otp audit LOGIN               its last 50 authentications and changes
  *
  * Every change is a row of audit_event (actor "mssante-otp", never a
  * secret). Secrets are printed only to the terminal that asked.
@@ -26,6 +29,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <png.h>
 #include <qrencode.h>
 
 #include "cmd.h"
@@ -38,15 +42,19 @@
 #define ISSUER "MSSante"
 #define OPT_TOTP 0x200
 #define OPT_EMAIL 0x201
+#define OPT_PNG 0x202
+#define PNG_SCALE 8                     /* pixels per module */
+#define PNG_BORDER 4                    /* modules of quiet zone */
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mssante-otp [options] key\n"
-            "       mssante-otp [options] enroll LOGIN --totp | --email ADDRESS\n"
+            "       mssante-otp [options] enroll LOGIN --totp [--png FILE] | --email ADDRESS\n"
             "       mssante-otp [options] verify LOGIN CODE\n"
             "       mssante-otp [options] device add|list|revoke LOGIN [NAME]\n"
             "       mssante-otp [options] unlock LOGIN\n"
+            "       mssante-otp [options] audit LOGIN\n"
             "%s"
             "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n", cmd_usage_common);
 }
@@ -138,7 +146,40 @@ static void qr_print(const char *uri)
     QRcode_free(qr);
 }
 
-static int cmd_enroll(const char *login)
+/* qr_png - the URI as a QR code in a new PNG file, readable by its owner only */
+static void qr_png(const char *uri, const char *path)
+{
+    QRcode *qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    png_image img = {.version = PNG_IMAGE_VERSION, .format = PNG_FORMAT_GRAY};
+    unsigned char *px;
+    int     fd, side;
+    FILE   *fp;
+
+    if (qr == NULL)
+        msg_fatal("cannot encode the QR code: %m");
+    side = (qr->width + 2 * PNG_BORDER) * PNG_SCALE;
+    px = xmalloc((size_t) side * (size_t) side);
+    memset(px, 255, (size_t) side * (size_t) side);
+    for (int y = 0; y < qr->width; y++)
+        for (int x = 0; x < qr->width; x++)
+            if (qr->data[y * qr->width + x] & 1)
+                for (int dy = 0; dy < PNG_SCALE; dy++)
+                    memset(px + (size_t) ((y + PNG_BORDER) * PNG_SCALE + dy) * (size_t) side
+                           + (size_t) (x + PNG_BORDER) * PNG_SCALE, 0, PNG_SCALE);
+    img.width = img.height = (png_uint_32) side;
+    /* It holds the secret: a new file, mode 0600, never an existing one. */
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0
+        || (fp = fdopen(fd, "wb")) == NULL)
+        msg_fatal("%s: %m", path);
+    if (!png_image_write_to_stdio(&img, fp, 0, px, 0, NULL) || fclose(fp) != 0)
+        msg_fatal("%s: cannot write the PNG: %s", path, img.message);
+    png_image_free(&img);
+    OPENSSL_cleanse(px, (size_t) side * (size_t) side);
+    free(px);
+    QRcode_free(qr);
+}
+
+static int cmd_enroll(const char *login, const char *png)
 {
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN], sealed[OTP_SEALED_LEN];
     char   *id = account_id(login), *b32, *uri;
@@ -163,6 +204,10 @@ static int cmd_enroll(const char *login)
     printf("%s\n", uri);
     if (isatty(STDOUT_FILENO))
         qr_print(uri);
+    if (png) {
+        qr_png(uri, png);
+        printf("QR code written to %s (delete it once scanned)\n", png);
+    }
     printf("Scan it, then confirm with: mssante-otp verify %s CODE\n", login);
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(key, sizeof(key));
@@ -320,17 +365,37 @@ static int cmd_unlock(const char *login)
     return 0;
 }
 
+static int cmd_audit(const char *login)
+{
+    const char *p[1] = {login};
+    PGresult *res = q("SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), action, coalesce(bal, '-'),"
+                      " coalesce(service, '-'), coalesce(host(remote_ip), '-'), coalesce(request, '-'), result"
+                      " FROM (SELECT * FROM audit_event WHERE actor = lower($1)"
+                      "  OR (actor = 'mssante-otp' AND (request = lower($1) OR request LIKE lower($1) || ': %'))"
+                      "  ORDER BY id DESC LIMIT 50) x ORDER BY at, id", 1, p);
+
+    printf("%-19s  %-13s  %-32s  %-10s  %-15s  %-24s  %s\n", "when", "action", "BAL", "service",
+           "from", "how", "result");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%-19s  %-13s  %-32s  %-10s  %-15s  %-24s  %s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+    PQclear(res);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         CMD_LONGOPTS,
         {"totp", no_argument, 0, OPT_TOTP},
         {"email", required_argument, 0, OPT_EMAIL},
+        {"png", required_argument, 0, OPT_PNG},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
     int     ch, totp = 0, n, ret;
-    char   *err = NULL, **a, *email = NULL;
+    char   *err = NULL, **a, *email = NULL, *png = NULL;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
@@ -342,6 +407,10 @@ int main(int argc, char **argv)
         }
         if (ch == OPT_EMAIL) {
             email = optarg;
+            continue;
+        }
+        if (ch == OPT_PNG) {
+            png = optarg;
             continue;
         }
         usage(stderr);
@@ -359,7 +428,7 @@ int main(int argc, char **argv)
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s", err);
     if (strcmp(a[0], "enroll") == 0 && n == 2 && totp && !email)
-        ret = cmd_enroll(a[1]);
+        ret = cmd_enroll(a[1], png);
     else if (strcmp(a[0], "enroll") == 0 && n == 2 && email && !totp)
         ret = cmd_enroll_email(a[1], email);
     else if (strcmp(a[0], "verify") == 0 && n == 3)
@@ -368,6 +437,8 @@ int main(int argc, char **argv)
         ret = cmd_device(a[1], a[2], n == 4 ? a[3] : NULL);
     else if (strcmp(a[0], "unlock") == 0 && n == 2)
         ret = cmd_unlock(a[1]);
+    else if (strcmp(a[0], "audit") == 0 && n == 2)
+        ret = cmd_audit(a[1]);
     else {
         usage(stderr);
         ret = 2;

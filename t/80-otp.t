@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Sandbox;
+use ListeBlanche;
 
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
@@ -48,12 +49,25 @@ my $dc = $sb->dovecot(auth_modules => [$module],
                       extra => "auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_\@*\n"
                              . "service auth {\n  unix_listener auth-smtp {\n    mode = 0666\n  }\n}\n");
 # SMTP submission authenticated by the same Dovecot (Postfix SASL).
+# Local submissions go through milter-whitelist, as in production: the
+# contact address is outside the trust space, only the code sender is exempt.
+my $pki = $sb->pki;
+my $signer = $sb->issue(kind => 'smime', cn => 'alb.mssante.test', o => 'GIE TEST', email => 'alb@mssante.test');
+my $lb = ListeBlanche::sign(ListeBlanche::document(entries => [['a.mssante.test', 'CN=mx.a.mssante.test,O=OPERATEUR A,C=FR']]),
+                            $signer, "$dir/lb.xml");
+my $milter = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl', args => ['-c',
+    Sandbox::write_file("$dir/wl.conf", join '', map { "$_\n" } "whitelist_file = $lb",
+        "whitelist_trust_anchors = $pki->{bundle}", 'whitelist_our_domains = a.mssante.test',
+        "whitelist_issuer_cns = $pki->{organisations}{cn}",
+        'whitelist_local_exempt_senders = no-reply@a.mssante.test'), '-u', 'postfix']);
 ($rc, $out, $err) = cli('enroll', 'paul.martin', '--email', 'not an address');
 ok($rc == 1 && $err =~ /is not an e-mail address/, 'enroll --email refuses a malformed address');
 ($rc, $out) = cli('enroll', 'paul.martin', '--email', 'paul@perso.test');
 like($out, qr/paul\.martin: codes will be sent to paul\@perso\.test/, 'enroll --email sets the method and contact');
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test', 'perso.test'],
     recipients => ['jean.dupont@a.mssante.test', 'paul@perso.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
+    main => { non_smtpd_milters => $milter->{socket}, milter_default_action => 'tempfail',
+              milter_protocol => 6 },
     submission => { args => ['smtpd_sasl_auth_enable=yes', 'smtpd_sasl_type=dovecot',
                              "smtpd_sasl_path=$dc->{dir}/run/auth-smtp",
                              'smtpd_recipient_restrictions=permit_sasl_authenticated,reject'] });
@@ -78,9 +92,11 @@ sub login {
 }
 
 # --- enrolment
-($rc, $out, $err) = cli('enroll', 'jean.dupont', '--totp');
-my ($secret) = $out =~ m{^otpauth://totp/MSSante:jean\.dupont\?secret=([A-Z2-7]+)&issuer=MSSante&algorithm=SHA1&digits=6&period=30$}m;
+($rc, $out, $err) = cli('enroll', 'jean.dupont', '--totp', '--png', "$dir/jean.png");
+my ($uri, $secret) = $out =~ m{^(otpauth://totp/MSSante:jean\.dupont\?secret=([A-Z2-7]+)&issuer=MSSante&algorithm=SHA1&digits=6&period=30)$}m;
 ok($secret, 'enroll prints the otpauth:// URI') or diag $out, $err;
+is(sprintf('%o', (stat "$dir/jean.png")[2] & 07777), '600', 'the PNG holding the secret is mode 0600');
+is(scalar qx{zbarimg -q --raw $dir/jean.png 2>/dev/null}, "$uri\n", 'the PNG is a QR code of that URI (read back by zbarimg)');
 sub code { my ($at) = @_; my $c = qx{oathtool --totp -b ${\ ($at ? "--now \@$at" : '') } $secret}; chomp $c; $c }
 my ($st) = login('jean.dupont', $pw{'jean.dupont'} . code());
 is($st, 'NO', 'before confirmation the code is not accepted');
@@ -156,6 +172,11 @@ like($txt, qr/A code was sent to your contact address/, 'the answer says a code 
 my ($mcode, $mail) = mailed_code();
 like($mcode, qr/^\d{6}$/, 'a mail with a 6-digit code reaches the contact mailbox') or diag Sandbox::tail($pf->{maillog});
 like($mail, qr/^From: no-reply\@a\.mssante\.test$/m, 'from the system sender');
+like($mail, qr/^X-MSSante-Trust: local$/m, 'through milter-whitelist, which let the exempt sender out');
+system("printf 'Subject: other\\n\\nx\\n' | sendmail -C $pf->{config_dir} -f jean.dupont\@a.mssante.test paul\@perso.test");
+$sb->postqueue_empty($pf, 30);
+like(Sandbox::slurp($pf->{maillog}), qr/milter-reject: END-OF-MESSAGE .*outside the MSSante trust space.*paul\@perso\.test/,
+     'any other local sender to the contact address is refused: only the code route is open');
 is(length($mail =~ s/^.*?\n\n//sr) < 400 && $mail !~ /patient|INS|diagnostic/i, 1, 'a short message with nothing but the code');
 ($st) = login('paul.martin', $pw{'paul.martin'} . $mcode);
 is($st, 'OK', 'password + that code logs in');
@@ -227,6 +248,10 @@ is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action =
    'one audit row per login attempt that reached the database');
 is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 9,
    'device logins recorded as such');
+($rc, $out) = cli('audit', 'jean.dupont');
+like($out, qr/^\S+ \S+\s+login\s+secretariat\@a\.mssante\.test\s+imap\s+127\.0\.0\.1\s+device Phone\s+ok$/m,
+     'mssante-otp audit lists the logins: when, BAL, service, client, how, result');
+like($out, qr/\s+unlock\s+-\s+admin\s+-\s+jean\.dupont\s+ok$/m, 'and the administrator\'s changes');
 my $logs = join '', map { Sandbox::slurp($_) } grep { -f } glob("$dir/*/*.log"), glob("$dir/*.log"), glob("$dir/*/*/*.log");
 for my $s ($pw{'jean.dupont'}, $pw{'paul.martin'}, $device, $phone, $secret, $code, $mcode) {
     unlike($logs, qr/\Q$s\E/, 'no password, device password, secret or code in any log');
