@@ -228,6 +228,18 @@ is($st, 'NO', 'after 11 wrong attempts even the right credentials are refused')
     or diag q1("SELECT failures || ' ' || coalesce(locked_until::text, '-') FROM otp_state");
 like(q1("SELECT result FROM audit_event WHERE actor = 'jean.dupont' ORDER BY id DESC LIMIT 1"), qr/^locked$/,
      'the audit trail says locked');
+my $lock_secs = "SELECT extract(epoch FROM locked_until - now())::int FROM otp_state o JOIN account a"
+              . " ON a.id = o.account_id WHERE login = 'jean.dupont'";
+ok(abs(q1($lock_secs) - 60) <= 5, 'locked for otp_lockout_time (60 s)');
+q1("UPDATE otp_state SET locked_until = now() - interval '1 second'");    # the back-off is over
+login('jean.dupont', 'wrong-again');
+ok(abs(q1($lock_secs) - 120) <= 5, 'one more failure right after: locked again, twice as long');
+q1("UPDATE otp_state SET locked_until = now() - interval '1 second'");
+($st) = login('jean.dupont', $phone);
+is($st, 'OK', 'once the back-off ends the right credentials log in again');
+login('jean.dupont', "wrong-$_") for 1 .. 11;
+($st) = login('jean.dupont', $phone);
+is($st, 'NO', 'a success reset the count: 10 more failures lock it again');
 ($rc) = cli('unlock', 'jean.dupont');
 ($st) = login('jean.dupont', $phone);
 is($st, 'OK', 'after mssante-otp unlock the account logs in again');
@@ -243,10 +255,22 @@ $pg->{start}->();
 ($st) = login('jean.dupont', $phone);
 is($st, 'OK', 'PostgreSQL back: the auth process survived and logins work');
 
+# --- every password scheme Dovecot offers for the account password
+for my $scheme (qw(ARGON2ID BLF-CRYPT SHA512-CRYPT)) {
+    chomp(my $hash = Sandbox::run('doveadm', 'pw', '-s', $scheme, '-p', "Pw-$scheme"));
+    (my $login = lc "scheme.$scheme") =~ s/-//g;
+    q1("INSERT INTO account (login, password) VALUES ('$login', '$hash')");
+    q1("INSERT INTO bal (address) VALUES ('$login\@a.mssante.test')");
+    q1("INSERT INTO bal_access SELECT id, '$login\@a.mssante.test', 'owner' FROM account WHERE login = '$login'");
+    my (undef, $t1) = login($login, "Pw-$scheme");
+    my (undef, $t2) = login($login, "Pw-$scheme-wrong");
+    ok($t1 =~ /second factor is required/ && $t2 !~ /second factor/, "{$scheme} account password verified (right one told to enrol, wrong one not)");
+}
+
 # --- the audit trail and the logs
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 30,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 44,
    'one audit row per login attempt that reached the database');
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 9,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 10,
    'device logins recorded as such');
 ($rc, $out) = cli('audit', 'jean.dupont');
 like($out, qr/^\S+ \S+\s+login\s+secretariat\@a\.mssante\.test\s+imap\s+127\.0\.0\.1\s+device Phone\s+ok$/m,
