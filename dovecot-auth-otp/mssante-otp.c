@@ -257,6 +257,7 @@ static int cmd_verify(const char *login, const char *code)
     PQclear(res);
     if (s == 0) {
         fprintf(stderr, "mssante-otp: wrong code for %s (check the phone's clock); not confirmed\n", login);
+        free(id);
         return 1;
     }
     snprintf(step, sizeof(step), "%ld", s);
@@ -310,6 +311,7 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         PQclear(res);
     } else if (name == NULL) {
         usage(stderr);
+        free(id);
         return 2;
     } else if (strcmp(verb, "add") == 0) {
         char    salt[CRYPT_GENSALT_OUTPUT_SIZE], *pw, *hash;
@@ -347,6 +349,7 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         printf("%s: device \"%s\" revoked\n", login, name);
     } else {
         usage(stderr);
+        free(id);
         return 2;
     }
     free(id);
