@@ -15,6 +15,7 @@
  * Never: apply a full sync that deletes more than the configured share of
  * the source's rows without --force; run twice at once (advisory lock).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "cmd.h"
 #include "extraction.h"
 #include "fhir.h"
+#include "https.h"
 #include "ldapsrc.h"
 #include "source.h"
 #include "msg.h"
@@ -161,6 +163,20 @@ static void progress(const struct counts *n, const char *doing)
     shown = 1;
 }
 
+/* reject - count a row left out, and say why for the first 20 */
+static void __attribute__((format(printf, 2, 3))) reject(struct counts *n, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (n->rejected++ >= 20)
+        return;
+    fputs("annuaire-sync: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 /*
  * stage_row - validate one mailbox (values in STAGE_COLUMNS order) and queue
  * it for COPY; a bad row is counted and its reason shown (the first 20).
@@ -175,15 +191,11 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     if ((++n->read & 1023) == 0)
         progress(n, NULL);
     if (strcmp(type, "PER") && strcmp(type, "ORG") && strcmp(type, "APP") && strcmp(type, "CAB")) {
-        if (n->rejected++ < 20)
-            fprintf(stderr, "annuaire-sync: %s: rejected line %ld: unknown BAL type \"%.20s\"\n",
-                    where, line, type);
+        reject(n, "%s: rejected line %ld: unknown BAL type \"%.20s\"", where, line, type);
         return 0;
     }
     if (addr_parse(v[0], &a, &why) < 0) {
-        if (n->rejected++ < 20)
-            fprintf(stderr, "annuaire-sync: %s: rejected line %ld: invalid address \"%.80s\": %s\n",
-                    where, line, v[0], why);
+        reject(n, "%s: rejected line %ld: invalid address \"%.80s\": %s", where, line, v[0], why);
         return 0;
     }
     snprintf(num, sizeof(num), "%ld\t", line);
@@ -298,8 +310,7 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
         }
         if (st == 2) {
             n->read++;
-            if (n->rejected++ < 20)
-                fprintf(stderr, "annuaire-sync: %s: rejected %s\n", path, why);
+            reject(n, "%s: rejected %s", path, why);
             free(why);
             why = NULL;
             continue;
@@ -486,8 +497,7 @@ static int ldap_stage(void *ctx, const char *dn, long entry, const char *const *
     if (why == NULL)
         return stage_row(k->b, dn, entry, v, k->n, k->err);
     k->n->read++;
-    if (k->n->rejected++ < 20)
-        fprintf(stderr, "annuaire-sync: %s: rejected entry %s: %s\n", k->where, dn, why);
+    reject(k->n, "%s: rejected entry %s: %s", k->where, dn, why);
     return 0;
 }
 

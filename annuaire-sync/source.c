@@ -10,28 +10,9 @@
 
 #include <zip.h>
 
+#include "https.h"
 #include "mymalloc.h"
 #include "source.h"
-
-CURL   *https_handle(const char *url, const char *ca, char *errbuf)
-{
-    CURL   *c = curl_easy_init();
-
-    if (c == NULL)
-        return NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    if (ca && *ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    errbuf[0] = 0;
-    return c;
-}
 
 static size_t fd_write(char *p, size_t size, size_t nm, void *ctx)
 {

@@ -7,15 +7,6 @@
 
 #include <stdio.h>
 
-#include <curl/curl.h>
-
-/*
- * https_handle - a libcurl handle for url limited to HTTPS, verifying the
- * server against ca (PEM file; empty: the system's CAs), failing on HTTP
- * errors, with errbuf (CURL_ERROR_SIZE) for the reason.
- */
-CURL   *https_handle(const char *url, const char *ca, char *errbuf);
-
 /*
  * source_open - a stream of the extraction's text: a URL is downloaded
  * first into an unnamed temporary file; a ZIP is read through its single

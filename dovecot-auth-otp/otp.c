@@ -17,16 +17,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "mymalloc.h"
 #include "otp.h"
-
-static char *errf(const char *fmt, const char *a, const char *b)
-{
-    char   *s = NULL;
-
-    if (asprintf(&s, fmt, a, b) < 0)
-        s = NULL;
-    return s;
-}
 
 int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
 {
@@ -35,12 +27,12 @@ int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
     int     fd = open(path, O_RDONLY | O_NOFOLLOW), n;
 
     if (fd < 0) {
-        *err = errf("%s: cannot open the OTP key: %s", path, strerror(errno));
+        *err = xasprintf("%s: cannot open the OTP key: %m", path);
         return -1;
     }
     if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077) != 0) {
-        *err = errf("%s: the OTP key must belong to root and be readable by nobody else%s", path,
-                    " (chmod 0600)");
+        *err = xasprintf("%s: the OTP key must belong to root and be readable by nobody else"
+                         " (chmod 0600)", path);
         close(fd);
         return -1;
     }
@@ -49,7 +41,7 @@ int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
     if (n >= OTP_KEY_LEN * 2 + 1 && hex[OTP_KEY_LEN * 2] == '\n')
         n = OTP_KEY_LEN * 2;
     if (n != OTP_KEY_LEN * 2) {
-        *err = errf("%s: the OTP key must be %s hex digits", path, "64");
+        *err = xasprintf("%s: the OTP key must be 64 hex digits", path);
         return -1;
     }
     for (int i = 0; i < OTP_KEY_LEN; i++) {
@@ -57,7 +49,7 @@ int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
 
         if (!isxdigit((unsigned char) hex[2 * i]) || !isxdigit((unsigned char) hex[2 * i + 1])
             || sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            *err = errf("%s: the OTP key must be %s hex digits", path, "64");
+            *err = xasprintf("%s: the OTP key must be 64 hex digits", path);
             OPENSSL_cleanse(hex, sizeof(hex));
             return -1;
         }

@@ -19,6 +19,6 @@ $(MSSANTE_OTP): $(B)/dovecot-auth-otp/mssante-otp.o $(B)/dovecot-auth-otp/otp.o 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -loath -lqrencode -lpng -lcrypt
 
-$(B)/t/otp_test: $(B)/t/unit/otp_test.o $(B)/dovecot-auth-otp/otp.o
+$(B)/t/otp_test: $(B)/t/unit/otp_test.o $(B)/dovecot-auth-otp/otp.o $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -loath -lcrypto
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -loath

@@ -18,8 +18,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
+#include "https.h"
 #include "lb_fetch.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -74,25 +73,15 @@ int lb_fetch(const char *url, const char *dest, const char *https_ca,
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if ((curl = curl_easy_init()) == NULL)
+    if ((curl = https_handle(url, https_ca, curl_err)) == NULL)
         msg_fatal("cannot initialise libcurl");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(curl, CURLOPT_CAINFO, https_ca);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, var_whitelist_fetch_timeout);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(curl, CURLOPT_FILETIME, 1L);
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) FETCH_MAX);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mssante-liste-blanche/" MSSANTE_VERSION);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
     /* Conditional GET: the installed file carries the server's date. */
     if (!force && stat(dest, &st) == 0) {
         curl_easy_setopt(curl, CURLOPT_TIMECONDITION, (long) CURL_TIMECOND_IFMODSINCE);

@@ -443,7 +443,7 @@ sub dovecot {
         $self->on_stop("unlink $link" => sub { unlink $link if -l $link && readlink($link) eq $m });
     }
     my @ours = (@{ $o{plugins} || [] }, @{ $o{auth_modules} || [] });
-    if (my ($rt) = map { scalar qx{ldd $_ 2>/dev/null} } grep { qx{ldd $_ 2>/dev/null} =~ /libasan/ } @ours) {
+    if (my ($rt) = grep { /libasan/ } map { scalar qx{ldd $_ 2>/dev/null} } @ours) {
         my @libs = $rt =~ m{=> (\S+/lib(?:asan|ubsan)\.so\S*)}g;
         @env = ('LD_PRELOAD=' . join(':', @libs),
                 "ASAN_OPTIONS=detect_leaks=0:log_path=$d/sanitizer",
@@ -731,6 +731,13 @@ sub swaks {
     my $cmd = join ' ', map { shell_quote($_) } @cmd;
     my $t = qx{$cmd 2>&1};
     return ($? >> 8, $t);
+}
+
+# sanitizer_reports - what the sanitizers wrote in Dovecot processes of
+# this sandbox (sanitized plugins only); empty when all is well
+sub sanitizer_reports {
+    my ($self) = @_;
+    return map { slurp($_) } glob("$self->{dir}/*/sanitizer.*");
 }
 
 sub imap {
