@@ -41,6 +41,9 @@ my $FOLDER7 = '&AMk-changes Patients';             # its IMAP (modified UTF-7) n
 my $pw = 'Secret-1';
 my %users = map { ("dr.$_\@a.mssante.test" => $pw) } qw(maildir keep lda perm mdbox);
 my %dc;
+# A copy of the shipped snippet: dovecot-lda (the mail user) reads it, and
+# the checkout may be where that user cannot.
+Sandbox::write_file("$dir/dovecot-patient-folder.conf", Sandbox::slurp($sb->top . '/conf/dovecot-patient-folder.conf'));
 # mdbox users get a 1 MB quota (the quota plugin before ours in the list)
 my $quota = "mail_plugins = quota\nplugin {\n  quota_vsizes = yes\n  quota = count:User quota\n  quota_rule = *:storage=1M\n}\n";
 for my $format (qw(maildir mdbox)) {
@@ -50,7 +53,7 @@ for my $format (qw(maildir mdbox)) {
         users => { map { $_ => $users{$_} } grep { $format eq 'mdbox' ? /mdbox/ : !/mdbox/ } keys %users },
         extra => encode_utf8(<<"EOF"));
 ${\ ($format eq 'mdbox' ? $quota : '') }# the snippet we ship, then what this sandbox changes
-!include ${\ $sb->top }/conf/dovecot-patient-folder.conf
+!include $dir/dovecot-patient-folder.conf
 protocol lda {
   log_path = $dir/lda.log
 }

@@ -18,6 +18,7 @@ use warnings;
 use Carp qw(croak);
 use Cwd qw(abs_path);
 use File::Basename qw(basename dirname);
+use File::Copy qw(copy);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -397,7 +398,7 @@ EOF
 #   users => { 'user@domain' => 'password', ... }
 #   mail => 'maildir' (default), 'mdbox' or 'sdbox'; mail_options => ':UTF-8' etc.
 #   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
-#   auth_modules => [ paths of our auth .so ] (linked into Dovecot's auth module
+#   auth_modules => [ paths of our auth .so ] (copied into Dovecot's auth module
 #     directory while the sandbox runs), passdb => "lines of the passdb block"
 #     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
 #     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
@@ -426,21 +427,27 @@ sub dovecot {
     if (my @ours = @{ $o{plugins} || [] }) {
         $moddir = "$d/modules";
         make_path($moddir);
-        for my $m (glob('/usr/lib/dovecot/modules/*'), @ours) {
-            -e $m or croak "no such plugin: $m";
+        for my $m (glob('/usr/lib/dovecot/modules/*')) {
             symlink $m, "$moddir/" . basename($m) or croak "symlink $m: $!";
+        }
+        # Copies: the checkout may sit where the mail user cannot read (dovecot-lda).
+        for my $m (@ours) {
+            copy($m, "$moddir/" . basename($m)) or croak "copy $m: $!";
+            chmod 0755, "$moddir/" . basename($m);
         }
     }
     # Plugins built with the sanitizers need their runtime loaded first in
     # every Dovecot process: preload it, reports to files the tests read.
     my @env;
-    # Auth modules load only from Dovecot's own directory: link ours there
-    # for the life of the sandbox.
+    # Auth modules load only from Dovecot's own directory: put ours there
+    # for the life of the sandbox (a copy: the auth process runs as the
+    # dovecot user, who may not read the checkout).
     for my $m (@{ $o{auth_modules} || [] }) {
-        my $link = '/usr/lib/dovecot/modules/auth/' . basename($m);
-        unlink $link if -l $link;
-        symlink $m, $link or croak "symlink $link: $!";
-        $self->on_stop("unlink $link" => sub { unlink $link if -l $link && readlink($link) eq $m });
+        my $dest = '/usr/lib/dovecot/modules/auth/' . basename($m);
+        unlink $dest;
+        copy($m, $dest) or croak "copy $m to $dest: $!";
+        chmod 0644, $dest;
+        $self->on_stop("remove $dest" => sub { unlink $dest });
     }
     my @ours = (@{ $o{plugins} || [] }, @{ $o{auth_modules} || [] });
     if (my ($rt) = grep { /libasan/ } map { scalar qx{ldd $_ 2>/dev/null} } @ours) {
