@@ -5,12 +5,15 @@
  * dispatches. Reply texts go through mfi_reply_text: libmilter and the
  * SMTP client on the other side expect printable ASCII without '%'.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mfi.h"
 #include "milter_test.h"
 #include "mymalloc.h"
+#include "strlist.h"
 
 int     mfi_test_mode;
 
@@ -88,4 +91,40 @@ char   *mfi_reply_text(const char *s)
         if ((unsigned char) *p < 0x20 || (unsigned char) *p > 0x7e || *p == '%')
             *p = '?';
     return out;
+}
+
+sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode,
+                   const char *fr, const char *en)
+{
+    char   *l1 = mfi_reply_text(fr), *l2 = mfi_reply_text(en);
+
+    if (mfi_setreply(ctx, rcode, xcode, l1, l2) == MI_FAILURE)
+        st = SMFIS_TEMPFAIL;
+    free(l1);
+    free(l2);
+    return st;
+}
+
+const char *mfi_qid(SMFICTX *ctx)
+{
+    const char *i = mfi_getsymval(ctx, "i");
+
+    return i && *i ? i : "NOQUEUE";
+}
+
+/* Postfix presents non-SMTP mail as localhost, 127.0.0.1, port 0. */
+int mfi_is_local(const char *host, const struct sockaddr *sa)
+{
+    const struct sockaddr_in *in = (const struct sockaddr_in *) (const void *) sa;
+
+    return sa && sa->sa_family == AF_INET && host && strcmp(host, "localhost") == 0
+        && in->sin_port == 0 && ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
+}
+
+int mfi_is_outbound(SMFICTX *ctx, int local, char **daemons)
+{
+    const char *auth = mfi_getsymval(ctx, "{auth_authen}");
+    const char *daemon = mfi_getsymval(ctx, "{daemon_name}");
+
+    return local || (auth && *auth) || (daemon && strlist_has(daemons, daemon));
 }

@@ -29,4 +29,20 @@ int     mfi_progress(SMFICTX *ctx);
 /* mfi_reply_text - printable ASCII copy of untrusted text for a reply */
 char   *mfi_reply_text(const char *s);
 
+/* mfi_reply - set a reply in French then English; returns st (TEMPFAIL if it cannot) */
+sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode,
+                   const char *fr, const char *en);
+
+/* mfi_qid - the Postfix queue id, or "NOQUEUE" */
+const char *mfi_qid(SMFICTX *ctx);
+
+/* mfi_is_local - whether xxfi_connect describes Postfix's non-SMTP submission */
+int     mfi_is_local(const char *host, const struct sockaddr *sa);
+
+/*
+ * mfi_is_outbound - mail of our own users: non-SMTP submission, SMTP AUTH,
+ * or a listener whose milter_macro_daemon_name is one of daemons.
+ */
+int     mfi_is_outbound(SMFICTX *ctx, int local, char **daemons);
+
 #endif

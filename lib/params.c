@@ -43,6 +43,17 @@ int     var_annuaire_ldap_starttls;
 char   *var_annuaire_ldap_ca;
 long    var_annuaire_ldap_page_size;
 long    var_annuaire_ldap_timeout;
+char   *var_smime_socket;
+char   *var_smime_user;
+char   *var_smime_default_policy;
+char   *var_smime_sender_policies;
+char   *var_smime_recipient_policies;
+char   *var_smime_trust_anchors;
+char   *var_smime_crl_files;
+int     var_smime_harvest;
+long    var_smime_spool_threshold;
+char   *var_smime_spool_directory;
+long    var_smime_db_connections;
 
 struct cfg_param mssante_params[] = {
     {"database", CFG_STR, "", 0, 0, &var_database,
@@ -119,6 +130,30 @@ struct cfg_param mssante_params[] = {
      "how long an e-mailed code is good", 0},
     {"otp_email_attempts", CFG_INT, "5", 1, 20, &var_otp_email_attempts,
      "wrong tries before an e-mailed code is void", 0},
+    {"smime_socket", CFG_STR, "unix:/run/mssante/milter-smime.sock", 0, 0, &var_smime_socket,
+     "milter-smime's socket (unix:/path or inet:port@host)", 0},
+    {"smime_user", CFG_STR, "mssante", 0, 0, &var_smime_user,
+     "account milter-smime runs as: the only one that may read our private keys", 0},
+    {"smime_default_policy", CFG_STR, "sign", 0, 0, &var_smime_default_policy,
+     "outbound policy: none, sign, sign+encrypt-when-possible or encrypt-required", 0},
+    {"smime_sender_policies", CFG_STR, "", 0, 0, &var_smime_sender_policies,
+     "per sender domain: \"domain=policy\" items, comma separated", 0},
+    {"smime_recipient_policies", CFG_STR, "", 0, 0, &var_smime_recipient_policies,
+     "per recipient domain: \"domain=policy\" items; they win over the sender's, "
+     "except that encrypt-required is never lowered", 0},
+    {"smime_trust_anchors", CFG_STR, MSSANTE_SYSCONFDIR "/igc-sante-ca.pem", 0, 0,
+     &var_smime_trust_anchors,
+     "PEM CA certificates that signers and recipients' certificates must chain to", 0},
+    {"smime_crl_files", CFG_STR, "", 0, 0, &var_smime_crl_files,
+     "PEM CRL files (space or comma separated); when set, signers are checked against them", 0},
+    {"smime_harvest", CFG_BOOL, "no", 0, 0, &var_smime_harvest,
+     "store the certificates of verified signers of incoming mail for later encryption", 0},
+    {"smime_spool_threshold", CFG_INT, "1048576", 65536, 1073741824, &var_smime_spool_threshold,
+     "messages larger than this many bytes are worked on in a private temporary file", 0},
+    {"smime_spool_directory", CFG_STR, "/var/tmp", 0, 0, &var_smime_spool_directory,
+     "where those temporary files live (unnamed, mode 0600, gone on close)", 0},
+    {"smime_db_connections", CFG_INT, "4", 1, 64, &var_smime_db_connections,
+     "PostgreSQL connections kept open by milter-smime", 0},
     {0},
 };
 

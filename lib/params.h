@@ -61,6 +61,17 @@ extern int var_annuaire_ldap_starttls;
 extern char *var_annuaire_ldap_ca;
 extern long var_annuaire_ldap_page_size;
 extern long var_annuaire_ldap_timeout;
+extern char *var_smime_socket;
+extern char *var_smime_user;
+extern char *var_smime_default_policy;
+extern char *var_smime_sender_policies;
+extern char *var_smime_recipient_policies;
+extern char *var_smime_trust_anchors;
+extern char *var_smime_crl_files;
+extern int var_smime_harvest;
+extern long var_smime_spool_threshold;
+extern char *var_smime_spool_directory;
+extern long var_smime_db_connections;
 
 extern struct cfg_param mssante_params[];
 

@@ -276,31 +276,12 @@ static void reset_message(struct wl_conn *c)
     c->op = NULL;
 }
 
-static const char *qid(SMFICTX *ctx)
-{
-    const char *i = mfi_getsymval(ctx, "i");
-
-    return i && *i ? i : "NOQUEUE";
-}
-
-/* reply - set a two-line reply (French, English); returns the status */
-static sfsistat reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode,
-                      const char *fr, const char *en)
-{
-    char   *l1 = mfi_reply_text(fr), *l2 = mfi_reply_text(en);
-
-    if (mfi_setreply(ctx, rcode, xcode, l1, l2) == MI_FAILURE)
-        st = SMFIS_TEMPFAIL;
-    free(l1);
-    free(l2);
-    return st;
-}
 
 /* tempfail - an internal problem: never accept, let Postfix retry */
 static sfsistat tempfail(SMFICTX *ctx, const char *why)
 {
-    msg_error("%s: temporary failure: %s", qid(ctx), why);
-    return reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
+    msg_error("%s: temporary failure: %s", mfi_qid(ctx), why);
+    return mfi_reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
                  "Erreur temporaire du filtre MSSante, reessayez plus tard",
                  "Temporary MSSante filter error, try again later");
 }
@@ -327,12 +308,7 @@ static sfsistat wl_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 
     if (c == NULL)
         return SMFIS_TEMPFAIL;
-    /* Postfix presents non-SMTP mail as localhost, 127.0.0.1, port 0. */
-    if (sa && sa->sa_family == AF_INET && host && strcmp(host, "localhost") == 0) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *) (const void *) sa;
-
-        c->local = in->sin_port == 0 && ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
-    }
+    c->local = mfi_is_local(host, sa);
     c->ref = lbref_get();
     return done(c, SMFIP_NR_CONN);
 }
@@ -340,7 +316,7 @@ static sfsistat wl_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
-    const char *auth, *daemon, *issuer, *why;
+    const char *issuer, *why;
     struct addr sender;
     const struct lb_domain *d;
 
@@ -348,14 +324,12 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
         return tempfail(ctx, "no connection state");
     reset_message(c);
     if (c->ref == NULL && (c->ref = lbref_get()) == NULL) {
-        msg_warn("%s: no valid liste blanche loaded: message deferred (451)", qid(ctx));
-        return reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
+        msg_warn("%s: no valid liste blanche loaded: message deferred (451)", mfi_qid(ctx));
+        return mfi_reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
                      "Liste blanche MSSante indisponible, reessayez plus tard",
                      "MSSante trust list unavailable, try again later");
     }
-    auth = mfi_getsymval(ctx, "{auth_authen}");
-    daemon = mfi_getsymval(ctx, "{daemon_name}");
-    c->outbound = c->local || (auth && *auth) || (daemon && strlist_has(outbound_daemons, daemon));
+    c->outbound = mfi_is_outbound(ctx, c->local, outbound_daemons);
 
     if (argv[0] == NULL || strcmp(argv[0], "<>") == 0 || strcmp(argv[0], "") == 0) {
         c->null_sender = 1;
@@ -364,9 +338,9 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
             return SMFIS_CONTINUE;              /* Postfix decides for our own users */
         char   *s = mfi_reply_text(argv[0]);
 
-        msg_info("%s: reject: MAIL FROM %s: %s", qid(ctx), s, why);
+        msg_info("%s: reject: MAIL FROM %s: %s", mfi_qid(ctx), s, why);
         free(s);
-        return reply(ctx, SMFIS_REJECT, "550", "5.1.7", "Adresse d'expediteur invalide",
+        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.1.7", "Adresse d'expediteur invalide",
                      "Invalid sender address");
     } else {
         c->sender_domain = xstrdup(sender.domain);
@@ -380,9 +354,9 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
     c->cert_cn = mfi_getsymval(ctx, "{cert_subject}") ? xstrdup(mfi_getsymval(ctx, "{cert_subject}")) : NULL;
     issuer = mfi_getsymval(ctx, "{cert_issuer}");
     if (c->cert_cn == NULL || *c->cert_cn == 0) {
-        msg_info("%s: reject: sender domain %s: no verified client certificate", qid(ctx),
+        msg_info("%s: reject: sender domain %s: no verified client certificate", mfi_qid(ctx),
                  c->sender_domain ? c->sender_domain : "(null sender)");
-        return reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                      "Certificat client IGC-Sante verifie exige (espace de confiance MSSante)",
                      "A verified IGC-Sante client certificate is required (MSSante trust space)");
     }
@@ -390,9 +364,9 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
         char   *s = mfi_reply_text(issuer ? issuer : "");
 
         msg_info("%s: reject: client certificate CN=%s issued by \"%s\", not an IGC-Sante CA",
-                 qid(ctx), c->cert_cn, s);
+                 mfi_qid(ctx), c->cert_cn, s);
         free(s);
-        return reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                      "Certificat client non emis par une AC IGC-Sante",
                      "Client certificate not issued by an IGC-Sante CA");
     }
@@ -400,8 +374,8 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
         /* A DSN or MDN: the operator must be one of the trust space. */
         if ((c->op = lb_find_cn(c->ref->lb, c->cert_cn)) == NULL) {
             msg_info("%s: reject: from=<>: certificate CN=%s is not listed for any domain",
-                     qid(ctx), c->cert_cn);
-            return reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+                     mfi_qid(ctx), c->cert_cn);
+            return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                          "Certificat absent de la liste blanche MSSante",
                          "Certificate not in the MSSante trust list");
         }
@@ -409,15 +383,15 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
     }
     if ((d = lb_lookup(c->ref->lb, c->sender_domain)) == NULL) {
         msg_info("%s: reject: from domain %s not in the liste blanche (client CN=%s)",
-                 qid(ctx), c->sender_domain, c->cert_cn);
-        return reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+                 mfi_qid(ctx), c->sender_domain, c->cert_cn);
+        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                      "Domaine expediteur absent de la liste blanche MSSante",
                      "Sender domain not in the MSSante trust list");
     }
     if ((c->op = lb_match_cn(d, c->cert_cn)) == NULL) {
         msg_info("%s: reject: certificate CN=%s is not listed for domain %s",
-                 qid(ctx), c->cert_cn, c->sender_domain);
-        return reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+                 mfi_qid(ctx), c->cert_cn, c->sender_domain);
+        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                      "Certificat non inscrit en liste blanche pour ce domaine expediteur",
                      "Certificate not listed for the sender domain in the MSSante trust list");
     }
@@ -453,7 +427,7 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
         free(c->refused);
         c->refused = more;
     } else {
-        msg_info("%s: reject: RCPT %s: outside the MSSante trust space", qid(ctx), shown);
+        msg_info("%s: reject: RCPT %s: outside the MSSante trust space", mfi_qid(ctx), shown);
     }
     addr_free(&rcpt);
     if (c->local) {
@@ -465,7 +439,7 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
                                "(domaine absent de la liste blanche)", shown);
         char   *en = xasprintf("%s: recipient outside the MSSante trust space "
                                "(domain not in the liste blanche)", shown);
-        sfsistat st = reply(ctx, SMFIS_REJECT, "550", "5.7.1", fr, en);
+        sfsistat st = mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1", fr, en);
 
         free(fr);
         free(en);
@@ -538,7 +512,7 @@ static sfsistat wl_eom(SMFICTX *ctx)
         char   *text = mfi_reply_text(both);
 
         msg_info("%s: reject: local submission to recipients outside the MSSante trust space: %s",
-                 qid(ctx), c->refused);
+                 mfi_qid(ctx), c->refused);
         st = mfi_setreply(ctx, "550", "5.7.1", text, NULL) == MI_FAILURE ? SMFIS_TEMPFAIL : SMFIS_REJECT;
         free(both);
         free(text);
@@ -549,8 +523,8 @@ static sfsistat wl_eom(SMFICTX *ctx)
 
         if (c->from_count != 1 || c->from_domain == NULL || lb_match_cn(fd, c->cert_cn) == NULL) {
             msg_info("%s: reject: From: domain %s is not listed for the sending operator CN=%s",
-                     qid(ctx), c->from_domain ? c->from_domain : "(missing or invalid)", c->cert_cn);
-            return reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+                     mfi_qid(ctx), c->from_domain ? c->from_domain : "(missing or invalid)", c->cert_cn);
+            return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                          "Domaine de l'en-tete From: non inscrit pour l'operateur emetteur",
                          "From: header domain not listed for the sending operator");
         }
@@ -561,7 +535,7 @@ static sfsistat wl_eom(SMFICTX *ctx)
             return tempfail(ctx, "cannot remove a forged " TRUST_HEADER);
     if (c->trust_seen)
         msg_warn("%s: removed %d " TRUST_HEADER " header(s) that came with the message",
-                 qid(ctx), c->trust_seen);
+                 mfi_qid(ctx), c->trust_seen);
     if (c->outbound) {
         value = xstrdup("local");
     } else {
@@ -574,7 +548,7 @@ static sfsistat wl_eom(SMFICTX *ctx)
     st = mfi_insheader(ctx, 0, TRUST_HEADER, value) == MI_FAILURE
         ? tempfail(ctx, "cannot add " TRUST_HEADER) : SMFIS_CONTINUE;
     if (st == SMFIS_CONTINUE)
-        msg_info("%s: %s: %s", qid(ctx), c->outbound ? "outbound" : "inbound", value);
+        msg_info("%s: %s: %s", mfi_qid(ctx), c->outbound ? "outbound" : "inbound", value);
     free(value);
     return st;
 }
