@@ -168,7 +168,7 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
     SMFICTX *mctx = (SMFICTX *) (void *) &ctx;
     const char *from = NULL, *client = "127.0.0.1";
     char  **rcpts = xcalloc((size_t) argc + 1, sizeof(char *));
-    int     nrcpt = 0, accepted = 0, local = 0, status = 0, done = 0;
+    int     nrcpt = 0, accepted = 0, local = 0, status = 0, done = 0, rcpt_tempfail = 0;
     struct sockaddr_in sin = {0};
     char   *msgbuf, *body, *p, *argvbuf[2];
     size_t  len;
@@ -270,6 +270,7 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
 
         argvbuf[0] = xasprintf("<%s>", rcpts[i]);
         if (desc->xxfi_envrcpt && verdict(&ctx, stage, desc->xxfi_envrcpt(mctx, argvbuf), &st)) {
+            rcpt_tempfail |= st == 75;
             if (local) {
                 fprintf(stderr, "%s: milter configuration error: can't reject recipient in "
                         "non-smtpd(8) submission; message deferred\n", stage);
@@ -284,7 +285,7 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
     }
     if (!done && accepted == 0) {
         fprintf(stderr, "DATA: 554 5.5.1 Error: no valid recipients\n");
-        status = status ? status : 1;
+        status = status ? status : rcpt_tempfail ? 75 : 1;
         done = 1;
     }
     if (desc->xxfi_data && !done)

@@ -39,6 +39,8 @@ static char *ossl_error(const char *what)
         if ((flags & ERR_TXT_STRING) && data && *data) {
             const char *d = strncmp(data, "Verify error:", 13) == 0 ? data + 13 : data;
 
+            d += strspn(d, " ");
+
             part = xasprintf("%s (%s)", r, d);
         } else {
             part = xstrdup(r);
@@ -272,6 +274,29 @@ char   *smime_cipher_name(const unsigned char *der, size_t len)
     return name;
 }
 
+/* for_cert - whether an enveloped-data has a recipient info for this certificate */
+static int for_cert(CMS_ContentInfo *cms, X509 *cert)
+{
+    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+
+    for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+        CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+
+        if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS) {
+            if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+                return 1;
+        } else if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE) {
+            STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
+
+            for (int k = 0; k < sk_CMS_RecipientEncryptedKey_num(reks); k++)
+                if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, k),
+                                                       cert) == 0)
+                    return 1;
+        }
+    }
+    return 0;
+}
+
 int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
                   struct spool *out, char **err)
 {
@@ -284,13 +309,14 @@ int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *ke
         *err = ossl_error("not a CMS structure");
         return -1;
     }
+    if (!for_cert(cms, cert)) {
+        CMS_ContentInfo_free(cms);
+        return 1;
+    }
     o = spool_bio(out, 0);
     ERR_clear_error();
     if (o && CMS_decrypt(cms, key, cert, NULL, o, CMS_BINARY) == 1 && !out->failed) {
         rc = 0;
-    } else if (ERR_GET_REASON(ERR_peek_error()) == CMS_R_NO_MATCHING_RECIPIENT) {
-        ERR_clear_error();
-        rc = 1;
     } else {
         *err = out->failed ? xasprintf("cannot write the decrypted message: %s", strerror(out->err))
             : ossl_error("decryption failed");
