@@ -40,7 +40,6 @@
 
 #define SMIME_HEADER "X-MSSante-SMIME"
 #define BODY_CHUNK 65535                /* libmilter's largest body chunk */
-#define PROGRESS_EVERY 64               /* chunks between progress reports */
 
 /* ------------------------------------------------------------ policy */
 
@@ -542,13 +541,12 @@ static int replace_content(SMFICTX *ctx, struct sm_conn *c, char **fields,
     for (size_t i = 0; fields[i]; i += 2)
         if (mfi_addheader(ctx, fields[i], fields[i + 1]) == MI_FAILURE)
             return -1;
-    for (size_t off = 0, n = 0; off < len; off += BODY_CHUNK, n++) {
+    /* Back to back: Postfix takes nothing else, progress included, between chunks. */
+    for (size_t off = 0; off < len; off += BODY_CHUNK) {
         size_t  k = len - off < BODY_CHUNK ? len - off : BODY_CHUNK;
 
         if (mfi_replacebody(ctx, body + off, k) == MI_FAILURE)
             return -1;
-        if (n % PROGRESS_EVERY == PROGRESS_EVERY - 1)
-            mfi_progress(ctx);
     }
     if (len == 0 && mfi_replacebody(ctx, (const unsigned char *) "", 0) == MI_FAILURE)
         return -1;
@@ -765,6 +763,15 @@ static void harvest(SMFICTX *ctx, X509 *cert)
     smime_certinfo_free(&ci);
 }
 
+/* crlf_only - every line end is CRLF */
+static int crlf_only(const unsigned char *p, size_t len)
+{
+    for (const unsigned char *nl = p; (nl = memchr(nl, '\n', len - (size_t) (nl - p))) != NULL; nl++)
+        if (nl == p || nl[-1] != '\r')
+            return 0;
+    return 1;
+}
+
 /* verify_entity - a signed entity (multipart/signed or signed-data) */
 static void verify_entity(const struct mime_entity *e, const char *ct, const char *type,
                           X509_STORE *store, struct finding *f)
@@ -789,13 +796,23 @@ static void verify_entity(const struct mime_entity *e, const char *ct, const cha
 
             mime_parse(parts[1].p, parts[1].len, &s);
             cte = mime_get(&s, "Content-Transfer-Encoding");
-            if (mime_canon_lines(parts[0].p, parts[0].len, &a) < 0
+            size_t  clen = parts[0].len;
+
+            /* The signature covers the CRLF form: copy only if some line ends in LF alone. */
+            content = parts[0].p;
+            if (!crlf_only(content, clen)) {
+                if (mime_canon_lines(parts[0].p, parts[0].len, &a) < 0
+                    || (content = spool_data(&a)) == NULL)
+                    content = NULL;
+                clen = spool_size(&a);
+            }
+            if (content == NULL
                 || (cte && strcasecmp(cte, "base64") == 0
                     ? mime_b64_decode(s.body, s.bodylen, &b) : spool_write(&b, s.body, s.bodylen)) < 0
-                || (content = spool_data(&a)) == NULL || (der = spool_data(&b)) == NULL)
+                || (der = spool_data(&b)) == NULL)
                 f->v.reason = xasprintf("cannot spool the signed parts: %s", strerror(errno));
             else
-                smime_verify_detached(content, spool_size(&a), der, spool_size(&b), store, &f->v);
+                smime_verify_detached(content, clen, der, spool_size(&b), store, &f->v);
             free(cte);
             mime_entity_free(&s);
         }
@@ -973,8 +990,11 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
              : spool_write(&raw, e.body, e.bodylen)) < 0 || (der = spool_data(&raw)) == NULL) {
             err = xasprintf("cannot spool the encrypted data: %s", strerror(errno));
         } else {
+            /* Memory: keep one copy at a time of a large message. */
+            spool_reset(&c->entity);
             f.algorithm = smime_cipher_name(der, spool_size(&raw));
             r = decrypt(c, der, spool_size(&raw), &plain, &f, &err);
+            spool_reset(&raw);
             if (r == 0 && (der = spool_data(&plain)) != NULL) {
                 char   *ict, *itype;
 

@@ -2,6 +2,7 @@
  * smime - sign, encrypt, decrypt and verify with OpenSSL's CMS.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,9 @@ static char *ossl_error(const char *what)
         const char *r = ERR_reason_error_string(e);
         char    code[32], *part, *more;
 
-        if (r == NULL) {
+        if (ERR_SYSTEM_ERROR(e)) {
+            r = strerror(ERR_GET_REASON(e));
+        } else if (r == NULL) {
             snprintf(code, sizeof(code), "error %08lx", e);
             r = code;
         }
@@ -95,18 +98,15 @@ void smime_certs_free(STACK_OF(X509) *certs)
 
 EVP_PKEY *smime_key_file(const char *path, char **err)
 {
-    BIO    *b = BIO_new_file(path, "r");
+    FILE   *fp = fopen(path, "r");
     EVP_PKEY *k;
 
-    if (b == NULL) {
-        char   *e = ossl_error("cannot open");
-
-        *err = xasprintf("private key %s: %s", path, e);
-        free(e);
+    if (fp == NULL) {
+        *err = xasprintf("private key %s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
+    k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+    fclose(fp);
     if (k == NULL) {
         char   *e = ossl_error("not a PEM private key without passphrase");
 

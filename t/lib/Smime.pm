@@ -24,9 +24,11 @@ sub world {
         $p{$u}{email} = "$u\@$d.mssante.test";
     }
     my $dir = $sb->dir;
+    mkdir "$dir/smime-spool";
+    chmod 01777, "$dir/smime-spool";            # like /var/tmp: the milter's user writes there
     $conf = Sandbox::write_file("$dir/smime.conf", Sandbox::slurp($conf) . join '', map { "$_\n" }
         "smime_trust_anchors = " . $sb->pki->{bundle},
-        "smime_spool_directory = $dir",
+        "smime_spool_directory = $dir/smime-spool",
         "whitelist_our_domains = a.mssante.test",
         "whitelist_outbound_daemons = ORIGINATING",
         @{ $o{conf} || [] });
@@ -132,7 +134,12 @@ sub gpgsm {
         # gpgsm 2.2 reads the classic PKCS#12 algorithms only.
         Sandbox::run('openssl', 'pkcs12', '-export', '-in', $w->{cert}, '-inkey', $w->{key}, '-passout', 'pass:test',
                      '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', $p12);
-        my ($rc, undef, $err) = $run->("test\n", '--import', $p12);
+        # The agent starting up sometimes loses the loopback passphrase: try again.
+        my ($rc, $err);
+        for (1 .. 3) {
+            ($rc, undef, $err) = $run->("test\n", '--import', $p12);
+            last if $rc == 0 && $err =~ /secret keys imported: 1|secret keys unchanged: 1/;
+        }
         croak "gpgsm cannot import $p12:\n$err" if $rc;
     }
     return $run;
@@ -156,6 +163,24 @@ sub gpgsm_decrypt {
     Sandbox::write_file("$dir/g-p7m", decode_base64(body($msg)));
     my ($rc, $out, $err) = $g->("test\n", '--decrypt', "$dir/g-p7m");
     return ($rc == 0, $out, $err);
+}
+
+# send - one message file over SMTP with swaks; (exit status, transcript)
+sub send {
+    my ($host, $port, $from, $to, $file, @more) = @_;
+    my $cmd = join ' ', map { Sandbox::shell_quote($_) } 'swaks', '--server', $host, '--port', $port,
+        '--from', $from, '--to', join(',', @$to), '--data', "\@$file", '--timeout', '120', @more;
+    my $t = qx{$cmd 2>&1};
+    return ($? >> 8, $t);
+}
+
+# maildir - the raw messages of a Dovecot user, oldest first
+sub maildir {
+    my ($dc, $user) = @_;
+    my ($local, $domain) = split /\@/, $user;
+    my @f = sort { (stat $a)[9] <=> (stat $b)[9] || $a cmp $b }
+        glob("$dc->{maildir}/$domain/$local/new/* $dc->{maildir}/$domain/$local/cur/*");
+    return map { Sandbox::slurp($_) } @f;
 }
 
 # multipart_signed - a message around a content and a detached DER signature
