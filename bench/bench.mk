@@ -13,3 +13,9 @@ all: $(B)/bench/search_bench
 $(B)/bench/search_bench: $(B)/bench/search_bench.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+
+BENCH_PROGS += $(B)/bench/smime_bench
+all: $(B)/bench/smime_bench
+$(B)/bench/smime_bench: $(B)/bench/smime_bench.o $(SMIME_OBJS) $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
