@@ -17,7 +17,7 @@ my $N = $ENV{BENCH_SMIME_MESSAGES} || 400;
 my $N5 = $ENV{BENCH_SMIME_LARGE} || 10;
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
-my $w = Smime::world($sb, conf => ['smime_default_policy = sign+encrypt-when-possible']);
+my $w = Smime::world($sb, conf => ['smime_default_policy = sign+encrypt-when-possible', $ENV{BENCH_SMIME_CONF} || '']);
 my %p = %{ $w->{p} };
 my (undef, undef, $pfuid, $pfgid) = getpwnam('postfix');
 chown $pfuid, $pfgid, $p{alice}{key};

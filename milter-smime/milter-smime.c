@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -176,6 +177,99 @@ static void sm_reload(void)
     msg_info("trust anchors %s and CRLs reloaded", var_smime_trust_anchors);
 }
 
+/* ------------------------------------------------------------ parse caches */
+
+/*
+ * Parsing PEM costs more than signing a 100 KB message (OpenSSL 3's
+ * decoders): certificates are kept parsed by their PEM text, keys by
+ * their file's identity (a changed or re-permissioned file is read again,
+ * so an unreadable key is noticed at once).
+ */
+#define CACHE_SIZE 64
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pem_entry {
+    char   *pem;
+    STACK_OF(X509) *certs;
+} pem_cache[CACHE_SIZE];
+static struct key_entry {
+    char   *path;
+    struct stat st;
+    EVP_PKEY *key;
+} key_cache[CACHE_SIZE];
+static size_t pem_next, key_next;
+
+/* certs_copy - a new stack holding new references to the same certificates */
+static STACK_OF(X509) *certs_copy(STACK_OF(X509) *sk)
+{
+    STACK_OF(X509) *d = sk_X509_dup(sk);
+
+    for (int i = 0; i < sk_X509_num(d); i++)
+        X509_up_ref(sk_X509_value(d, i));
+    return d;
+}
+
+static STACK_OF(X509) *certs_of(const char *pem, size_t len)
+{
+    STACK_OF(X509) *sk = NULL;
+    struct pem_entry *e;
+
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SIZE && sk == NULL; i++)
+        if (pem_cache[i].pem && strcmp(pem_cache[i].pem, pem) == 0)
+            sk = certs_copy(pem_cache[i].certs);
+    pthread_mutex_unlock(&cache_lock);
+    if (sk || (sk = smime_certs_pem(pem, len)) == NULL)
+        return sk;
+    pthread_mutex_lock(&cache_lock);
+    e = &pem_cache[pem_next++ % CACHE_SIZE];
+    free(e->pem);
+    smime_certs_free(e->certs);
+    e->pem = xstrdup(pem);
+    e->certs = certs_copy(sk);
+    pthread_mutex_unlock(&cache_lock);
+    return sk;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static EVP_PKEY *key_of(const char *path, char **err)
+{
+    struct stat st;
+    EVP_PKEY *k = NULL;
+    struct key_entry *e;
+
+    if (stat(path, &st) < 0) {
+        *err = xasprintf("private key %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SIZE && k == NULL; i++)
+        if (key_cache[i].path && strcmp(key_cache[i].path, path) == 0
+            && same_file(&key_cache[i].st, &st)) {
+            k = key_cache[i].key;
+            EVP_PKEY_up_ref(k);
+        }
+    pthread_mutex_unlock(&cache_lock);
+    if (k || (k = smime_key_file(path, err)) == NULL)
+        return k;
+    pthread_mutex_lock(&cache_lock);
+    e = &key_cache[key_next++ % CACHE_SIZE];
+    free(e->path);
+    EVP_PKEY_free(e->key);
+    e->path = xstrdup(path);
+    e->st = st;
+    e->key = k;
+    EVP_PKEY_up_ref(k);
+    pthread_mutex_unlock(&cache_lock);
+    return k;
+}
+
 /* ------------------------------------------------------------ certificate store */
 
 #define CERT_WHERE \
@@ -197,10 +291,10 @@ static int signer_load(const char *key, const char *domain, struct smime_signer 
         return -1;
     if (PQntuples(res) == 0) {
         rc = 0;
-    } else if ((certs = smime_certs_pem(PQgetvalue(res, 0, 0),
-                                        (size_t) PQgetlength(res, 0, 0))) == NULL) {
+    } else if ((certs = certs_of(PQgetvalue(res, 0, 0),
+                                  (size_t) PQgetlength(res, 0, 0))) == NULL) {
         *err = xasprintf("the stored certificate of %s is not PEM", key);
-    } else if ((s->key = smime_key_file(PQgetvalue(res, 0, 1), err)) == NULL) {
+    } else if ((s->key = key_of(PQgetvalue(res, 0, 1), err)) == NULL) {
         smime_certs_free(certs);
     } else {
         s->cert = sk_X509_shift(certs);
@@ -238,8 +332,7 @@ static int peer_cert(const char *key, const char *domain, X509_STORE *store, X50
     if (res == NULL)
         return -1;
     for (int i = 0; i < PQntuples(res) && !found; i++) {
-        STACK_OF(X509) *certs = smime_certs_pem(PQgetvalue(res, i, 0),
-                                                (size_t) PQgetlength(res, i, 0));
+        STACK_OF(X509) *certs = certs_of(PQgetvalue(res, i, 0), (size_t) PQgetlength(res, i, 0));
         X509   *leaf = certs ? sk_X509_shift(certs) : NULL;
 
         free(*why);
@@ -882,9 +975,9 @@ static int decrypt(struct sm_conn *c, const unsigned char *der, size_t len, stru
             seen = xrealloc(seen, (nseen + 2) * sizeof(char *));
             seen[nseen++] = xstrdup(pem);
             seen[nseen] = NULL;
-            if ((certs = smime_certs_pem(pem, strlen(pem))) == NULL)
+            if ((certs = certs_of(pem, strlen(pem))) == NULL)
                 continue;
-            if ((key = smime_key_file(PQgetvalue(res, k, 1), err)) == NULL) {
+            if ((key = key_of(PQgetvalue(res, k, 1), err)) == NULL) {
                 rc = -1;                        /* a key we should have: retry later */
             } else {
                 tried++;
