@@ -245,7 +245,7 @@ static EVP_PKEY *key_of(const char *path, char **err)
     struct key_entry *e;
 
     if (stat(path, &st) < 0) {
-        *err = xasprintf("private key %s: %s", path, strerror(errno));
+        *err = xasprintf("private key %s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     pthread_mutex_lock(&cache_lock);
