@@ -128,3 +128,25 @@ int mfi_is_outbound(SMFICTX *ctx, int local, char **daemons)
 
     return local || (auth && *auth) || (daemon && strlist_has(daemons, daemon));
 }
+
+char   *mfi_quoted(const char *s)
+{
+    char   *out = xmalloc(2 * strlen(s) + 3), *o = out;
+
+    *o++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *o++ = '\\';
+        *o++ = (*s == '\r' || *s == '\n') ? ' ' : *s;
+    }
+    *o++ = '"';
+    *o = 0;
+    return out;
+}
+
+int mfi_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}

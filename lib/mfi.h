@@ -9,6 +9,7 @@
 #define MSSANTE_MFI_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <libmilter/mfapi.h>
 
 extern int mfi_test_mode;
@@ -32,6 +33,12 @@ char   *mfi_reply_text(const char *s);
 /* mfi_reply - set a reply in French then English; returns st (TEMPFAIL if it cannot) */
 sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode,
                    const char *fr, const char *en);
+
+/* mfi_quoted - a header quoted-string of untrusted text (line breaks blanked) */
+char   *mfi_quoted(const char *s);
+
+/* mfi_same_file - whether two stat results describe the same, unchanged file */
+int     mfi_same_file(const struct stat *a, const struct stat *b);
 
 /* mfi_qid - the Postfix queue id, or "NOQUEUE" */
 const char *mfi_qid(SMFICTX *ctx);

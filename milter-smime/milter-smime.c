@@ -231,12 +231,6 @@ static STACK_OF(X509) *certs_of(const char *pem, size_t len)
     return sk;
 }
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
-        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
 
 static EVP_PKEY *key_of(const char *path, char **err)
 {
@@ -251,7 +245,7 @@ static EVP_PKEY *key_of(const char *path, char **err)
     pthread_mutex_lock(&cache_lock);
     for (size_t i = 0; i < CACHE_SIZE && k == NULL; i++)
         if (key_cache[i].path && strcmp(key_cache[i].path, path) == 0
-            && same_file(&key_cache[i].st, &st)) {
+            && mfi_same_file(&key_cache[i].st, &st)) {
             k = key_cache[i].key;
             EVP_PKEY_up_ref(k);
         }
@@ -1003,21 +997,6 @@ static int decrypt(struct sm_conn *c, const unsigned char *der, size_t len, stru
     return rc == 2 ? 1 : rc;
 }
 
-/* quoted - a header quoted-string of untrusted text */
-static char *quoted(const char *s)
-{
-    char   *out = xmalloc(2 * strlen(s) + 3), *o = out;
-
-    *o++ = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            *o++ = '\\';
-        *o++ = (*s == '\r' || *s == '\n') ? ' ' : *s;
-    }
-    *o++ = '"';
-    *o = 0;
-    return out;
-}
 
 /* verdict_text - the value of X-MSSante-SMIME */
 static char *verdict_text(const struct finding *f)
@@ -1028,7 +1007,7 @@ static char *verdict_text(const struct finding *f)
     if (f->is_signed) {
         APPEND("verified=%s", f->v.verified ? "yes" : "no");
         if (f->v.signer) {
-            q = quoted(f->v.signer);
+            q = mfi_quoted(f->v.signer);
             APPEND("signer=%s", q);
             free(q);
         }
@@ -1042,7 +1021,7 @@ static char *verdict_text(const struct finding *f)
             APPEND("algorithm=%s", f->algorithm);
     }
     if (f->reason || f->v.reason) {
-        q = quoted(f->reason ? f->reason : f->v.reason);
+        q = mfi_quoted(f->reason ? f->reason : f->v.reason);
         APPEND("reason=%s", q);
         free(q);
     }

@@ -101,12 +101,6 @@ static void lb_install(struct lb *lb)
 static struct stat lb_seen;
 static int lb_seen_valid;
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
-        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
 
 /*
  * lb_check - load the list file if it is new. A file that fails is
@@ -130,7 +124,7 @@ static void lb_check(int force)
         memset(&lb_seen, 0, sizeof(lb_seen));
         return;
     }
-    if (!force && lb_seen_valid && same_file(&st, &lb_seen))
+    if (!force && lb_seen_valid && mfi_same_file(&st, &lb_seen))
         return;
     lb_seen = st;
     lb_seen_valid = 1;
@@ -481,21 +475,6 @@ static sfsistat wl_header(SMFICTX *ctx, char *name, char *value)
     return done(c, SMFIP_NR_HDR);
 }
 
-/* quoted - a header quoted-string of untrusted text */
-static char *quoted(const char *s)
-{
-    char   *out = xmalloc(2 * strlen(s) + 3), *o = out;
-
-    *o++ = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            *o++ = '\\';
-        *o++ = (*s == '\r' || *s == '\n') ? ' ' : *s;
-    }
-    *o++ = '"';
-    *o = 0;
-    return out;
-}
 
 static sfsistat wl_eom(SMFICTX *ctx)
 {
@@ -539,7 +518,7 @@ static sfsistat wl_eom(SMFICTX *ctx)
     if (c->outbound) {
         value = xstrdup("local");
     } else {
-        char   *op = quoted(c->op->text);
+        char   *op = mfi_quoted(c->op->text);
 
         value = xasprintf("mssante; domain=%s; operator=%s",
                           c->sender_domain ? c->sender_domain : "", op);
