@@ -259,6 +259,31 @@ like(Smime::header($stdout, 'X-MSSante-SMIME'), qr/^signed=yes; verified=no; .*r
 ($rc, $stdout, $err) = Smime::tm($w, "From: <dan\@c.mssante.test>\nX-MSSante-SMIME: signed=yes; verified=yes\nSubject: x\n\nhi\n", @inbound);
 is(join('|', Smime::header($stdout, 'X-MSSante-SMIME')), 'signed=no; encrypted=no', 'plain mail: said so, forged verdict replaced');
 
+# Revocation from a CRL file of the issuing CA: dan's certificate revoked.
+{
+    my $pki = $sb->pki;
+    my $cadir = "$dir/crl";
+    mkdir $cadir;
+    my $serial = Sandbox::run('openssl', 'x509', '-in', $p{dan}{cert}, '-noout', '-serial') =~ s/.*=|\s//gr;
+    my $subject = Sandbox::run('openssl', 'x509', '-in', $p{dan}{cert}, '-noout', '-subject', '-nameopt', 'compat') =~ s/^subject=\s*|\s+$//gr;
+    Sandbox::write_file("$cadir/index.txt", "R\t301231000000Z\t251101000000Z\t$serial\tunknown\t$subject\n");
+    Sandbox::write_file("$cadir/crlnumber", "01\n");
+    Sandbox::write_file("$cadir/ca.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = $cadir/index.txt\n"
+        . "crlnumber = $cadir/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n");
+    Sandbox::run('openssl', 'ca', '-gencrl', '-config', "$cadir/ca.cnf", '-cert', $pki->{personnes}{cert},
+                 '-keyfile', $pki->{personnes}{key}, '-out', "$cadir/personnes.crl");
+    my @crl = ('-o', "smime_crl_files=$cadir/personnes.crl");
+    ($rc, $stdout, $err) = Smime::tm($w, $by_openssl, @crl, @inbound);
+    like(Smime::header($stdout, 'X-MSSante-SMIME'), qr/^signed=yes; verified=no; signer="CN=Dan LEROY.*reason="not verified: .*certificate revoked/,
+         'a signer revoked by a configured CRL: not verified, "certificate revoked"') or diag $err;
+    ($rc, $stdout, $err) = Smime::tm($w, Smime::multipart_signed($hdrs =~ s/dan\@c/carol\@b/r, $letter, $gsig), @crl,
+                                     '--from', 'carol@b.mssante.test', '--rcpt', 'alice@a.mssante.test');
+    like(Smime::header($stdout, 'X-MSSante-SMIME'), qr/^signed=yes; verified=yes; signer="CN=Carol PETIT/,
+         'a signer not on the CRL: still verified') or diag $err;
+    ($rc, $stdout, $err) = Smime::tm($w, $by_openssl, '-o', "smime_crl_files=$dir/letter", @inbound);
+    ok($rc != 0 && $err =~ /key "smime_crl_files": \Q$dir\E\/letter: no PEM CRL could be read/, 'an unreadable CRL file names its key') or diag $err;
+}
+
 # Encrypted to us: decrypted, verdict added; encrypted to a key we do not have: unchanged.
 Sandbox::run('openssl', 'cms', '-encrypt', '-in', "$dir/letter", '-aes-256-cbc', '-out', "$dir/enc.eml", $p{alice}{cert});
 my $enc = $hdrs . Sandbox::slurp("$dir/enc.eml");
