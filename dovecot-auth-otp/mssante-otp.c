@@ -61,22 +61,11 @@ static void usage(FILE *fp)
 
 static PGconn *conn;
 
-/* q - a query with text parameters; exits on failure */
-static PGresult *q(const char *sql, int n, const char *const *p)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        msg_fatal("%s", pgu_error(conn));
-    return res;
-}
-
 /* account_id - the id of a login; exits when there is none */
 static char *account_id(const char *login)
 {
     const char *p[1] = {login};
-    PGresult *res = q("SELECT id FROM account WHERE login = lower($1)", 1, p);
+    PGresult *res = pgu_must(conn, "SELECT id FROM account WHERE login = lower($1)", 1, p);
     char   *id;
 
     if (PQntuples(res) != 1)
@@ -84,14 +73,6 @@ static char *account_id(const char *login)
     id = xstrdup(PQgetvalue(res, 0, 0));
     PQclear(res);
     return id;
-}
-
-static void audit(const char *login, const char *action, const char *detail)
-{
-    const char *p[3] = {action, login, detail};
-
-    PQclear(q("INSERT INTO audit_event (actor, action, service, request, result)"
-              " VALUES ('mssante-otp', $1, 'admin', $2 || coalesce(': ' || $3, ''), 'ok')", 3, p));
 }
 
 static void load_key(unsigned char key[OTP_KEY_LEN])
@@ -193,11 +174,11 @@ static int cmd_enroll(const char *login, const char *png)
     esc = PQescapeByteaConn(conn, sealed, sizeof(sealed), &elen);
     p[0] = id;
     p[1] = (const char *) esc;
-    PQclear(q("INSERT INTO otp_secret (account_id, secret_enc) VALUES ($1, $2::bytea)"
+    PQclear(pgu_must(conn, "INSERT INTO otp_secret (account_id, secret_enc) VALUES ($1, $2::bytea)"
               " ON CONFLICT (account_id) DO UPDATE SET secret_enc = EXCLUDED.secret_enc,"
               " confirmed = false, created_at = now()", 2, p));
     PQfreemem(esc);
-    audit(login, "otp-enroll", "totp");
+    pgu_audit(conn, "mssante-otp", "otp-enroll", login, "totp");
     b32 = otp_base32(secret, sizeof(secret));
     uri = xasprintf("otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER
                     "&algorithm=SHA1&digits=%d&period=%d", login, b32, OTP_DIGITS, OTP_STEP);
@@ -226,8 +207,8 @@ static int cmd_enroll_email(const char *login, const char *address)
 
     if (at == NULL || at == address || strchr(at, '.') == NULL || strpbrk(address, " \t\r\n<>,;"))
         msg_fatal("\"%s\" is not an e-mail address", address);
-    PQclear(q("UPDATE account SET otp_method = 'email', contact_email = $2 WHERE id = $1", 2, p));
-    audit(login, "otp-enroll", "email");
+    PQclear(pgu_must(conn, "UPDATE account SET otp_method = 'email', contact_email = $2 WHERE id = $1", 2, p));
+    pgu_audit(conn, "mssante-otp", "otp-enroll", login, "email");
     printf("%s: codes will be sent to %s\n", login, address);
     free(id);
     return 0;
@@ -238,7 +219,7 @@ static int cmd_verify(const char *login, const char *code)
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN];
     char   *id = account_id(login), step[32];
     const char *p[2] = {id, NULL};
-    PGresult *res = q("SELECT secret_enc, extract(epoch FROM now())::bigint FROM otp_secret"
+    PGresult *res = pgu_must(conn, "SELECT secret_enc, extract(epoch FROM now())::bigint FROM otp_secret"
                       " WHERE account_id = $1", 1, p);
     size_t  slen;
     unsigned char *sealed;
@@ -262,14 +243,14 @@ static int cmd_verify(const char *login, const char *code)
     }
     snprintf(step, sizeof(step), "%ld", s);
     p[1] = step;
-    PQclear(q("BEGIN", 0, NULL));
-    PQclear(q("UPDATE otp_secret SET confirmed = true WHERE account_id = $1", 1, p));
-    PQclear(q("UPDATE account SET otp_method = 'totp' WHERE id = $1", 1, p));
-    PQclear(q("INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
+    PQclear(pgu_must(conn, "BEGIN", 0, NULL));
+    PQclear(pgu_must(conn, "UPDATE otp_secret SET confirmed = true WHERE account_id = $1", 1, p));
+    PQclear(pgu_must(conn, "UPDATE account SET otp_method = 'totp' WHERE id = $1", 1, p));
+    PQclear(pgu_must(conn, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
               " ON CONFLICT (account_id) DO UPDATE SET last_step = GREATEST(otp_state.last_step, $2)",
               2, p));
-    audit(login, "otp-confirm", "totp");
-    PQclear(q("COMMIT", 0, NULL));
+    pgu_audit(conn, "mssante-otp", "otp-confirm", login, "totp");
+    PQclear(pgu_must(conn, "COMMIT", 0, NULL));
     printf("%s: TOTP confirmed; logins now need password followed by the code\n", login);
     free(id);
     return 0;
@@ -301,7 +282,7 @@ static int cmd_device(const char *verb, const char *login, const char *name)
     PGresult *res;
 
     if (strcmp(verb, "list") == 0) {
-        res = q("SELECT name, to_char(created_at, 'YYYY-MM-DD HH24:MI'), coalesce(to_char(last_used_at,"
+        res = pgu_must(conn, "SELECT name, to_char(created_at, 'YYYY-MM-DD HH24:MI'), coalesce(to_char(last_used_at,"
                 " 'YYYY-MM-DD HH24:MI'), '-'), coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
                 " FROM device_password WHERE account_id = $1 ORDER BY name", 1, p);
         printf("%-24s %-16s %-16s %s\n", "device", "created", "last used", "revoked");
@@ -317,8 +298,8 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         char    salt[CRYPT_GENSALT_OUTPUT_SIZE], *pw, *hash;
         struct crypt_data cd = {0};
 
-        PQclear(q("BEGIN", 0, NULL));
-        res = q("INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
+        PQclear(pgu_must(conn, "BEGIN", 0, NULL));
+        res = pgu_must(conn, "INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
                 " ON CONFLICT DO NOTHING RETURNING id", 2, p);
         if (PQntuples(res) != 1)
             msg_fatal("%s already has a device \"%s\" (revoke it, or choose another name)", login, name);
@@ -328,11 +309,11 @@ static int cmd_device(const char *verb, const char *login, const char *name)
             msg_fatal("cannot hash the device password: %m");
         p[2] = PQgetvalue(res, 0, 0);
         p[1] = xasprintf("{SHA512-CRYPT}%s", hash);
-        PQclear(q("UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p));
+        PQclear(pgu_must(conn, "UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p));
         free((char *) p[1]);
         PQclear(res);
-        audit(login, "device-add", name);
-        PQclear(q("COMMIT", 0, NULL));
+        pgu_audit(conn, "mssante-otp", "device-add", login, name);
+        PQclear(pgu_must(conn, "COMMIT", 0, NULL));
         printf("%s\n", pw);
         fprintf(stderr, "device password of %s for \"%s\": shown once, give it to the device now\n",
                 login, name);
@@ -340,12 +321,12 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         OPENSSL_cleanse(&cd, sizeof(cd));
         free(pw);
     } else if (strcmp(verb, "revoke") == 0) {
-        res = q("UPDATE device_password SET revoked_at = now() WHERE account_id = $1 AND name = $2"
+        res = pgu_must(conn, "UPDATE device_password SET revoked_at = now() WHERE account_id = $1 AND name = $2"
                 " AND revoked_at IS NULL", 2, p);
         if (atol(PQcmdTuples(res)) != 1)
             msg_fatal("%s has no live device \"%s\"", login, name);
         PQclear(res);
-        audit(login, "device-revoke", name);
+        pgu_audit(conn, "mssante-otp", "device-revoke", login, name);
         printf("%s: device \"%s\" revoked\n", login, name);
     } else {
         usage(stderr);
@@ -361,8 +342,8 @@ static int cmd_unlock(const char *login)
     char   *id = account_id(login);
     const char *p[1] = {id};
 
-    PQclear(q("UPDATE otp_state SET failures = 0, locked_until = NULL WHERE account_id = $1", 1, p));
-    audit(login, "unlock", NULL);
+    PQclear(pgu_must(conn, "UPDATE otp_state SET failures = 0, locked_until = NULL WHERE account_id = $1", 1, p));
+    pgu_audit(conn, "mssante-otp", "unlock", login, NULL);
     printf("%s: unlocked\n", login);
     free(id);
     return 0;
@@ -371,7 +352,7 @@ static int cmd_unlock(const char *login)
 static int cmd_audit(const char *login)
 {
     const char *p[1] = {login};
-    PGresult *res = q("SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), action, coalesce(bal, '-'),"
+    PGresult *res = pgu_must(conn, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), action, coalesce(bal, '-'),"
                       " coalesce(service, '-'), coalesce(host(remote_ip), '-'), coalesce(request, '-'), result"
                       " FROM (SELECT * FROM audit_event WHERE actor = lower($1)"
                       "  OR (actor = 'mssante-otp' AND (request = lower($1) OR request LIKE lower($1) || ': %'))"

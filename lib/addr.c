@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "mymalloc.h"
+#include "strlist.h"
 
 #define LOCAL_MAX   64
 #define DOMAIN_MAX  253
@@ -252,4 +253,26 @@ void addr_free(struct addr *a)
     free(a->domain);
     free(a->key);
     a->local = a->domain = a->key = NULL;
+}
+
+char  **domain_list(const char *value, const char *key, char **err)
+{
+    char  **raw = strlist_split(value, " ,\t"), **out = xcalloc(1, sizeof(char *));
+    const char *why;
+
+    for (size_t i = 0; raw[i]; i++) {
+        char   *d = domain_canon(raw[i], &why);
+
+        if (d == NULL) {
+            *err = xasprintf("key \"%s\": \"%s\": %s", key, raw[i], why);
+            strlist_free(raw);
+            strlist_free(out);
+            return NULL;
+        }
+        out = xrealloc(out, (i + 2) * sizeof(char *));
+        out[i] = d;
+        out[i + 1] = NULL;
+    }
+    strlist_free(raw);
+    return out;
 }

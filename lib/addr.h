@@ -26,6 +26,12 @@ void    addr_free(struct addr *a);
 /* domain_canon - canonical form of a domain name, or NULL and *why */
 char   *domain_canon(const char *in, const char **why);
 
+/*
+ * domain_list - the canonical domains of a configuration value (space or
+ * comma separated); NULL and *err naming key on a bad one. Free with strlist_free.
+ */
+char  **domain_list(const char *value, const char *key, char **err);
+
 /* utf8_valid - whether len bytes are well-formed UTF-8 (no overlongs) */
 int     utf8_valid(const char *s, size_t len);
 

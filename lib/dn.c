@@ -423,3 +423,16 @@ char   *dn_format(const struct dn *dn)
     out[len] = 0;
     return out;
 }
+
+char   *dn_x509_text(const X509_NAME *name)
+{
+    BIO    *b = BIO_new(BIO_s_mem());
+    char   *data, *out;
+    long    n;
+
+    X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    n = BIO_get_mem_data(b, &data);
+    out = xstrndup(data, (size_t) n);
+    BIO_free(b);
+    return out;
+}

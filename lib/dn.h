@@ -12,6 +12,7 @@
 #define MSSANTE_DN_H
 
 #include <stddef.h>
+#include <openssl/x509.h>
 
 struct dn_ava {
     char   *type;               /* canonical: "CN", "OU", "ST", ... or an OID */
@@ -51,5 +52,8 @@ int     dn_value_match(const char *a, const char *b);
 
 /* dn_format - RFC 4514 text with canonical attribute names (free it) */
 char   *dn_format(const struct dn *dn);
+
+/* dn_x509_text - an OpenSSL name as one line of RFC 4514 text, UTF-8 kept */
+char   *dn_x509_text(const X509_NAME *name);
 
 #endif

@@ -231,20 +231,6 @@ static char *read_all(const char *path, size_t max, size_t *len, char **err)
     return buf;
 }
 
-/* x509_name - one-line RFC 2253 text of a certificate name */
-static char *x509_name(X509_NAME *name)
-{
-    BIO    *b = BIO_new(BIO_s_mem());
-    char   *data, *out;
-    long    n;
-
-    X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    n = BIO_get_mem_data(b, &data);
-    out = xstrndup(data, (size_t) n);
-    BIO_free(b);
-    return out;
-}
-
 /* asn1_time - text of an ASN.1 time */
 static char *asn1_time(const ASN1_TIME *t)
 {
@@ -391,8 +377,8 @@ static int verify_signature(struct lb *lb, xmlDocPtr doc, xmlNodePtr root,
         sk_X509_push(chain, xmlSecOpenSSLKeyDataX509GetCert(x509, i));
     if (verify_chain(signer, chain, opt, err) < 0)
         goto out;
-    lb->signer.subject = x509_name(X509_get_subject_name(signer));
-    lb->signer.issuer = x509_name(X509_get_issuer_name(signer));
+    lb->signer.subject = dn_x509_text(X509_get_subject_name(signer));
+    lb->signer.issuer = dn_x509_text(X509_get_issuer_name(signer));
     lb->signer.not_after = asn1_time(X509_get0_notAfter(signer));
     ret = 0;
 out:

@@ -82,3 +82,22 @@ int pgu_exec(PGconn *conn, const char *sql, char **err)
     PQclear(res);
     return ret;
 }
+
+PGresult *pgu_must(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        msg_fatal("%s", pgu_error(conn));
+    return res;
+}
+
+void pgu_audit(PGconn *conn, const char *actor, const char *action, const char *target,
+               const char *detail)
+{
+    const char *p[4] = {actor, action, target, detail};
+
+    PQclear(pgu_must(conn, "INSERT INTO audit_event (actor, action, service, request, result)"
+                     " VALUES ($1, $2, 'admin', $3 || coalesce(': ' || $4, ''), 'ok')", 4, p));
+}

@@ -1202,9 +1202,6 @@ static struct smfiDesc sm_desc = {
 
 static int sm_init(char **err)
 {
-    char  **raw;
-    const char *why;
-
     if (policy_parse(var_smime_default_policy, &default_policy) < 0) {
         *err = xasprintf("key \"smime_default_policy\": unknown policy \"%s\" (none, sign, "
                          "sign+encrypt-when-possible, encrypt-required)", var_smime_default_policy);
@@ -1214,21 +1211,8 @@ static int sm_init(char **err)
         || (rcpt_policies = policy_list("smime_recipient_policies", var_smime_recipient_policies,
                                         err)) == NULL)
         return -1;
-    raw = strlist_split(var_whitelist_our_domains, " ,\t");
-    our_domains = xcalloc(1, sizeof(char *));
-    for (size_t i = 0; raw[i]; i++) {
-        char   *d = domain_canon(raw[i], &why);
-
-        if (d == NULL) {
-            *err = xasprintf("key \"whitelist_our_domains\": \"%s\": %s", raw[i], why);
-            strlist_free(raw);
-            return -1;
-        }
-        our_domains = xrealloc(our_domains, (i + 2) * sizeof(char *));
-        our_domains[i] = d;
-        our_domains[i + 1] = NULL;
-    }
-    strlist_free(raw);
+    if ((our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", err)) == NULL)
+        return -1;
     outbound_daemons = strlist_split(var_whitelist_outbound_daemons, " ,\t");
     if (*var_database == 0) {
         *err = xstrdup("key \"database\": milter-smime needs the certificate store");

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "addr.h"
 #include "mime.h"
 #include "mymalloc.h"
 
@@ -405,21 +406,9 @@ static int canon_leaf(const struct mime_entity *e, const char *ctype, const char
     if (emit_fields(e, "Content-Transfer-Encoding", out) < 0)
         return -1;
     if (ctype == NULL && top) {
-        int     utf8 = 1;
-
         /* No MIME: RFC 2045 says US-ASCII; 8-bit text is UTF-8 or else Latin-1. */
-        for (size_t i = 0; i < e->bodylen && utf8; i++)
-            if (e->body[i] >= 0x80) {
-                size_t  k = e->body[i] >= 0xf0 ? 4 : e->body[i] >= 0xe0 ? 3 : e->body[i] >= 0xc0 ? 2 : 0;
+        int     utf8 = utf8_valid((const char *) e->body, e->bodylen);
 
-                if (k == 0 || i + k > e->bodylen)
-                    utf8 = 0;
-                else
-                    for (size_t j = 1; j < k; j++)
-                        if ((e->body[i + j] & 0xc0) != 0x80)
-                            utf8 = 0;
-                i += k ? k - 1 : 0;
-            }
         if (spool_puts(out, utf8 ? "Content-Type: text/plain; charset=utf-8\r\n"
                        : "Content-Type: text/plain; charset=iso-8859-1\r\n") < 0)
             return -1;

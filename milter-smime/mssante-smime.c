@@ -53,25 +53,6 @@ static void usage(FILE *fp)
 
 static PGconn *conn;
 
-/* q - a query with text parameters; exits on failure */
-static PGresult *q(const char *sql, int n, const char *const *p)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        msg_fatal("%s", pgu_error(conn));
-    return res;
-}
-
-static void audit(const char *action, const char *owner, const char *detail)
-{
-    const char *p[3] = {action, owner, detail};
-
-    PQclear(q("INSERT INTO audit_event (actor, action, service, request, result)"
-              " VALUES ('mssante-smime', $1, 'admin', $2 || coalesce(': ' || $3, ''), 'ok')", 3, p));
-}
-
 /* owner_of - the canonical owner and its scope; exits on garbage */
 static char *owner_of(const char *arg, const char **scope)
 {
@@ -174,7 +155,7 @@ static int cmd_import(const char *usage_kind, const char *who, const char *cert_
         const char *p[11] = {usage_kind, scope, owner, ci.fingerprint, ci.subject, ci.issuer,
                              ci.serial, ci.not_before, ci.not_after, pem, key_file};
 
-        res = q("INSERT INTO smime_cert (usage, scope, owner, fingerprint, subject, issuer, serial,"
+        res = pgu_must(conn, "INSERT INTO smime_cert (usage, scope, owner, fingerprint, subject, issuer, serial,"
                 " not_before, not_after, cert_pem, key_file) VALUES ($1, $2, $3, $4, $5, $6, $7,"
                 " $8, $9, $10, $11) ON CONFLICT (usage, owner, fingerprint) DO UPDATE SET"
                 " key_file = EXCLUDED.key_file, cert_pem = EXCLUDED.cert_pem, revoked_at = NULL"
@@ -182,7 +163,7 @@ static int cmd_import(const char *usage_kind, const char *who, const char *cert_
     }
     printf("%s certificate %s stored for %s %s (id %s): %s, valid until %s\n", usage_kind,
            ci.fingerprint, scope, owner, PQgetvalue(res, 0, 0), ci.subject, ci.not_after);
-    audit("smime-import", owner, ci.fingerprint);
+    pgu_audit(conn, "mssante-smime", "smime-import", owner, ci.fingerprint);
     PQclear(res);
     free(pem);
     free(owner);
@@ -197,7 +178,7 @@ static int cmd_list(const char *who)
     const char *scope;
     char   *owner = who ? owner_of(who, &scope) : NULL;
     const char *p[1] = {owner};
-    PGresult *res = q("SELECT id, usage, scope, owner, source, to_char(not_after, 'YYYY-MM-DD'),"
+    PGresult *res = pgu_must(conn, "SELECT id, usage, scope, owner, source, to_char(not_after, 'YYYY-MM-DD'),"
                       " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
                       " WHEN now() > not_after THEN 'expired' WHEN now() < not_before"
                       " THEN 'not yet valid' ELSE 'valid' END, subject FROM smime_cert"
@@ -228,7 +209,7 @@ static int cmd_show(const char *id)
 
     if (strspn(id, "0123456789") != strlen(id) || *id == 0)
         msg_fatal("\"%s\": an ID is a number (see mssante-smime list)", id);
-    res = q("SELECT id, usage, scope, owner, fingerprint, subject, issuer, serial, not_before,"
+    res = pgu_must(conn, "SELECT id, usage, scope, owner, fingerprint, subject, issuer, serial, not_before,"
             " not_after, coalesce(key_file, '-'), source, created_at, coalesce(revoked_at::text, '-'),"
             " cert_pem FROM smime_cert WHERE id = $1", 1, p);
     if (PQntuples(res) != 1)
@@ -247,12 +228,13 @@ static int cmd_revoke(const char *id)
 
     if (strspn(id, "0123456789") != strlen(id) || *id == 0)
         msg_fatal("\"%s\": an ID is a number (see mssante-smime list)", id);
-    res = q("UPDATE smime_cert SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
+    res = pgu_must(conn, "UPDATE smime_cert SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
             " RETURNING owner, fingerprint", 1, p);
     if (PQntuples(res) != 1)
         msg_fatal("no certificate with ID %s in use", id);
     printf("certificate %s of %s revoked\n", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-    audit("smime-revoke", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    pgu_audit(conn, "mssante-smime", "smime-revoke", PQgetvalue(res, 0, 0),
+              PQgetvalue(res, 0, 1));
     PQclear(res);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "dn.h"
 #include "mime.h"
 #include "mymalloc.h"
 #include "smime.h"
@@ -327,20 +328,6 @@ int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *ke
     return rc;
 }
 
-/* name_text - an X509 name as RFC 4514 text, UTF-8 kept */
-static char *name_text(const X509_NAME *n)
-{
-    BIO    *b = BIO_new(BIO_s_mem());
-    char   *p, *out;
-    long    len;
-
-    X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    len = BIO_get_mem_data(b, &p);
-    out = xstrndup(p, (size_t) len);
-    BIO_free(b);
-    return out;
-}
-
 /* first_email - the first e-mail address of a certificate, or NULL */
 static char *first_email(X509 *x)
 {
@@ -377,7 +364,7 @@ static void verify(CMS_ContentInfo *cms, BIO *content, X509_STORE *store, struct
     ERR_clear_error();
     ok = CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) == 1;
     if (signer) {
-        v->signer = name_text(X509_get_subject_name(signer));
+        v->signer = dn_x509_text(X509_get_subject_name(signer));
         v->signer_email = first_email(signer);
     }
     if (ok) {
@@ -517,8 +504,8 @@ int smime_certinfo(X509 *cert, struct smime_certinfo *ci)
         return -1;
     for (unsigned i = 0; i < n; i++)
         snprintf(ci->fingerprint + 2 * i, 3, "%02x", md[i]);
-    ci->subject = name_text(X509_get_subject_name(cert));
-    ci->issuer = name_text(X509_get_issuer_name(cert));
+    ci->subject = dn_x509_text(X509_get_subject_name(cert));
+    ci->issuer = dn_x509_text(X509_get_issuer_name(cert));
     bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
     hex = bn ? BN_bn2hex(bn) : NULL;
     ci->serial = xstrdup(hex ? hex : "");

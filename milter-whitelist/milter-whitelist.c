@@ -188,23 +188,11 @@ static char **exempt_senders;           /* folded address keys */
 /* wl_init - check the settings and load the list before serving */
 static int wl_init(char **err)
 {
-    char  **raw = strlist_split(var_whitelist_our_domains, " ,\t");
+    char  **raw;
     const char *why;
 
-    our_domains = xcalloc(1, sizeof(char *));
-    for (size_t i = 0; raw[i]; i++) {
-        char   *d = domain_canon(raw[i], &why);
-
-        if (d == NULL) {
-            *err = xasprintf("key \"whitelist_our_domains\": \"%s\": %s", raw[i], why);
-            strlist_free(raw);
-            return -1;
-        }
-        our_domains = xrealloc(our_domains, (i + 2) * sizeof(char *));
-        our_domains[i] = d;
-        our_domains[i + 1] = NULL;
-    }
-    strlist_free(raw);
+    if ((our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", err)) == NULL)
+        return -1;
     issuer_cns = strlist_split(var_whitelist_issuer_cns, ",");
     if (issuer_cns[0] == NULL) {
         *err = xstrdup("key \"whitelist_issuer_cns\": no issuing CA configured");
