@@ -477,8 +477,14 @@ static sfsistat sm_envrcpt(SMFICTX *ctx, char **argv)
 
     if (c == NULL)
         return tempfail(ctx, "RCPT without a transaction");
-    if (addr_parse(argv[0], &a, &why) < 0)
-        return SMFIS_CONTINUE;                  /* Postfix decides */
+    if (addr_parse(argv[0], &a, &why) < 0) {
+        /* Postfix decides; outbound, nothing can be encrypted to this one. */
+        if (c->outbound && c->any_required)
+            return refuse(ctx, c, argv[0], "chiffrement S/MIME exige mais adresse illisible",
+                          "S/MIME encryption required but the address cannot be read");
+        c->any_missing |= c->outbound;
+        return SMFIS_CONTINUE;
+    }
     r.key = xstrdup(a.key);
     r.domain = xstrdup(a.domain);
     addr_free(&a);
@@ -684,10 +690,12 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
     mime_entity_free(&e);
     if (type && (strcmp(type, "application/pkcs7-mime") == 0
                  || strcmp(type, "application/x-pkcs7-mime") == 0)) {
-        if (smime_type && strcasecmp(smime_type, "signed-data") == 0)
-            signed_already = 1;
-        else
+        /* Only an envelope is encrypted; anything else is wrapped when encryption is asked. */
+        if (smime_type && (strcasecmp(smime_type, "enveloped-data") == 0
+                           || strcasecmp(smime_type, "authEnveloped-data") == 0))
             encrypted_already = 1;
+        else
+            signed_already = 1;
     } else if (type && strcmp(type, "multipart/signed") == 0) {
         signed_already = 1;
     }
@@ -859,9 +867,12 @@ static int crlf_only(const unsigned char *p, size_t len)
     return 1;
 }
 
-/* verify_entity - a signed entity (multipart/signed or signed-data) */
+/*
+ * verify_entity - a signed entity (multipart/signed or signed-data); the
+ * verdict goes into f, a spooling failure (ours, not the sender's) into *err.
+ */
 static void verify_entity(const struct mime_entity *e, const char *ct, const char *type,
-                          X509_STORE *store, struct finding *f)
+                          X509_STORE *store, struct finding *f, char **err)
 {
     struct spool a, b;
 
@@ -897,7 +908,7 @@ static void verify_entity(const struct mime_entity *e, const char *ct, const cha
                 || (cte && strcasecmp(cte, "base64") == 0
                     ? mime_b64_decode(s.body, s.bodylen, &b) : spool_write(&b, s.body, s.bodylen)) < 0
                 || (der = spool_data(&b)) == NULL)
-                f->v.reason = xasprintf("cannot spool the signed parts: %s", strerror(errno));
+                *err = xasprintf("cannot spool the signed parts: %s", strerror(errno));
             else
                 smime_verify_detached(content, clen, der, spool_size(&b), store, &f->v);
             free(cte);
@@ -911,7 +922,7 @@ static void verify_entity(const struct mime_entity *e, const char *ct, const cha
 
         if ((cte && strcasecmp(cte, "base64") == 0 ? mime_b64_decode(e->body, e->bodylen, &b)
              : spool_write(&b, e->body, e->bodylen)) < 0 || (der = spool_data(&b)) == NULL)
-            f->v.reason = xasprintf("cannot spool the signed data: %s", strerror(errno));
+            *err = xasprintf("cannot spool the signed data: %s", strerror(errno));
         else
             smime_verify_opaque(der, spool_size(&b), store, &f->v);
         free(cte);
@@ -978,6 +989,10 @@ static int decrypt(struct sm_conn *c, const unsigned char *der, size_t len, stru
                 r = smime_decrypt(der, len, sk_X509_value(certs, 0), key, out, &why);
                 if (r == 0) {
                     rc = 0;
+                } else if (r < 0 && out->failed) {
+                    *err = why;                 /* our disk, not their message: retry */
+                    why = NULL;
+                    rc = -1;
                 } else if (r < 0) {
                     f->reason = why;
                     why = NULL;
@@ -1074,7 +1089,7 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
                 mime_parse(der, spool_size(&plain), &d);
                 ict = mime_get(&d, "Content-Type");
                 if ((itype = signed_type(ict)) != NULL)
-                    verify_entity(&d, ict, itype, store, &f);
+                    verify_entity(&d, ict, itype, store, &f, &err);
                 free(ict);
                 free(itype);
                 replaced = 1;
@@ -1087,7 +1102,7 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
         char   *t = signed_type(ct);
 
         if (t)
-            verify_entity(&e, ct, t, store, &f);
+            verify_entity(&e, ct, t, store, &f, &err);
         free(t);
     }
     if (err) {

@@ -207,6 +207,22 @@ ok($rc == 0 && $stdout eq $rich && Smime::header($stdout, 'Content-Type') =~ /^m
 ($rc, $stdout, $err) = Smime::tm($w, $rich, '-o', 'smime_sender_policies=a.mssante.test=bogus', @from_alice, '--rcpt', 'bob@b.mssante.test');
 ok($rc != 0 && $err =~ /key "smime_sender_policies": domain a\.mssante\.test: unknown policy "bogus"/, 'a bad policy names its key');
 
+# What cannot be encrypted to is never let through encrypt-required.
+($rc, $stdout, $err) = Smime::tm($w, $rich, '-o', 'smime_default_policy=encrypt-required', @from_alice,
+                                 '--rcpt', 'bob@b.mssante.test', '--rcpt', 'bad address@b.mssante.test');
+ok($rc == 0 && $err =~ /RCPT <bad address\@b\.mssante\.test>: 550 5\.7\.1 .*address cannot be read/
+   && Smime::header($stdout, 'Content-Type') =~ /enveloped-data/,
+   'encrypt-required: an unreadable recipient address is refused, the rest encrypted') or diag $err;
+# Opaque S/MIME without smime-type is not taken for an envelope: it is wrapped in one.
+Sandbox::write_file("$dir/opaque.txt", "Content-Type: text/plain\r\n\r\nsecret results\r\n");
+my $opaque = Sandbox::run('openssl', 'cms', '-sign', '-nodetach', '-in', "$dir/opaque.txt", '-signer', $p{alice}{cert},
+                          '-inkey', $p{alice}{key}) =~ s/; smime-type=signed-data//r;
+($rc, $stdout, $err) = Smime::tm($w, "From: <alice\@a.mssante.test>\nSubject: opaque\n$opaque", @from_alice,
+                                 '--rcpt', 'bob@b.mssante.test');
+($ok, $entity) = Smime::decrypt($sb, $stdout, $p{bob});
+ok($rc == 0 && $ok && Smime::header($entity, 'Content-Type') =~ m{^application/(x-)?pkcs7-mime},
+   'opaque S/MIME without smime-type: encrypted around it, not passed as already encrypted') or diag $err;
+
 # Faults: never plaintext, always 451.
 rename $p{alice}{key}, "$p{alice}{key}.away";
 ($rc, $stdout, $err) = Smime::tm($w, $rich, @from_alice, '--rcpt', 'bob@b.mssante.test');
