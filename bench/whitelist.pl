@@ -17,8 +17,7 @@ use ListeBlanche;
 my $MESSAGES = $ENV{BENCH_MESSAGES} || 2000;
 my $sb = Sandbox->new(keep => $ENV{MSSANTE_KEEP});
 my $dir = $sb->dir;
-my $real = $sb->top . '/../shared/data/listeblanche-2025-02-28.xml';
-die "bench: $real is missing\n" unless -f $real;
+my $real = ListeBlanche::real($sb);
 
 sub unxml { my ($s) = @_; $s =~ s/&lt;/</g; $s =~ s/&gt;/>/g; $s =~ s/&quot;/"/g; $s =~ s/&apos;/'/g; $s =~ s/&amp;/&/g; $s }
 my @entries;

@@ -69,4 +69,17 @@ sub sign {
     return $out;
 }
 
+# real - the national list published on 2025-02-28 (kept compressed in
+# t/data), unpacked into the sandbox; returns its path
+sub real {
+    my ($sb) = @_;
+    my $out = $sb->dir . '/listeblanche-2025-02-28.xml';
+    unless (-f $out) {
+        require IO::Uncompress::Gunzip;
+        IO::Uncompress::Gunzip::gunzip($sb->top . '/t/data/listeblanche-2025-02-28.xml.gz' => $out)
+            or die "cannot unpack the real list: $IO::Uncompress::Gunzip::GunzipError\n";
+    }
+    return $out;
+}
+
 1;
