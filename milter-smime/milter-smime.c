@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "addr.h"
+#include "inbound.h"
 #include "mfi.h"
 #include "milter_skel.h"
 #include "milter_test.h"
@@ -818,13 +819,6 @@ done:
 
 /* ------------------------------------------------------------ inbound */
 
-struct finding {
-    int     is_signed, is_encrypted, decrypted;
-    char   *algorithm;
-    struct smime_verdict v;
-    char   *reason;             /* about decryption */
-};
-
 /* harvest - keep a verified signer's certificate for later encryption */
 static void harvest(SMFICTX *ctx, X509 *cert)
 {
@@ -856,96 +850,6 @@ static void harvest(SMFICTX *ctx, X509 *cert)
     }
     free(pem);
     smime_certinfo_free(&ci);
-}
-
-/* crlf_only - every line end is CRLF */
-static int crlf_only(const unsigned char *p, size_t len)
-{
-    for (const unsigned char *nl = p; (nl = memchr(nl, '\n', len - (size_t) (nl - p))) != NULL; nl++)
-        if (nl == p || nl[-1] != '\r')
-            return 0;
-    return 1;
-}
-
-/*
- * verify_entity - a signed entity (multipart/signed or signed-data); the
- * verdict goes into f, a spooling failure (ours, not the sender's) into *err.
- */
-static void verify_entity(const struct mime_entity *e, const char *ct, const char *type,
-                          X509_STORE *store, struct finding *f, char **err)
-{
-    struct spool a, b;
-
-    spool_init(&a, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
-    spool_init(&b, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
-    f->is_signed = 1;
-    if (strcmp(type, "multipart/signed") == 0) {
-        char   *boundary = mime_param(ct, "boundary");
-        struct mime_part *parts = NULL;
-        int     closed;
-        size_t  n = boundary ? mime_parts(e->body, e->bodylen, boundary, &parts, &closed) : 0;
-        const unsigned char *content, *der;
-
-        if (n < 2) {
-            f->v.reason = xstrdup("multipart/signed without its two parts");
-        } else {
-            struct mime_entity s;
-            char   *cte;
-
-            mime_parse(parts[1].p, parts[1].len, &s);
-            cte = mime_get(&s, "Content-Transfer-Encoding");
-            size_t  clen = parts[0].len;
-
-            /* The signature covers the CRLF form: copy only if some line ends in LF alone. */
-            content = parts[0].p;
-            if (!crlf_only(content, clen)) {
-                if (mime_canon_lines(parts[0].p, parts[0].len, &a) < 0
-                    || (content = spool_data(&a)) == NULL)
-                    content = NULL;
-                clen = spool_size(&a);
-            }
-            if (content == NULL
-                || (cte && strcasecmp(cte, "base64") == 0
-                    ? mime_b64_decode(s.body, s.bodylen, &b) : spool_write(&b, s.body, s.bodylen)) < 0
-                || (der = spool_data(&b)) == NULL)
-                *err = xasprintf("cannot spool the signed parts: %s", strerror(errno));
-            else
-                smime_verify_detached(content, clen, der, spool_size(&b), store, &f->v);
-            free(cte);
-            mime_entity_free(&s);
-        }
-        free(parts);
-        free(boundary);
-    } else {
-        char   *cte = mime_get(e, "Content-Transfer-Encoding");
-        const unsigned char *der;
-
-        if ((cte && strcasecmp(cte, "base64") == 0 ? mime_b64_decode(e->body, e->bodylen, &b)
-             : spool_write(&b, e->body, e->bodylen)) < 0 || (der = spool_data(&b)) == NULL)
-            *err = xasprintf("cannot spool the signed data: %s", strerror(errno));
-        else
-            smime_verify_opaque(der, spool_size(&b), store, &f->v);
-        free(cte);
-    }
-    spool_free(&a);
-    spool_free(&b);
-}
-
-/* signed_type - the type if the entity is signed, else NULL */
-static char *signed_type(const char *ct)
-{
-    char   *type = mime_type(ct), *st = mime_param(ct, "smime-type");
-    int     yes = type && (strcmp(type, "multipart/signed") == 0
-                           || ((strcmp(type, "application/pkcs7-mime") == 0
-                                || strcmp(type, "application/x-pkcs7-mime") == 0)
-                               && st && strcasecmp(st, "signed-data") == 0));
-
-    free(st);
-    if (!yes) {
-        free(type);
-        return NULL;
-    }
-    return type;
 }
 
 /*
@@ -1013,44 +917,13 @@ static int decrypt(struct sm_conn *c, const unsigned char *der, size_t len, stru
 }
 
 
-/* verdict_text - the value of X-MSSante-SMIME */
-static char *verdict_text(const struct finding *f)
-{
-    char   *out = xasprintf("signed=%s", f->is_signed ? "yes" : "no"), *more, *q;
-
-#define APPEND(fmt, ...) (more = xasprintf("%s; " fmt, out, __VA_ARGS__), free(out), out = more)
-    if (f->is_signed) {
-        APPEND("verified=%s", f->v.verified ? "yes" : "no");
-        if (f->v.signer) {
-            q = mfi_quoted(f->v.signer);
-            APPEND("signer=%s", q);
-            free(q);
-        }
-        if (f->v.signer_email)
-            APPEND("signer-email=%s", f->v.signer_email);
-    }
-    APPEND("encrypted=%s", f->is_encrypted ? "yes" : "no");
-    if (f->is_encrypted) {
-        APPEND("decrypted=%s", f->decrypted ? "yes" : "no");
-        if (f->algorithm)
-            APPEND("algorithm=%s", f->algorithm);
-    }
-    if (f->reason || f->v.reason) {
-        q = mfi_quoted(f->reason ? f->reason : f->v.reason);
-        APPEND("reason=%s", q);
-        free(q);
-    }
-#undef APPEND
-    return out;
-}
-
 static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
 {
     const unsigned char *ent = spool_data(&c->entity), *der;
     struct mime_entity e, d = {0};
     struct finding f = {0};
     struct spool raw, plain;
-    char   *ct, *type, *stype, *err = NULL, *value;
+    char   *ct, *err = NULL, *value;
     X509_STORE *store = store_get();
     sfsistat st = SMFIS_CONTINUE;
     int     replaced = 0;
@@ -1063,18 +936,12 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
     spool_init(&plain, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
     mime_parse(ent, spool_size(&c->entity), &e);
     ct = mime_get(&e, "Content-Type");
-    type = mime_type(ct);
-    stype = mime_param(ct, "smime-type");
 
-    if (type && (strcmp(type, "application/pkcs7-mime") == 0
-                 || strcmp(type, "application/x-pkcs7-mime") == 0)
-        && !(stype && strcasecmp(stype, "signed-data") == 0)) {
-        char   *cte = mime_get(&e, "Content-Transfer-Encoding");
+    if (enveloped_type(ct)) {
         int     r;
 
         f.is_encrypted = 1;
-        if ((cte && strcasecmp(cte, "base64") == 0 ? mime_b64_decode(e.body, e.bodylen, &raw)
-             : spool_write(&raw, e.body, e.bodylen)) < 0 || (der = spool_data(&raw)) == NULL) {
+        if (transfer_decode(&e, &raw) < 0 || (der = spool_data(&raw)) == NULL) {
             err = xasprintf("cannot spool the encrypted data: %s", strerror(errno));
         } else {
             /* Memory: keep one copy at a time of a large message. */
@@ -1097,7 +964,6 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
                 err = xasprintf("cannot read the decrypted message: %s", strerror(plain.err));
             }
         }
-        free(cte);
     } else {
         char   *t = signed_type(ct);
 
@@ -1149,12 +1015,8 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
         free(fields);
     }
 done:
-    smime_verdict_free(&f.v);
-    free(f.algorithm);
-    free(f.reason);
+    finding_free(&f);
     free(ct);
-    free(type);
-    free(stype);
     mime_entity_free(&e);
     mime_entity_free(&d);
     spool_free(&raw);

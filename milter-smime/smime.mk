@@ -4,7 +4,7 @@ SMIME_OBJS := $(B)/milter-smime/smime.o $(B)/milter-smime/mime.o $(B)/milter-smi
 MILTER_SMIME := $(B)/bin/milter-smime
 PROGS += $(MILTER_SMIME)
 
-$(MILTER_SMIME): $(B)/milter-smime/milter-smime.o $(B)/milter-smime/pgpool.o $(SMIME_OBJS) $(LIBMSSANTE)
+$(MILTER_SMIME): $(B)/milter-smime/milter-smime.o $(B)/milter-smime/inbound.o $(B)/milter-smime/pgpool.o $(SMIME_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lmilter
 
