@@ -6,6 +6,7 @@
 #   make bench           run the benchmarks
 #   make demo            start the sandbox and show what runs where
 #   make SANITIZE=1 ...  the same with AddressSanitizer + UBSan
+#   make fuzz            run every fuzz target for FUZZ_SECONDS (clang, libFuzzer)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -23,7 +24,11 @@ PKGS     = libpq libidn2 openssl xmlsec1-openssl libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZING),1)
+B        ?= build-fuzz
+SAN       = -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),1)
 B        ?= build-san
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -65,6 +70,7 @@ include dovecot-patient-folder/patient.mk
 include dovecot-auth-otp/otp.mk
 include milter-smime/smime.mk
 include t/t.mk
+include t/fuzz/fuzz.mk
 include bench/bench.mk
 
 all: $(PROGS) $(PLUGINS) $(AUTH_PLUGINS) $(TESTS)
@@ -109,4 +115,4 @@ install: all
 		install -m 0640 conf/mssante.conf $(DESTDIR)$(SYSCONFDIR)/mssante.conf
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -33,7 +33,7 @@ struct ex_reader {
     size_t  bufcap;
 };
 
-/* ex_open - start reading; checks the header. 0, or -1 and *err */
+/* ex_open - start reading; checks the header. 0, or -1 and *err; ex_close either way */
 int     ex_open(struct ex_reader *r, FILE *fp, const char *path, char **err);
 
 /*

@@ -412,7 +412,7 @@ char   *dn_format(const struct dn *dn)
             for (size_t k = 0; k < vlen; k++) {
                 char    c = a->value[k];
 
-                if (strchr(",+\"\\<>;", c) || (k == 0 && (c == ' ' || c == '#'))
+                if (strchr(",+\"\\<>;=", c) || (k == 0 && (c == ' ' || c == '#'))
                     || (k == vlen - 1 && c == ' '))
                     PUT('\\');
                 PUT(c);

@@ -24,13 +24,16 @@ static int crlf_only(const unsigned char *p, size_t len)
 }
 
 /* transfer_decode - see inbound.h */
-int     transfer_decode(const struct mime_entity *e, struct spool *out)
+int     transfer_decode(const struct mime_entity *e, struct spool *out, const char *what,
+                        char **why)
 {
     char   *cte = mime_get(e, "Content-Transfer-Encoding");
     int     ret = cte && strcasecmp(cte, "base64") == 0 ? mime_b64_decode(e->body, e->bodylen, out)
         : spool_write(out, e->body, e->bodylen);
 
     free(cte);
+    if (ret > 0)
+        *why = xasprintf("%s is not valid base64", what);
     return ret;
 }
 
@@ -39,6 +42,7 @@ void    verify_entity(const struct mime_entity *e, const char *ct, const char *t
                       X509_STORE *store, struct finding *f, char **err)
 {
     struct spool a, b;
+    int     r = 0;
 
     spool_init(&a, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
     spool_init(&b, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
@@ -66,9 +70,10 @@ void    verify_entity(const struct mime_entity *e, const char *ct, const char *t
                     content = NULL;
                 clen = spool_size(&a);
             }
-            if (content == NULL || transfer_decode(&s, &b) < 0 || (der = spool_data(&b)) == NULL)
+            if (content == NULL || (r = transfer_decode(&s, &b, "the signature", &f->v.reason)) < 0
+                || (der = spool_data(&b)) == NULL)
                 *err = xasprintf("cannot spool the signed parts: %s", strerror(errno));
-            else
+            else if (r == 0)
                 smime_verify_detached(content, clen, der, spool_size(&b), store, &f->v);
             mime_entity_free(&s);
         }
@@ -77,9 +82,10 @@ void    verify_entity(const struct mime_entity *e, const char *ct, const char *t
     } else {
         const unsigned char *der;
 
-        if (transfer_decode(e, &b) < 0 || (der = spool_data(&b)) == NULL)
+        if ((r = transfer_decode(e, &b, "the signed data", &f->v.reason)) < 0
+            || (der = spool_data(&b)) == NULL)
             *err = xasprintf("cannot spool the signed data: %s", strerror(errno));
-        else
+        else if (r == 0)
             smime_verify_opaque(der, spool_size(&b), store, &f->v);
     }
     spool_free(&a);

@@ -18,8 +18,12 @@ struct finding {
 /* enveloped_type - whether a Content-Type value says encrypted (to be decrypted) */
 int     enveloped_type(const char *ct);
 
-/* transfer_decode - an entity's body, base64 decoded when so encoded, to out */
-int     transfer_decode(const struct mime_entity *e, struct spool *out);
+/*
+ * transfer_decode - an entity's body, base64 decoded when so encoded, to
+ * out: 0, 1 when it is not the base64 it says (reason in *why), -1 when out fails.
+ */
+int     transfer_decode(const struct mime_entity *e, struct spool *out, const char *what,
+                        char **why);
 
 /* signed_type - the type if a Content-Type value says signed, else NULL */
 char   *signed_type(const char *ct);

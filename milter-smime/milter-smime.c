@@ -941,9 +941,10 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
         int     r;
 
         f.is_encrypted = 1;
-        if (transfer_decode(&e, &raw) < 0 || (der = spool_data(&raw)) == NULL) {
+        if ((r = transfer_decode(&e, &raw, "the encrypted data", &f.reason)) < 0
+            || (der = spool_data(&raw)) == NULL) {
             err = xasprintf("cannot spool the encrypted data: %s", strerror(errno));
-        } else {
+        } else if (r == 0) {
             /* Memory: keep one copy at a time of a large message. */
             spool_reset(&c->entity);
             f.algorithm = smime_cipher_name(der, spool_size(&raw));

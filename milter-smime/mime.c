@@ -478,11 +478,14 @@ int mime_b64_decode(const unsigned char *p, size_t len, struct spool *out)
     for (size_t off = 0; off < len && rc == 0; off += 4096) {
         size_t  chunk = len - off < 4096 ? len - off : 4096;
 
-        if (EVP_DecodeUpdate(ctx, buf, &n, p + off, (int) chunk) < 0
-            || spool_write(out, buf, (size_t) n) < 0)
+        if (EVP_DecodeUpdate(ctx, buf, &n, p + off, (int) chunk) < 0)
+            rc = 1;
+        else if (spool_write(out, buf, (size_t) n) < 0)
             rc = -1;
     }
-    if (rc == 0 && (EVP_DecodeFinal(ctx, buf, &n) < 0 || spool_write(out, buf, (size_t) n) < 0))
+    if (rc == 0 && EVP_DecodeFinal(ctx, buf, &n) < 0)
+        rc = 1;
+    else if (rc == 0 && spool_write(out, buf, (size_t) n) < 0)
         rc = -1;
     EVP_ENCODE_CTX_free(ctx);
     return rc;

@@ -70,7 +70,11 @@ int     mime_canon(const unsigned char *p, size_t len, struct spool *out);
 /* mime_canon_lines - the bytes as they are, every line end made CRLF */
 int     mime_canon_lines(const unsigned char *p, size_t len, struct spool *out);
 
-/* mime_b64_decode - decode base64 text (line breaks and blanks ignored) to out */
+/*
+ * mime_b64_decode - decode base64 text (line breaks and blanks ignored) to
+ * out: 0, 1 when the text is not base64 (the sender's fault), or -1 when
+ * out fails (ours).
+ */
 int     mime_b64_decode(const unsigned char *p, size_t len, struct spool *out);
 
 /* mime_boundary - a fresh random boundary "=_mssante_<hex>" */

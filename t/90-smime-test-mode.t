@@ -274,6 +274,17 @@ like(Smime::header($stdout, 'X-MSSante-SMIME'), qr/^signed=yes; verified=no; .*r
      'content changed after signing: not verified') or diag $err;
 ($rc, $stdout, $err) = Smime::tm($w, "From: <dan\@c.mssante.test>\nX-MSSante-SMIME: signed=yes; verified=yes\nSubject: x\n\nhi\n", @inbound);
 is(join('|', Smime::header($stdout, 'X-MSSante-SMIME')), 'signed=no; encrypted=no', 'plain mail: said so, forged verdict replaced');
+# Transfer encodings that lie are the sender's fault: a verdict, not a 451.
+(my $bad_b64 = $by_openssl) =~ s/(Content-Transfer-Encoding: base64\r\n\r\n)/$1!!/ or die 'no signature part';
+($rc, $stdout, $err) = Smime::tm($w, $bad_b64, @inbound);
+is($rc, 0, 'a signature that is not base64: accepted (not a temporary failure)') or diag $err;
+is(Smime::header($stdout, 'X-MSSante-SMIME'), 'signed=yes; verified=no; encrypted=no; reason="the signature is not valid base64"',
+   '... and said so');
+($rc, $stdout, $err) = Smime::tm($w, "From: <dan\@c.mssante.test>\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\n"
+                                 . "Content-Transfer-Encoding: base64\n\nMIIB!!not base64\n", @inbound);
+is(join('|', $rc, Smime::header($stdout, 'X-MSSante-SMIME')),
+   '0|signed=no; encrypted=yes; decrypted=no; reason="the encrypted data is not valid base64"',
+   'encrypted data that is not base64: delivered as it came, with the reason') or diag $err;
 
 # Revocation from a CRL file of the issuing CA: dan's certificate revoked.
 {
