@@ -5,6 +5,7 @@
 # the system's own PostgreSQL, slapd, Postfix or Dovecot: a policy-rc.d
 # guard refuses service starts for the time of the install. Not root, or
 # not Debian: say what is missing and let the build fail where it will.
+# "deps.sh fuzz" adds clang, whose libFuzzer "make fuzz" uses.
 set -eu
 
 PKGS="build-essential pkg-config perl postfix dovecot-core dovecot-dev dovecot-imapd
@@ -12,6 +13,7 @@ dovecot-lmtpd dovecot-pgsql dovecot-sieve libmilter-dev miltertest libssl-dev op
 libxml2-dev libxmlsec1-dev xmlsec1 liboath-dev oathtool libldap-dev slapd ldap-utils
 libpq-dev postgresql postgresql-contrib libjansson-dev libcurl4-openssl-dev
 libqrencode-dev libidn2-dev libunistring-dev libzip-dev zip libpng-dev zbar-tools swaks libnet-ssleay-perl python3 time gpgsm gpg-agent faketime"
+[ "${1:-}" = fuzz ] && PKGS="$PKGS clang"
 
 missing=""
 for p in $PKGS; do

@@ -31,7 +31,7 @@ $(B)/t/fuzz-%: $(B)/t/fuzz/%.o $(B)/t/fuzz/replay.o $(FUZZ_COMMON) $$(FUZZ_EXTRA
 FUZZ_B := build-fuzz
 .PHONY: fuzz fuzz-build
 fuzz:
-	@sh mk/deps.sh
+	@sh mk/deps.sh fuzz
 	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang FUZZING=1 fuzz-build
 	@sh t/fuzz/run $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
