@@ -29,6 +29,7 @@
 struct sink {
     FILE   *fp;
     curl_off_t got;
+    int     err;                        /* errno of a failed write (disk full...) */
 };
 
 static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
@@ -37,7 +38,11 @@ static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
 
     if ((s->got += (curl_off_t) (size * n)) > FETCH_MAX)
         return 0;                       /* larger than any list: abort */
-    return fwrite(data, size, n, s->fp) * size;
+    if (fwrite(data, size, n, s->fp) != n) {
+        s->err = errno;
+        return 0;
+    }
+    return size * n;
 }
 
 /* fsync_dir - make the rename itself durable */
@@ -91,8 +96,15 @@ int lb_fetch(const char *url, const char *dest, const char *https_ca,
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(curl, CURLINFO_FILETIME, &filetime);
     curl_easy_getinfo(curl, CURLINFO_CONDITION_UNMET, &unmet);
-    if (fclose(sink.fp) != 0 && rc == CURLE_OK)
+    if (fclose(sink.fp) != 0 && rc == CURLE_OK) {
+        sink.err = errno;
         rc = CURLE_WRITE_ERROR;
+    }
+    if (rc == CURLE_WRITE_ERROR && sink.err) {
+        fprintf(stderr, "liste-blanche: cannot write the downloaded list beside %s: %s; "
+                "installed list unchanged\n", dest, strerror(sink.err));
+        goto out;
+    }
     if (rc != CURLE_OK) {
         fprintf(stderr, "liste-blanche: download of %s failed: %s; installed list unchanged\n",
                 url, *curl_err ? curl_err : curl_easy_strerror(rc));
