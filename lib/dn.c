@@ -308,6 +308,12 @@ struct dn *dn_parse(const char *text, const char **why)
                 free(value);
                 goto fail;
             }
+            if (rdn->n == DN_MAX_AVA) {
+                *why = "more than " DN_MAX_AVA_TEXT " values in one RDN";
+                free(type);
+                free(value);
+                goto fail;
+            }
             rdn->ava = xrealloc(rdn->ava, (rdn->n + 1) * sizeof(*rdn->ava));
             ava = rdn->ava + rdn->n++;
             ava->type = type;
@@ -338,9 +344,9 @@ fail:
 /* rdn_equal - same set of attribute values, in any order */
 static int rdn_equal(const struct dn_rdn *a, const struct dn_rdn *b)
 {
-    unsigned char used[64] = {0};
+    unsigned char used[DN_MAX_AVA] = {0};
 
-    if (a->n != b->n || a->n > sizeof(used))
+    if (a->n != b->n || a->n > DN_MAX_AVA)
         return 0;
     for (size_t i = 0; i < a->n; i++) {
         size_t  j;

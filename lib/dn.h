@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <openssl/x509.h>
 
+#define DN_MAX_AVA 64            /* values in one multi-valued RDN */
+#define DN_MAX_AVA_TEXT "64"
+
 struct dn_ava {
     char   *type;               /* canonical: "CN", "OU", "ST", ... or an OID */
     char   *value;              /* unescaped UTF-8, as written */

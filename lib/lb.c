@@ -134,7 +134,7 @@ const struct lb_operator *lb_find_cn(const struct lb *lb, const char *cn)
     struct lb_operator key = {0};
     const struct lb_operator *kp = &key, **hit;
 
-    if (cn == NULL || *cn == 0)
+    if (cn == NULL || *cn == 0 || lb->nbycn == 0)
         return NULL;
     key.cn_key = dn_value_fold(cn);
     hit = bsearch(&kp, lb->bycn, lb->nbycn, sizeof(*lb->bycn), bycn_cmp);
@@ -155,7 +155,8 @@ static void index_cn(struct lb *lb)
             lb->bycn[lb->nbycn++] = d->op + j;
         }
     }
-    qsort(lb->bycn, lb->nbycn, sizeof(*lb->bycn), bycn_cmp);
+    if (lb->nbycn > 0)                  /* no operator with a CN: no array at all */
+        qsort(lb->bycn, lb->nbycn, sizeof(*lb->bycn), bycn_cmp);
 }
 
 /* lb_free - release a list */

@@ -107,6 +107,16 @@ int main(void)
     refuse("CN=a\\", "escape at end");
     refuse("CN=,C=FR", "empty attribute value");
     refuse("CN=\\ff\\fe,C=FR", "not valid UTF-8");
+    {
+        /* 64 values in one RDN are the most that compare: more is refused, 64 equal themselves */
+        char    many[64 * 6 + 16] = "", *p = many;
+
+        for (int i = 0; i < 64; i++)
+            p += sprintf(p, "%sCN=%02d", i ? "+" : "", i);
+        same(many, many, "an RDN of 64 values equals itself");
+        strcpy(p, "+CN=xx");
+        refuse(many, "more than 64 values in one RDN");
+    }
 
     d = dn_parse("CN=mailin.interop-mssante.apicrypt.org, OU=343975235300037, O=APICEM, ST=Nord (59), C=FR", &why);
     is_str(dn_get(d, "CN"), "mailin.interop-mssante.apicrypt.org", "dn_get CN");
