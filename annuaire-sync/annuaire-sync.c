@@ -683,8 +683,12 @@ static void record(PGconn *conn, const char *run_id, const struct counts *n,
                        " rows_inserted = $3, rows_updated = $4, rows_deleted = $5,"
                        " rows_rejected = $6, status = $7, error = $8 WHERE id = $1",
                        8, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        msg_warn("cannot record the run in sync_run: %s", PQerrorMessage(conn));
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char   *why = pgu_error(conn);
+
+        msg_warn("cannot record the run in sync_run: %s", why);
+        free(why);
+    }
     PQclear(res);
 }
 
@@ -829,6 +833,7 @@ failed:
     n.inserted = n.updated = n.deleted = 0;
     record(conn, run_id, &n, status, err);
     fprintf(stderr, "annuaire-sync: %s; database unchanged\n", err);
+    free(err);
     PQfinish(conn);
     return 1;
 }

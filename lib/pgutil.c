@@ -12,17 +12,22 @@
 #include "mymalloc.h"
 #include "pgutil.h"
 
-/* one_line - copy a libpq message with newlines turned into spaces */
+/* one_line - copy a libpq message on one line: each run of white space one space */
 static char *one_line(const char *text)
 {
-    char   *s = xstrdup(text ? text : "unknown error"), *e;
+    char   *s = xstrdup(text ? text : "unknown error"), *o = s;
 
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
-    e = s + strlen(s);
-    while (e > s && e[-1] == ' ')
-        *--e = 0;
+    for (const char *p = s; *p; p++) {
+        int     blank = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+
+        if (!blank)
+            *o++ = *p;
+        else if (o > s && o[-1] != ' ')
+            *o++ = ' ';
+    }
+    while (o > s && o[-1] == ' ')
+        o--;
+    *o = 0;
     return s;
 }
 
