@@ -72,6 +72,7 @@ include milter-smime/smime.mk
 include t/t.mk
 include t/fuzz/fuzz.mk
 include bench/bench.mk
+include man/man.mk
 
 all: $(PROGS) $(PLUGINS) $(AUTH_PLUGINS) $(TESTS)
 

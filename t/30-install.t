@@ -24,6 +24,24 @@ ok(-f "$root/usr/share/mssante/conf/mssante.conf", 'configuration snippets insta
 ok(-f "$root/etc/mssante/mssante.conf", 'a default mssante.conf installed');
 is((stat "$root/etc/mssante/mssante.conf")[2] & 07777, 0640, 'mssante.conf is not world-readable');
 
+# Man pages for every command, daemon, plugin and the configuration file, and man renders them.
+my @man = map { glob "$root/usr/share/man/$_" } qw(man1/*.1 man5/*.5 man7/*.7 man8/*.8);
+my %have = map { m{([^/]+)$}; ($1 => 1) } @man;
+for my $p (qw(milter-whitelist.8 liste-blanche.8 milter-smime.8 mssante-smime.8 annuaire-sync.8
+              annuaire-search.1 mssante-db.8 mssante-otp.8 mssante-patient-folder.7 mssante-auth-otp.7
+              mssante.conf.5)) {
+    ok($have{$p}, "man page $p installed");
+}
+for my $f (@man) {
+    my $name = $f =~ s{.*/}{}r;
+    my $text = qx{LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l $f 2>$tmp/man.err};
+    my $warn = Sandbox::slurp("$tmp/man.err");
+    ok($? == 0 && $text =~ /^NAME\n\s+\S+\s+-\s+\S/m && $warn eq '', "man -l $name renders, without warnings") or diag $warn;
+}
+like(qx{LC_ALL=C.UTF-8 MANWIDTH=200 man -l $root/usr/share/man/man5/mssante.conf.5 2>&1},
+     qr/^\s+smime_spool_directory = \/var\/tmp\n\s+where those temporary files live/m,
+     'mssante.conf(5) lists the keys with their defaults and help');
+
 # The installed program looks for its schema where it was installed.
 my $n = qx{$root/usr/sbin/mssante-db -c $root/etc/mssante/mssante.conf -n 2>&1};
 like($n, qr{^schema_directory = /usr/share/mssante/schema$}m,
