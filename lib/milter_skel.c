@@ -212,9 +212,18 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
     if (!foreground)
         daemonize();
 
-    /* Block SIGUSR1 everywhere, so that only the reload thread sees it. */
+    /*
+     * Block SIGUSR1 everywhere, so that only the reload thread sees it, and
+     * the signals libmilter waits for (SIGTERM, SIGINT, SIGHUP): its signal
+     * thread takes them with sigwait(), which works only if no thread of ours
+     * started before smfi_main() leaves them unblocked (such a thread would
+     * take SIGTERM's default action and end the process on the spot).
+     */
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (app->reload && pthread_create(&tid, NULL, reload_thread, (void *) app) != 0)
         msg_fatal("cannot start the reload thread");

@@ -16,6 +16,7 @@ use Test::More;
 use Net::SMTP;
 use IO::Socket::UNIX;
 use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
 use Sandbox;
 use ListeBlanche;
 use Smime;
@@ -40,6 +41,11 @@ my $conf = Sandbox::write_file("$dir/faults.conf", Sandbox::slurp($w->{conf}) . 
     "whitelist_issuer_cns = $pki->{organisations}{cn}",
     'whitelist_our_domains = a.mssante.test many.a.mssante.test', 'smime_default_policy = sign');
 
+# Under AddressSanitizer freed memory waits in a quarantine of up to 256 MB before reuse,
+# which would read as growth: the milters of this test run without it (use-after-free
+# is still caught by every other test of the sanitizer build).
+local $ENV{ASAN_OPTIONS} = join ':', grep { $_ } $ENV{ASAN_OPTIONS}, 'quarantine_size_mb=0'
+    if ($ENV{MSSANTE_BUILD} // '') =~ /build-san$/;
 my %milter;
 sub start_milter {
     my ($kind) = @_;
@@ -224,7 +230,8 @@ sub alive { my ($k) = @_; kill 0, $milter{$k}{pid} }
     for my $k (qw(whitelist smime)) {
         diag "$k fds per round: @{ $fd{$k} }; RSS (kB): @{ $mem{$k} }";
         cmp_ok($fd{$k}[4], '<=', $fd{$k}[0], "$k: no fd growth over 5 rounds");
-        cmp_ok($mem{$k}[4], '<=', $mem{$k}[1] * 1.10 + 1024, "$k: no memory growth from round 2 to round 5");
+        # Rounds 1 and 2 warm the caches and thread stacks up; from round 3 on it must be flat.
+        cmp_ok($mem{$k}[4], '<=', $mem{$k}[2] * 1.05 + 1024, "$k: no memory growth from round 3 to round 5");
     }
 }
 
@@ -258,6 +265,17 @@ sub alive { my ($k) = @_; kill 0, $milter{$k}{pid} }
     my $seen = delivered(1501 + 3);
     is(scalar(grep { $seen->{$_} } qw(bad-boundaries nul-bytes no-from)), 3,
        'the malformed messages that were accepted were delivered');
+}
+
+# --- at the end: each milter stops cleanly; the sanitizer build checks for leaks at exit
+for my $k (qw(whitelist smime)) {
+    my ($pid, $t0) = ($milter{$k}{pid}, time);
+    kill 'TERM', $pid;
+    my $gone = 0;
+    while (time - $t0 < 90 && !$gone) { $gone = waitpid($pid, WNOHANG) == $pid; sleep 0.1 unless $gone }
+    ok($gone && ($? & 127) == 0, sprintf "%s: stopped on SIGTERM (%.1f s, status %d)", $k, time - $t0, $? >> 8);
+    unlike(Sandbox::slurp($milter{$k}{log}), qr/LeakSanitizer|AddressSanitizer|runtime error/,
+           "$k: no leak or sanitizer report over the whole test");
 }
 
 done_testing;
