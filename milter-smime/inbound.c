@@ -92,14 +92,19 @@ void    verify_entity(const struct mime_entity *e, const char *ct, const char *t
     spool_free(&b);
 }
 
+/* pkcs7_mime - see inbound.h */
+int     pkcs7_mime(const char *type)
+{
+    return type && (strcmp(type, "application/pkcs7-mime") == 0
+                    || strcmp(type, "application/x-pkcs7-mime") == 0);
+}
+
 /* signed_type - the type if the entity is signed, else NULL */
 char   *signed_type(const char *ct)
 {
     char   *type = mime_type(ct), *st = mime_param(ct, "smime-type");
     int     yes = type && (strcmp(type, "multipart/signed") == 0
-                           || ((strcmp(type, "application/pkcs7-mime") == 0
-                                || strcmp(type, "application/x-pkcs7-mime") == 0)
-                               && st && strcasecmp(st, "signed-data") == 0));
+                           || (pkcs7_mime(type) && st && strcasecmp(st, "signed-data") == 0));
 
     free(st);
     if (!yes) {
@@ -113,9 +118,7 @@ char   *signed_type(const char *ct)
 int     enveloped_type(const char *ct)
 {
     char   *type = mime_type(ct), *st = mime_param(ct, "smime-type");
-    int     yes = type && (strcmp(type, "application/pkcs7-mime") == 0
-                           || strcmp(type, "application/x-pkcs7-mime") == 0)
-        && !(st && strcasecmp(st, "signed-data") == 0);
+    int     yes = pkcs7_mime(type) && !(st && strcasecmp(st, "signed-data") == 0);
 
     free(type);
     free(st);
@@ -153,9 +156,8 @@ char   *verdict_text(const struct finding *f)
     return out;
 }
 
-
 /* finding_free - what a finding holds */
-void finding_free(struct finding *f)
+void    finding_free(struct finding *f)
 {
     smime_verdict_free(&f->v);
     free(f->algorithm);

@@ -15,6 +15,9 @@ struct finding {
     char   *reason;             /* about decryption */
 };
 
+/* pkcs7_mime - whether a "type/subtype" (lower case) is application/(x-)pkcs7-mime */
+int     pkcs7_mime(const char *type);
+
 /* enveloped_type - whether a Content-Type value says encrypted (to be decrypted) */
 int     enveloped_type(const char *ct);
 

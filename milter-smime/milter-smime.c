@@ -689,8 +689,7 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
     type = mime_type(ct);
     smime_type = mime_param(ct, "smime-type");
     mime_entity_free(&e);
-    if (type && (strcmp(type, "application/pkcs7-mime") == 0
-                 || strcmp(type, "application/x-pkcs7-mime") == 0)) {
+    if (pkcs7_mime(type)) {
         /* Only an envelope is encrypted; anything else is wrapped when encryption is asked. */
         if (smime_type && (strcasecmp(smime_type, "enveloped-data") == 0
                            || strcasecmp(smime_type, "authEnveloped-data") == 0))
