@@ -131,12 +131,14 @@ sub gpgsm {
     $run->('', '--import', $pki->{root}{cert}, $pki->{personnes}{cert}, $pki->{organisations}{cert});
     for my $w (@who) {
         my $p12 = "$w->{key}.p12";
-        # gpgsm 2.2 reads the classic PKCS#12 algorithms only.
-        Sandbox::run('openssl', 'pkcs12', '-export', '-in', $w->{cert}, '-inkey', $w->{key}, '-passout', 'pass:test',
-                     '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', $p12);
-        # The agent starting up sometimes loses the loopback passphrase: try again.
+        # The agent starting up sometimes loses the loopback passphrase, and
+        # gpgsm 2.2's PKCS#12 parser fails on some files ("error at bag.data")
+        # depending on their random salt: try again with a fresh file.
         my ($rc, $err);
-        for (1 .. 3) {
+        for (1 .. 5) {
+            # gpgsm 2.2 reads the classic PKCS#12 algorithms only.
+            Sandbox::run('openssl', 'pkcs12', '-export', '-in', $w->{cert}, '-inkey', $w->{key}, '-passout', 'pass:test',
+                         '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', $p12);
             ($rc, undef, $err) = $run->("test\n", '--import', $p12);
             last if $rc == 0 && $err =~ /secret keys imported: 1|secret keys unchanged: 1/;
         }
