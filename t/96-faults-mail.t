@@ -44,8 +44,8 @@ my $conf = Sandbox::write_file("$dir/faults.conf", Sandbox::slurp($w->{conf}) . 
 # Under AddressSanitizer freed memory waits in a quarantine of up to 256 MB before reuse,
 # which would read as growth: the milters of this test run without it (use-after-free
 # is still caught by every other test of the sanitizer build).
-local $ENV{ASAN_OPTIONS} = join ':', grep { $_ } $ENV{ASAN_OPTIONS}, 'quarantine_size_mb=0'
-    if ($ENV{MSSANTE_BUILD} // '') =~ /build-san$/;
+my $san = ($ENV{MSSANTE_BUILD} // '') =~ /build-san$/;
+local $ENV{ASAN_OPTIONS} = join ':', grep { $_ } $ENV{ASAN_OPTIONS}, 'quarantine_size_mb=0' if $san;
 my %milter;
 sub start_milter {
     my ($kind) = @_;
@@ -231,7 +231,10 @@ sub alive { my ($k) = @_; kill 0, $milter{$k}{pid} }
         diag "$k fds per round: @{ $fd{$k} }; RSS (kB): @{ $mem{$k} }";
         cmp_ok($fd{$k}[4], '<=', $fd{$k}[0], "$k: no fd growth over 5 rounds");
         # Rounds 1 and 2 warm the caches and thread stacks up; from round 3 on it must be flat.
-        cmp_ok($mem{$k}[4], '<=', $mem{$k}[2] * 1.05 + 1024, "$k: no memory growth from round 3 to round 5");
+        # Under ASan the allocator's per-thread caches for 200 threads move RSS by a few MB
+        # either way: the bound is looser there, and LeakSanitizer checks at exit (below).
+        my ($pct, $kb) = $san ? (1.20, 4096) : (1.05, 1024);
+        cmp_ok($mem{$k}[4], '<=', $mem{$k}[2] * $pct + $kb, "$k: no memory growth from round 3 to round 5");
     }
 }
 
