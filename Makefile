@@ -4,7 +4,8 @@
 #   make check           install missing Debian packages (as root), build, run all tests
 #   make install         install under DESTDIR/PREFIX
 #   make bench           run the benchmarks
-#   make demo            start the sandbox and show what runs where
+#   make demo            two operators on loopback through every part: a scripted day
+#                        (DEMO_BREAK=trust-anchors: the same with one part broken)
 #   make SANITIZE=1 ...  the same with AddressSanitizer + UBSan
 #   make fuzz            run every fuzz target for FUZZ_SECONDS (clang, libFuzzer)
 
@@ -100,7 +101,7 @@ deps:
 demo:
 	@sh mk/deps.sh
 	@$(MAKE) --no-print-directory all
-	@perl t/sandbox demo
+	@perl t/sandbox demo $(if $(DEMO_BREAK),--break $(DEMO_BREAK))
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/conf \

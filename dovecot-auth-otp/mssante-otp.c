@@ -2,7 +2,7 @@
  * mssante-otp - second factor and device passwords of the local accounts.
  *
  *   mssante-otp key                       create otp_key_file (root, 0600)
- *   mssante-otp enroll LOGIN --totp [--png FILE]
+ *   mssante-otp enroll LOGIN --totp [--qr] [--png FILE]
  *                                         new TOTP secret: otpauth:// URI, QR code on
  *                                         the terminal and, if asked, in a PNG (mode 0600)
  *   mssante-otp enroll LOGIN --email ADDR codes by e-mail to ADDR (outside MSSanté)
@@ -43,6 +43,7 @@
 #define OPT_TOTP 0x200
 #define OPT_EMAIL 0x201
 #define OPT_PNG 0x202
+#define OPT_QR 0x203
 #define PNG_SCALE 8                     /* pixels per module */
 #define PNG_BORDER 4                    /* modules of quiet zone */
 
@@ -50,7 +51,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mssante-otp [options] key\n"
-            "       mssante-otp [options] enroll LOGIN --totp [--png FILE] | --email ADDRESS\n"
+            "       mssante-otp [options] enroll LOGIN --totp [--qr] [--png FILE] | --email ADDRESS\n"
             "       mssante-otp [options] verify LOGIN CODE\n"
             "       mssante-otp [options] device add|list|revoke LOGIN [NAME]\n"
             "       mssante-otp [options] unlock LOGIN\n"
@@ -160,7 +161,7 @@ static void qr_png(const char *uri, const char *path)
     QRcode_free(qr);
 }
 
-static int cmd_enroll(const char *login, const char *png)
+static int cmd_enroll(const char *login, const char *png, int qr)
 {
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN], sealed[OTP_SEALED_LEN];
     char   *id = account_id(login), *b32, *uri;
@@ -183,7 +184,7 @@ static int cmd_enroll(const char *login, const char *png)
     uri = xasprintf("otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER
                     "&algorithm=SHA1&digits=%d&period=%d", login, b32, OTP_DIGITS, OTP_STEP);
     printf("%s\n", uri);
-    if (isatty(STDOUT_FILENO))
+    if (qr || isatty(STDOUT_FILENO))
         qr_print(uri);
     if (png) {
         qr_png(uri, png);
@@ -375,10 +376,11 @@ int main(int argc, char **argv)
         {"totp", no_argument, 0, OPT_TOTP},
         {"email", required_argument, 0, OPT_EMAIL},
         {"png", required_argument, 0, OPT_PNG},
+        {"qr", no_argument, 0, OPT_QR},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
-    int     ch, totp = 0, n, ret;
+    int     ch, totp = 0, qr = 0, n, ret;
     char   *err = NULL, **a, *email = NULL, *png = NULL;
 
     cmd_init(&c, argc, argv);
@@ -397,6 +399,10 @@ int main(int argc, char **argv)
             png = optarg;
             continue;
         }
+        if (ch == OPT_QR) {
+            qr = 1;
+            continue;
+        }
         usage(stderr);
         return 2;
     }
@@ -412,7 +418,7 @@ int main(int argc, char **argv)
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s", err);
     if (strcmp(a[0], "enroll") == 0 && n == 2 && totp && !email)
-        ret = cmd_enroll(a[1], png);
+        ret = cmd_enroll(a[1], png, qr);
     else if (strcmp(a[0], "enroll") == 0 && n == 2 && email && !totp)
         ret = cmd_enroll_email(a[1], email);
     else if (strcmp(a[0], "verify") == 0 && n == 3)

@@ -264,6 +264,10 @@ static int verify_chain(X509 *signer, STACK_OF(X509) *untrusted,
         *err = xstrdup("no trust anchors configured (--trust-anchors or whitelist_trust_anchors)");
         goto out;
     }
+    if (access(opt->trust_anchors, R_OK) != 0) {
+        *err = xasprintf("cannot read the trust anchors %s: %s", opt->trust_anchors, strerror(errno));
+        goto out;
+    }
     if (X509_STORE_load_file(store, opt->trust_anchors) != 1) {
         *err = xasprintf("%s: cannot load trust anchors (PEM certificates expected)",
                          opt->trust_anchors);

@@ -111,7 +111,10 @@ is($rc, 0, 'anchor on the issuing CA only (partial chain): valid') or diag $out;
 refused($good, 'signer certificate not trusted', 'anchored on the other IGC-Santé CA only',
         "--trust-anchors=$pki->{personnes}{cert}");
 refused($good, 'certificate has expired', 'verified after the signer expired', '--at', '2040-01-01');
-refused($good, 'cannot load trust anchors', 'trust anchor file missing', "--trust-anchors=$dir/none.pem");
+refused($good, "cannot read the trust anchors \Q$dir/none.pem\E: No such file or directory", 'trust anchor file missing',
+        "--trust-anchors=$dir/none.pem");
+refused($good, 'cannot load trust anchors \(PEM certificates expected\)', 'trust anchor file not PEM',
+        "--trust-anchors=$good");
 my $nosign = $sb->issue(name => 'nosign', cn => 'nosign.mssante.test', o => 'GIE TEST', ku => 'keyEncipherment');
 refused(ListeBlanche::sign(ListeBlanche::document(entries => \@entries), $nosign, "$dir/ku.xml"),
         'key usage does not allow signatures', 'signer certificate without digitalSignature');

@@ -92,11 +92,24 @@ sub login {
 }
 
 # --- enrolment
-($rc, $out, $err) = cli('enroll', 'jean.dupont', '--totp', '--png', "$dir/jean.png");
+($rc, $out, $err) = cli('enroll', 'jean.dupont', '--totp', '--qr', '--png', "$dir/jean.png");
 my ($uri, $secret) = $out =~ m{^(otpauth://totp/MSSante:jean\.dupont\?secret=([A-Z2-7]+)&issuer=MSSante&algorithm=SHA1&digits=6&period=30)$}m;
 ok($secret, 'enroll prints the otpauth:// URI') or diag $out, $err;
 is(sprintf('%o', (stat "$dir/jean.png")[2] & 07777), '600', 'the PNG holding the secret is mode 0600');
 is(scalar qx{zbarimg -q --raw $dir/jean.png 2>/dev/null}, "$uri\n", 'the PNG is a QR code of that URI (read back by zbarimg)');
+# The terminal drawing (--qr: also when not a terminal): half blocks, a space
+# being two dark modules. Redrawn as a PBM image, zbarimg must read the URI.
+utf8::decode(my $text = $out);
+my @rows = grep { /^[ \x{2580}\x{2584}\x{2588}]+$/ && /\S/ } split /\n/, $text;
+my @px;
+for my $l (@rows) {
+    push @px, [map { /[ \x{2584}]/ ? 1 : 0 } split //, $l], [map { /[ \x{2580}]/ ? 1 : 0 } split //, $l];
+}
+my $scale = 4;
+my $pbm = 'P1 ' . (@px ? @{ $px[0] } * $scale : 0) . ' ' . @px * $scale . "\n"
+    . join '', map { my $r = $_; (join(' ', map { ($_) x $scale } @$r) . "\n") x $scale } @px;
+Sandbox::write_file("$dir/qr.pbm", $pbm);
+is(scalar qx{zbarimg -q --raw $dir/qr.pbm 2>/dev/null}, "$uri\n", '--qr draws the same URI as a QR code on the output');
 sub code { my ($at) = @_; my $c = qx{oathtool --totp -b ${\ ($at ? "--now \@$at" : '') } $secret}; chomp $c; $c }
 my ($st) = login('jean.dupont', $pw{'jean.dupont'} . code());
 is($st, 'NO', 'before confirmation the code is not accepted');

@@ -725,7 +725,7 @@ sub https_server {
 # swaks - one message over real SMTP; returns (exit status, transcript).
 #   from, to => [...], subject, helo, local (source address), cert => {cert, key}
 #   (STARTTLS with that client certificate), tls (STARTTLS without one),
-#   headers => [...], body
+#   auth => [user, password] (AUTH PLAIN), headers => [...], body
 sub swaks {
     my ($host, $port, %o) = @_;
     my @cmd = ('swaks', '--server', $host, '--port', $port, '--helo', $o{helo} || 'client.test',
@@ -734,6 +734,7 @@ sub swaks {
     push @cmd, '--local-interface', $o{local} if $o{local};
     push @cmd, '--tls', '--tls-cert', $o{cert}{cert}, '--tls-key', $o{cert}{key} if $o{cert};
     push @cmd, '--tls' if $o{tls} && !$o{cert};
+    push @cmd, '--auth', 'PLAIN', '--auth-user', $o{auth}[0], '--auth-password', $o{auth}[1] if $o{auth};
     push @cmd, '--header', $_ for @{ $o{headers} || [] };
     my $cmd = join ' ', map { shell_quote($_) } @cmd;
     my $t = qx{$cmd 2>&1};
