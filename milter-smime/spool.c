@@ -81,6 +81,8 @@ int spool_write(struct spool *s, const void *data, size_t len)
         errno = EINVAL;
         return fail(s);
     }
+    if (len == 0)                               /* nothing to add (and maybe no buffer yet) */
+        return 0;
     if (s->fd < 0 && s->total + len > s->threshold && to_file(s) < 0)
         return -1;
     if (s->fd >= 0 && s->len + len > s->cap) {
