@@ -116,7 +116,8 @@ static void qr_print(const char *uri)
         return;
     for (int y = -2; y < qr->width + 2; y += 2) {
         for (int x = -2; x < qr->width + 2; x++) {
-            int     top = y >= 0 && x >= 0 && x < qr->width && (qr->data[y * qr->width + x] & 1);
+            int     top = y >= 0 && y < qr->width && x >= 0 && x < qr->width
+                && (qr->data[y * qr->width + x] & 1);
             int     bot = y + 1 >= 0 && y + 1 < qr->width && x >= 0 && x < qr->width
                 && (qr->data[(y + 1) * qr->width + x] & 1);
 
