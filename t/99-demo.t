@@ -27,7 +27,7 @@ sub left {
     return grep {
         my ($pid) = /^\s*(\d+)/;
         $pid != $$ && (/\Q$dir\E/ || (readlink("/proc/$pid/cwd") // '') =~ /^\Q$dir\E/)
-    } split /\n/, qx{ps -eo pid,args};
+    } split /\n/, qx{ps -eo pid=,args=};
 }
 
 # --- t/sandbox up: the env file, then real clients against it
