@@ -288,21 +288,27 @@ int cfg_load_file(struct cfg_param *table, const char *path, char **err)
 static char *mask_password(const char *value)
 {
     size_t  len = value ? strlen(value) : 0;
-    char   *out = xmalloc(len + 16), *p, *end;
+    char   *out, *p, *end, *colon;
+    size_t  n = 0;
 
-    /* Room for two "*****" replacing passwords as short as one byte. */
+    /* Each password becomes "*****": room for that per occurrence. */
+    for (p = value ? strstr(value, "password=") : NULL; p; p = strstr(p + 1, "password="))
+        n++;
+    for (p = value ? strstr(value, "://") : NULL; p; p = strstr(p + 1, "://"))
+        n++;
+    out = xmalloc(len + 5 * n + 1);
     memcpy(out, value ? value : "", len + 1);
 
-    if ((p = strstr(out, "password=")) != NULL) {
+    /* Every one of them: libpq takes the last of repeated keywords. */
+    for (p = strstr(out, "password="); p; p = strstr(p, "password=")) {
         p += sizeof("password=") - 1;
         end = p + strcspn(p, " \t");
         memmove(p + 5, end, strlen(end) + 1);
         memcpy(p, "*****", 5);
+        p += 5;
     }
-    if ((p = strstr(out, "://")) != NULL && (end = strchr(p, '@')) != NULL) {
-        char   *colon = memchr(p + 3, ':', (size_t) (end - p - 3));
-
-        if (colon) {
+    for (p = strstr(out, "://"); p && (end = strchr(p + 3, '@')) != NULL; p = strstr(p + 3, "://")) {
+        if ((colon = memchr(p + 3, ':', (size_t) (end - p - 3))) != NULL) {
             memmove(colon + 6, end, strlen(end) + 1);
             memcpy(colon + 1, "*****", 5);
         }

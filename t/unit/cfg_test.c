@@ -140,6 +140,23 @@ int main(void)
        "printed settings round-trip to the same values");
     free(buf);
 
+    /* libpq takes the last of repeated keywords: every password is hidden. */
+    ok(cfg_set(table, "database=password=first host=h password=second", &err) == 0, "-o database");
+    mem = open_memstream(&buf, &len);
+    cfg_print(mem, table, 1);
+    fclose(mem);
+    like(buf, "database = password=***** host=h password=*****", "a repeated password is hidden each time");
+    ok(strstr(buf, "first") == NULL && strstr(buf, "second") == NULL, "neither is printed");
+    free(buf);
+    ok(cfg_set(table, "database=postgresql://u:pw1@h/db?password=pw2 postgres://v:pw3@i", &err) == 0, "-o URIs");
+    mem = open_memstream(&buf, &len);
+    cfg_print(mem, table, 1);
+    fclose(mem);
+    like(buf, "database = postgresql://u:*****@h/db?password=***** postgres://v:*****@i",
+         "URI passwords and query passwords are hidden");
+    ok(strstr(buf, "pw") == NULL, "none of them is printed");
+    free(buf);
+
     ok(cfg_set(table, "port=26", &err) == 0 && n_port == 26, "-o override applies");
     ok(cfg_set(table, "nope=1", &err) < 0, "-o unknown key refused");
     like(err, "unknown key \"nope\"", "-o error names the key");
