@@ -56,7 +56,7 @@ sub cmd {
 sub must {
     my ($w, $bin, @args) = @_;
     my ($rc, $out) = cmd($w, $bin, @args);
-    croak "$bin @args[grep { $args[$_] !~ m{^/} } 0 .. $#args]: exit $rc\n$out" if $rc;
+    croak "$bin: exit $rc\n$out" if $rc;
     return $out;
 }
 
@@ -106,12 +106,23 @@ sub world {
         ($pg, $conf0) = $sb->migrated;
         $w->{pg} = $pg;
     });
+    mkdir "$dir/smime-spool";
+    chmod 01777, "$dir/smime-spool";
+
+    my $web = "$dir/www";
+    stage($w, 'the liste blanche (A, B and the CNAM) signed with XML-DSig, served over HTTPS', sub {
+        my @entries = map { [$op->{$_}{domain}, $op->{$_}{cert}{dn}] } qw(A B P);
+        $w->{lb_good} = ListeBlanche::sign(ListeBlanche::document(entries => \@entries), $w->{signer},
+                                           "$dir/lb-good.xml");
+        Sandbox::write_file("$web/listeblanchemssante.xml", Sandbox::slurp($w->{lb_good}));
+        my $https = $sb->https_server($web);
+        $w->{lb_url} = "https://localhost:$https->{port}/listeblanchemssante.xml";
+    });
     my $base = Sandbox::slurp($conf0) . "otp_key_file = $dir/otp.key\n";
-    # conf - one operator's mssante.conf
-    my $conf = sub {
-        my ($k) = @_;
+    for my $k (qw(A B)) {
         my $o = $op->{$k};
-        return $o->{conf} = Sandbox::write_file("$dir/mssante-\L$k\E.conf", $base . join '', map { "$_\n" }
+        # one operator's mssante.conf
+        $o->{conf} = Sandbox::write_file("$dir/mssante-\L$k\E.conf", $base . join '', map { "$_\n" }
             "whitelist_file = $dir/lib-\L$k\E/listeblanche.xml",
             "whitelist_trust_anchors = $w->{anchors}",
             "whitelist_https_ca = $pki->{bundle}",
@@ -123,22 +134,6 @@ sub world {
             "smime_trust_anchors = $w->{anchors}",
             "smime_spool_directory = $dir/smime-spool",
             'smime_default_policy = sign+encrypt-when-possible');
-    };
-    mkdir "$dir/smime-spool";
-    chmod 01777, "$dir/smime-spool";
-
-    my $web = "$dir/www";
-    stage($w, 'the liste blanche (A, B and the CNAM) signed with XML-DSig, served over HTTPS', sub {
-        $w->{lb_entries} = [map { [$op->{$_}{domain}, $op->{$_}{cert}{dn}] } qw(A B P)];
-        $w->{lb_good} = ListeBlanche::sign(ListeBlanche::document(entries => $w->{lb_entries}), $w->{signer},
-                                           "$dir/lb-good.xml");
-        Sandbox::write_file("$web/listeblanchemssante.xml", Sandbox::slurp($w->{lb_good}));
-        my $https = $sb->https_server($web);
-        $w->{lb_url} = "https://localhost:$https->{port}/listeblanchemssante.xml";
-    });
-    for my $k (qw(A B)) {
-        my $o = $op->{$k};
-        $conf->($k);
         stage($w, "operator $k installs the liste blanche with 'liste-blanche fetch' (signature checked)", sub {
             mkdir "$dir/lib-\L$k";
             my ($rc, $out) = cmd($w, 'liste-blanche', '-c', $o->{conf}, 'fetch');
@@ -303,6 +298,32 @@ sub smtp_reply {
     return join "\n", @l;
 }
 
+# refusal - the final line of a 5xx answer in what smtp_reply returned (undef if none)
+sub refusal {
+    my ($reply, $code) = @_;
+    $code //= '5\d\d';
+    return ($reply =~ /^($code [^\n]*)/m)[0];
+}
+
+# imap_try - "accepted" or "refused (the server's words)" for one IMAP login at an operator
+sub imap_try {
+    my ($w, $k, $login, $pass) = @_;
+    my $imap = $w->{sb}->imap($w->{op}{$k}{dc}{imap_port}, $login, $pass);
+    my $r = $imap->login_ok ? 'accepted' : 'refused (' . ($imap->login_text =~ /(?:NO|BAD) (.*?)\r?$/m)[0] . ')';
+    $imap->logout;
+    return $r;
+}
+
+# from_x - operator X (valid certificate, not listed) writes to Dr DUPONT; the server's answers
+sub from_x {
+    my ($w, $subject) = @_;
+    my ($a, $x) = @{ $w->{op} }{qw(A X)};
+    my (undef, $t) = Sandbox::swaks($a->{addr}, $a->{port}, local => $x->{addr}, cert => $x->{cert},
+        from => "dr.faux\@$x->{domain}", to => [$a->{mail}], subject => subject($w, $subject),
+        headers => ["From: <dr.faux\@$x->{domain}>"]);
+    return smtp_reply($t);
+}
+
 sub subject { my ($w, $what) = @_; return "$what " . ++$w->{serial} . '-' . int(rand 1e6) }
 
 # indent - text shown inside a step
@@ -325,15 +346,11 @@ my @STEPS = (
     ($a->{device}) = must($w, 'mssante-otp', '-c', $a->{conf}, 'device', 'add', $a->{user}, 'Messagerie du cabinet')
         =~ /^(d\d+-\S+)$/m or die 'device add printed no device password';
     $say->("A device password for the practice's mail software: $a->{device}\n");
-    my $imap = $w->{sb}->imap($a->{dc}{imap_port}, $a->{user}, $a->{password});
-    my $alone = $imap->login_ok ? 'accepted' : 'refused (' . ($imap->login_text =~ /(?:NO|BAD) (.*?)\r?$/m)[0] . ')';
-    $imap->logout;
+    my $alone = imap_try($w, 'A', $a->{user}, $a->{password});
     $say->("IMAP login with the password alone: $alone\n");
     # The code of the next 30-second step: the verified one cannot be used twice.
     my $next = totp($a->{totp}, 30);
-    $imap = $w->{sb}->imap($a->{dc}{imap_port}, $a->{user}, $a->{password} . $next);
-    my $with = $imap->login_ok ? 'accepted' : 'refused (' . ($imap->login_text =~ /(?:NO|BAD) (.*?)\r?$/m)[0] . ')';
-    $imap->logout;
+    my $with = imap_try($w, 'A', $a->{user}, $a->{password} . $next);
     $say->("IMAP login with password followed by the code $next: $with\n");
     return ('password alone refused; password+code logs in', "password alone $alone; password+code $with",
             $alone =~ /^refused/ && $with eq 'accepted');
@@ -384,7 +401,7 @@ my @STEPS = (
         from => $a->{mail}, to => ['dr.house@gmail.com'], subject => subject($w, 'Résultats'));
     my $reply = smtp_reply($t);
     $w->{say}->("Operator A's Postfix answers:\n" . indent($reply));
-    return ('refused at RCPT: 550 5.7.1 outside the trust space', ($reply =~ /^(550 [^\n]*)/m)[0] // $reply,
+    return ('refused at RCPT: 550 5.7.1 outside the trust space', refusal($reply, '550') // $reply,
             $rc != 0 && $reply =~ /550-5\.7\.1 .*hors de l'espace de confiance MSSante/ && $reply =~ /550 5\.7\.1 .*outside the MSSante trust space/);
 }],
 ['4. a patient replies', sub {
@@ -408,7 +425,7 @@ my @STEPS = (
 }],
 ['5. forged patient mail, unlisted operator', sub {
     my ($w) = @_;
-    my ($a, $b, $x) = @{ $w->{op} }{qw(A B X)};
+    my ($a, $b) = @{ $w->{op} }{qw(A B)};
     my $patient = "$INS\@patient.mssante.fr";
     my $say = $w->{say};
     $say->("a) Operator B (listed, but for b.mssante.test only) sends mail claiming to come from $patient:\n");
@@ -417,10 +434,7 @@ my @STEPS = (
     my $ra = smtp_reply($t);
     $say->(indent($ra));
     $say->("b) Operator X, with a valid IGC-Santé certificate but absent from the liste blanche:\n");
-    (undef, $t) = Sandbox::swaks($a->{addr}, $a->{port}, local => $x->{addr}, cert => $x->{cert},
-        from => "dr.faux\@$x->{domain}", to => [$a->{mail}], subject => subject($w, 'operateur inconnu'),
-        headers => ["From: <dr.faux\@$x->{domain}>"]);
-    my $rb = smtp_reply($t);
+    my $rb = from_x($w, 'operateur inconnu');
     $say->(indent($rb));
     $say->("c) A local user submits mail with a patient's From: and a forged X-MSSante-Trust header:\n");
     my $subject = subject($w, 'faux en-tete');
@@ -430,8 +444,7 @@ my @STEPS = (
     my $h = $rc ? undef : imap_wait($w, 'A', $a->{user}, $a->{device}, 'INBOX', $subject);
     my $rc_where = $h ? 'INBOX, X-MSSante-Trust: ' . Smime::header($h, 'X-MSSante-Trust') : 'not delivered';
     $say->(indent("delivered to $rc_where"));
-    my ($ca) = $ra =~ /^(550 5\.7\.1 [^\n]*)/m;
-    my ($cb) = $rb =~ /^(5\d\d [^\n]*)/m;
+    my ($ca, $cb) = (refusal($ra, '550 5\.7\.1'), refusal($rb));
     return ('a) 550 b) 550 c) INBOX, verdict "local"',
             'a) ' . ($ca // $ra) . ' b) ' . ($cb // $rb) . " c) $rc_where",
             $ca && $cb && $h && Smime::header($h, 'X-MSSante-Trust') eq 'local');
@@ -449,11 +462,9 @@ my @STEPS = (
     my ($rc, $out) = cmd($w, 'liste-blanche', '-c', $a->{conf}, 'fetch', '--force');
     $say->("'liste-blanche fetch' on operator A (exit $rc):\n" . indent($out));
     my $kept = Sandbox::slurp($a->{lb_file}) eq $good;
-    my (undef, $t) = Sandbox::swaks($a->{addr}, $a->{port}, local => $x->{addr}, cert => $x->{cert},
-        from => "dr.faux\@$x->{domain}", to => [$a->{mail}], subject => subject($w, 'apres falsification'),
-        headers => ["From: <dr.faux\@$x->{domain}>"]);
-    my ($r) = smtp_reply($t) =~ /^(5\d\d [^\n]*)/m;
-    $say->("The installed list is " . ($kept ? 'unchanged' : 'CHANGED') . "; operator X tries again: " . ($r // smtp_reply($t)) . "\n");
+    my $rx = from_x($w, 'apres falsification');
+    my $r = refusal($rx);
+    $say->("The installed list is " . ($kept ? 'unchanged' : 'CHANGED') . "; operator X tries again: " . ($r // $rx) . "\n");
     my ($why) = $out =~ /REFUSED: \S+: ([^:;]+)/;
     return ('refused, old list kept, X still refused',
             ($rc ? 'refused' . ($why ? " ($why)" : '') : 'INSTALLED') . ($kept ? ', old list kept' : ', list CHANGED')
