@@ -8,6 +8,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(sleep time);
 use Sandbox;
 
 my $sb = Sandbox->new;
@@ -25,7 +26,14 @@ like($out, qr{bad\.conf:1: key "debug_level": value "9" is out of range 0\.\.3},
 # --- started for real, dropping to the postfix user
 my $m = $sb->milter(bin => $bin, name => 'skel', args => ['-u', 'postfix']);
 my (undef, undef, $pfuid) = getpwnam('postfix');
-my ($uid) = Sandbox::slurp("/proc/$m->{pid}/status") =~ /^Uid:\s+(\d+)\s+(\d+)/m;
+# The socket exists before the privilege drop: wait for the drop (10 s at most).
+my $uid;
+my $end = time + 10;
+while (1) {
+    ($uid) = Sandbox::slurp("/proc/$m->{pid}/status") =~ /^Uid:\s+(\d+)/m;
+    last if !defined $uid || $uid != 0 || time > $end;
+    sleep 0.02;
+}
 is($uid, $pfuid, 'milter runs as the configured user after opening its socket');
 my @st = stat $m->{path};
 is($st[4], $pfuid, 'socket is owned by that user');
@@ -70,7 +78,7 @@ my ($qid) = Sandbox::slurp($pf->{maillog}) =~ /postfix\/cleanup\[\d+\]: ([0-9A-F
 is($h[0], "$qid reloads=0", 'the header names the Postfix queue id');
 
 kill 'USR1', $m->{pid};
-my $end = time + 5;
+$end = time + 5;
 sleep 0.1 until Sandbox::slurp($m->{log}) =~ /reloaded, count 1/ || time > $end;
 like(Sandbox::slurp($m->{log}), qr/reload requested.*reloaded, count 1/s, 'SIGUSR1 runs the reload hook');
 ($rc, $t) = send_mail('second');

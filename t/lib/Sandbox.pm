@@ -398,8 +398,9 @@ EOF
 #   users => { 'user@domain' => 'password', ... }
 #   mail => 'maildir' (default), 'mdbox' or 'sdbox'; mail_options => ':UTF-8' etc.
 #   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
-#   auth_modules => [ paths of our auth .so ] (copied into Dovecot's auth module
-#     directory while the sandbox runs), passdb => "lines of the passdb block"
+#   auth_modules => [ paths of our auth .so ] (seen by this Dovecot alone, in
+#     Dovecot's auth module directory of its own mount namespace),
+#   passdb => "lines of the passdb block"
 #     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
 #     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
 #   extra => text appended to dovecot.conf
@@ -439,15 +440,33 @@ sub dovecot {
     # Plugins built with the sanitizers need their runtime loaded first in
     # every Dovecot process: preload it, reports to files the tests read.
     my @env;
-    # Auth modules load only from Dovecot's own directory: put ours there
-    # for the life of the sandbox (a copy: the auth process runs as the
-    # dovecot user, who may not read the checkout).
-    for my $m (@{ $o{auth_modules} || [] }) {
-        my $dest = '/usr/lib/dovecot/modules/auth/' . basename($m);
-        unlink $dest;
-        copy($m, $dest) or croak "copy $m to $dest: $!";
-        chmod 0644, $dest;
-        $self->on_stop("remove $dest" => sub { unlink $dest });
+    # Auth modules load only from Dovecot's own directory (compiled in).
+    # The sandbox's Dovecot runs in a mount namespace of its own where a
+    # directory of the sandbox is bind-mounted over that one: Dovecot's
+    # modules and ours (copies: the auth process runs as the dovecot user,
+    # who may not read the checkout). The system directory is never written.
+    my @ns;
+    if (my @auth = @{ $o{auth_modules} || [] }) {
+        my $sys = '/usr/lib/dovecot/modules/auth';
+        my $ad = "$d/auth-modules";
+        make_path($ad);
+        chmod 0755, $ad;
+        my %ours = map { basename($_) => $_ } @auth;
+        for my $m (glob("$sys/*")) {
+            my $b = basename($m);
+            next if $ours{$b};
+            if (-l $m) {        # e.g. libdriver_pgsql.so -> ../libdriver_pgsql.so
+                symlink readlink($m), "$ad/$b" or croak "symlink $ad/$b: $!";
+            } else {
+                copy($m, "$ad/$b") or croak "copy $m: $!";
+            }
+        }
+        for my $b (keys %ours) {
+            copy($ours{$b}, "$ad/$b") or croak "copy $ours{$b}: $!";
+            chmod 0644, "$ad/$b";
+        }
+        @ns = ('unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+               'mount --bind "$0" "$1" && shift && exec "$@"', $ad, $sys);
     }
     my @ours = (@{ $o{plugins} || [] }, @{ $o{auth_modules} || [] });
     if (my ($rt) = grep { /libasan/ } map { scalar qx{ldd $_ 2>/dev/null} } @ours) {
@@ -514,8 +533,8 @@ service anvil {
 }
 EOF
     # A daemon keeps what it inherited open: give it a file, not a pipe.
-    my $envcmd = join ' ', map { shell_quote($_) } @env;
-    system("env $envcmd dovecot -c $conf >$d/start.out 2>&1") == 0
+    my $start = join ' ', map { shell_quote($_) } @ns, 'env', @env, 'dovecot', '-c', $conf;
+    system("$start >$d/start.out 2>&1") == 0
         or croak "Dovecot did not start:\n" . tail("$d/start.out") . tail($log);
     $self->on_stop($name => sub {
         system('dovecot', '-c', $conf, 'stop');
