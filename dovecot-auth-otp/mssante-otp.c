@@ -10,7 +10,8 @@
  *   mssante-otp device add LOGIN NAME     a device password, printed once
  *   mssante-otp device list LOGIN
  *   mssante-otp device revoke LOGIN NAME
- *   mssante-otp unlock LOGIN              clear failures and lock-out
+ *   mssante-otp unlock LOGIN [ADDRESS]    clear the failures and lock-outs of the
+ *                                         login's client addresses (or of one)
  *   mssante-otp audit LOGIN               its last 50 authentications and changes
  *
  * Every change is a row of audit_event (actor "mssante-otp", never a
@@ -54,7 +55,7 @@ static void usage(FILE *fp)
             "       mssante-otp [options] enroll LOGIN --totp [--qr] [--png FILE] | --email ADDRESS\n"
             "       mssante-otp [options] verify LOGIN CODE\n"
             "       mssante-otp [options] device add|list|revoke LOGIN [NAME]\n"
-            "       mssante-otp [options] unlock LOGIN\n"
+            "       mssante-otp [options] unlock LOGIN [ADDRESS]\n"
             "       mssante-otp [options] audit LOGIN\n"
             "%s"
             "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n", cmd_usage_common);
@@ -339,14 +340,30 @@ static int cmd_device(const char *verb, const char *login, const char *name)
     return 0;
 }
 
-static int cmd_unlock(const char *login)
+/* cmd_unlock - clear the failures of a login, from one address or from all */
+static int cmd_unlock(const char *login, const char *address)
 {
-    char   *id = account_id(login);
-    const char *p[1] = {id};
+    char   *id = account_id(login), *detail = NULL;
+    const char *p[2] = {id, address};
+    PGresult *res = pgu_must(conn, address
+        ? "DELETE FROM login_failure WHERE account_id = $1 AND client = $2"
+          " RETURNING coalesce(nullif(client, ''), '(none)'), locked_until > now()"
+        : "WITH w AS (UPDATE otp_state SET window_failures = 0 WHERE account_id = $1)"
+          " DELETE FROM login_failure WHERE account_id = $1"
+          " RETURNING coalesce(nullif(client, ''), '(none)'), locked_until > now()", address ? 2 : 1, p);
 
-    PQclear(pgu_must(conn, "UPDATE otp_state SET failures = 0, locked_until = NULL WHERE account_id = $1", 1, p));
-    pgu_audit(conn, "mssante-otp", "unlock", login, NULL);
-    printf("%s: unlocked\n", login);
+    /* The audit row names each address cleared and whether it was locked out. */
+    for (int i = 0; i < PQntuples(res); i++) {
+        char   *prev = detail;
+        const char *what = strcmp(PQgetvalue(res, i, 1), "t") == 0 ? "locked out" : "failures";
+
+        detail = xasprintf("%s%s%s (%s)", prev ? prev : "", prev ? ", " : "", PQgetvalue(res, i, 0), what);
+        free(prev);
+    }
+    pgu_audit(conn, "mssante-otp", "unlock", login, detail ? detail : "nothing to clear");
+    printf("%s: unlocked%s%s\n", login, detail ? ": " : " (nothing was locked)", detail ? detail : "");
+    PQclear(res);
+    free(detail);
     free(id);
     return 0;
 }
@@ -426,8 +443,8 @@ int main(int argc, char **argv)
         ret = cmd_verify(a[1], a[2]);
     else if (strcmp(a[0], "device") == 0 && (n == 3 || n == 4))
         ret = cmd_device(a[1], a[2], n == 4 ? a[3] : NULL);
-    else if (strcmp(a[0], "unlock") == 0 && n == 2)
-        ret = cmd_unlock(a[1]);
+    else if (strcmp(a[0], "unlock") == 0 && (n == 2 || n == 3))
+        ret = cmd_unlock(a[1], n == 3 ? a[2] : NULL);
     else if (strcmp(a[0], "audit") == 0 && n == 2)
         ret = cmd_audit(a[1]);
     else {

@@ -201,3 +201,35 @@ const char *otp_split(const char *s, size_t *pwlen)
     *pwlen = len - OTP_DIGITS;
     return s + *pwlen;
 }
+
+const char *otp_outcome_name(enum otp_outcome outcome)
+{
+    static const char *const names[] = {
+        [OTP_OK] = "ok", [OTP_FAIL] = "fail", [OTP_BAD_PASSWORD] = "bad-password",
+        [OTP_BAD_CODE] = "bad-code", [OTP_UNKNOWN] = "fail", [OTP_NO_BAL] = "no-bal",
+        [OTP_DISABLED] = "disabled", [OTP_LOCKED] = "locked", [OTP_NOT_DELEGATE] = "not-delegate",
+        [OTP_NO_SECOND_FACTOR] = "no-second-factor", [OTP_CODE_SENT] = "code-sent",
+        [OTP_NO_CONTACT] = "no-contact", [OTP_TEMPFAIL] = "tempfail",
+    };
+
+    return (unsigned) outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "fail";
+}
+
+int otp_outcome_counts(enum otp_outcome outcome)
+{
+    return outcome == OTP_FAIL || outcome == OTP_BAD_PASSWORD || outcome == OTP_BAD_CODE;
+}
+
+long otp_lock_seconds(long failures, long max_failures, long first, int under_attack)
+{
+    long    secs, over;
+
+    if (under_attack)
+        max_failures = 1;
+    if (failures < max_failures || first <= 0)
+        return 0;
+    secs = first;
+    for (over = failures - max_failures; over > 0 && secs < OTP_LOCK_MAX_SECONDS; over--)
+        secs *= 2;
+    return secs < OTP_LOCK_MAX_SECONDS ? secs : OTP_LOCK_MAX_SECONDS;
+}

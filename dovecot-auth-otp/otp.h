@@ -57,4 +57,42 @@ char   *otp_base32(const unsigned char *data, size_t len);
  * code (inside s) or NULL; *pwlen is the length of the password part. */
 const char *otp_split(const char *s, size_t *pwlen);
 
+/*
+ * What one login attempt came to. The audit trail records its name; what
+ * the client is told depends on who could have caused it (see passdb-otp.c):
+ * every refusal a stranger can provoke reads the same as a wrong password.
+ */
+enum otp_outcome {
+    OTP_OK,
+    OTP_FAIL,                           /* wrong password or device password */
+    OTP_BAD_PASSWORD,                   /* wrong password, with a code */
+    OTP_BAD_CODE,                       /* right password, wrong or used code */
+    OTP_UNKNOWN,                        /* no such login */
+    OTP_NO_BAL,                         /* the account owns no BAL */
+    OTP_DISABLED,                       /* the account is disabled */
+    OTP_LOCKED,                         /* this client address is locked out */
+    OTP_NOT_DELEGATE,                   /* good credentials, not a delegate of the BAL */
+    OTP_NO_SECOND_FACTOR,               /* right password, no second factor enrolled */
+    OTP_CODE_SENT,                      /* right password: a code was e-mailed */
+    OTP_NO_CONTACT,                     /* right password: no address to mail a code to */
+    OTP_TEMPFAIL,                       /* our own failure: the client retries */
+};
+
+/* otp_outcome_name - the word of the audit trail ("ok", "fail", "bad-code", ...) */
+const char *otp_outcome_name(enum otp_outcome outcome);
+
+/* otp_outcome_counts - whether the outcome counts toward the lock-outs */
+int     otp_outcome_counts(enum otp_outcome outcome);
+
+#define OTP_LOCK_MAX_SECONDS 86400
+
+/*
+ * otp_lock_seconds - how long a client address is locked out after its
+ * failures-th consecutive failure: 0 below max_failures, then first,
+ * doubled for each failure beyond, never more than a day. Under attack
+ * (the login's own ceiling reached) the back-off starts at the first
+ * failure.
+ */
+long    otp_lock_seconds(long failures, long max_failures, long first, int under_attack);
+
 #endif

@@ -8,17 +8,28 @@
  *   }
  *
  * Blocking (the auth worker processes run it): one PostgreSQL connection
- * per worker, re-established when lost. The login is "prenom.nom" or the
- * address of a BAL the account owns, or "BAL*prenom.nom" for a delegate of
- * an ORG BAL (own credentials and second factor); the BAL address becomes
- * the user name, so the userdb opens that mailbox. What is accepted:
+ * per worker. The login is "prenom.nom" or the address of a BAL the
+ * account owns, or "BAL*prenom.nom" for a delegate of an ORG BAL (own
+ * credentials and second factor); the BAL address becomes the user name,
+ * so the userdb opens that mailbox. What is accepted:
  *   - a live device password of the account (alone, no code);
  *   - with otp_method totp: the password followed by the 6-digit code of
- *     the current, previous or next 30 s step, each step good once.
- * Consecutive failures lock the account (otp_max_failures), first for
- * otp_lockout_time, doubling up to a day. Every attempt is a row of
- * audit_event; no password or code is ever logged or stored in clear.
- * PostgreSQL unreachable: internal failure (the client retries), never OK.
+ *     the current, previous or next 30 s step, each step good once;
+ *   - with otp_method email: the password followed by the code mailed to
+ *     the contact address after a login with the password alone.
+ *
+ * Failures are counted per (account, client address): otp_max_failures
+ * from one address lock that address out of the account (otp_lockout_time,
+ * doubling up to a day), never the owner elsewhere. Past the login's own
+ * ceiling (otp_login_max_failures from all addresses in otp_login_window)
+ * each failing address is locked at its first failure. A locked address,
+ * an unknown login, a disabled account and a wrong password get the same
+ * answer; the reason goes to the log and the audit trail only.
+ *
+ * Every attempt is a row of audit_event; no password or code is ever
+ * logged or stored in clear. PostgreSQL unreachable: internal failure (the
+ * client retries), never OK; a connection the server dropped is made again
+ * and the statement run once more, so the next login after an outage works.
  */
 #include "auth-common.h"
 #include "passdb.h"
@@ -32,14 +43,13 @@
 
 #include "otp.h"
 #include "params.h"
+#include "pgutil.h"
 
 /* What Dovecot looks up; the rest of the module is hidden. */
 #define EXPORT __attribute__((visibility("default")))
 EXPORT const char *authdb_mssante_otp_version = DOVECOT_ABI_VERSION;
 EXPORT void authdb_mssante_otp_init(void);
 EXPORT void authdb_mssante_otp_deinit(void);
-
-#define LOCK_MAX_SECONDS 86400
 
 struct otp_passdb {
     struct passdb_module module;
@@ -49,19 +59,32 @@ struct otp_passdb {
     bool    have_key;
 };
 
+/* One login attempt, as the checks below share it. */
+struct attempt {
+    struct otp_passdb *m;
+    struct auth_request *request;
+    const char *client;                 /* the client's address, "" when none */
+    PGresult *row;                      /* the account, as account_sql returns it */
+    const char *id, *login;
+    const char *how;                    /* what was presented, for the audit trail */
+    const char *device_id;              /* the device password that matched */
+};
+
 /* The account as one query returns it. */
 enum {
     F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
-    F_LOCKED, F_BAL, F_NOW, F_CONTACT,
+    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW,
 };
 static const char *account_sql =
     "SELECT a.id, a.login, a.password, a.otp_method, a.state, s.secret_enc, coalesce(o.last_step, 0),"
-    " coalesce(o.failures, 0), CASE WHEN o.locked_until > now() THEN"
-    " extract(epoch FROM o.locked_until - now())::bigint + 1 END,"
+    " coalesce(f.failures, 0), CASE WHEN f.locked_until > now() THEN"
+    " extract(epoch FROM f.locked_until - now())::bigint + 1 END,"
     " (SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner'),"
-    " extract(epoch FROM now())::bigint, a.contact_email"
+    " extract(epoch FROM now())::bigint, a.contact_email,"
+    " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
     " LEFT JOIN otp_state o ON o.account_id = a.id"
+    " LEFT JOIN login_failure f ON f.account_id = a.id AND f.client = $2"
     " WHERE a.login = lower($1) OR a.id = (SELECT x.account_id FROM bal_access x"
     " WHERE x.bal = lower($1) AND x.role = 'owner')";
 
@@ -76,95 +99,120 @@ static const char *pg_err(PGconn *conn)
     return t_str_trim(s, " ");
 }
 
-/* db - the worker's connection, (re)established; NULL when PostgreSQL is down */
-static PGconn *db(struct otp_passdb *m, struct auth_request *request)
+/*
+ * query - a statement with text parameters. A connection the server
+ * dropped (restart, switchover) shows only when a statement fails on it:
+ * then connect again and run the statement once more. Every statement of
+ * the module is safe to run twice (a repeated replay guard or code
+ * deletion finds nothing and refuses). NULL, logged, when PostgreSQL
+ * cannot answer.
+ */
+static PGresult *query(struct otp_passdb *m, struct auth_request *request, const char *sql,
+                       int n, const char *const *p)
 {
-    if (m->conn != NULL && PQstatus(m->conn) == CONNECTION_OK)
-        return m->conn;
-    if (m->conn != NULL)
-        PQfinish(m->conn);
-    m->conn = PQconnectdb(var_database);
-    if (PQstatus(m->conn) != CONNECTION_OK) {
-        e_error(authdb_event(request), "mssante_otp: cannot connect to PostgreSQL: %s",
-                pg_err(m->conn));
+    for (int tries = 0; tries < 2; tries++) {
+        PGresult *res;
+        ExecStatusType st;
+        char   *err = NULL;
+
+        if (m->conn == NULL
+            && (m->conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL) {
+            e_error(authdb_event(request), "mssante_otp: %s", err);
+            free(err);
+            return NULL;
+        }
+        res = PQexecParams(m->conn, sql, n, NULL, p, NULL, NULL, 0);
+        st = PQresultStatus(res);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+            return res;
+        PQclear(res);
+        if (PQstatus(m->conn) != CONNECTION_BAD) {
+            e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
+            return NULL;
+        }
+        e_warning(authdb_event(request), "mssante_otp: connection to PostgreSQL lost (%s):"
+                  " connecting again", pg_err(m->conn));
         PQfinish(m->conn);
         m->conn = NULL;
     }
-    return m->conn;
+    return NULL;
+}
+
+/* exec - a statement whose rows do not matter; false when it failed */
+static bool exec(struct attempt *a, const char *sql, int n, const char *const *p, long *rows_r)
+{
+    PGresult *res = query(a->m, a->request, sql, n, p);
+
+    if (res == NULL)
+        return FALSE;
+    if (rows_r != NULL)
+        *rows_r = atol(PQcmdTuples(res));
+    PQclear(res);
+    return TRUE;
 }
 
 /*
  * audit - one row per attempt: who, which BAL, how, the result. For a
- * success (account set) the same statement records the last login, the
- * device's last use and clears the failure count: one round trip.
+ * success the same statement records the last login, the device's last
+ * use and clears this address's failures: one round trip.
  */
-static void audit(struct otp_passdb *m, struct auth_request *request, const char *actor,
-                  const char *bal, const char *how, const char *result, const char *account,
-                  const char *device)
+static void audit(struct attempt *a, const char *actor, const char *bal,
+                  enum otp_outcome outcome, const char *detail)
 {
-    const char *ip = request->fields.remote_ip.family != 0
-        ? net_ip2addr(&request->fields.remote_ip) : NULL;
-    const char *p[8] = {actor, bal, request->fields.service, ip, how, result, account, device};
-    PGresult *res;
+    const char *ip = *a->client != '\0' ? a->client : NULL;
+    const char *p[10] = {actor, bal, a->request->fields.service, ip, a->how,
+                         otp_outcome_name(outcome), detail, a->id, a->device_id, a->client};
+    PGresult *res = outcome != OTP_OK || a->id == NULL
+        ? query(a->m, a->request, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
+                " request, result, detail) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)", 7, p)
+        : query(a->m, a->request,
+                "WITH l AS (UPDATE account SET last_login_at = now() WHERE id = $8::bigint),"
+                " d AS (UPDATE device_password SET last_used_at = now()"
+                "  WHERE account_id = $8::bigint AND id = $9::bigint),"
+                " f AS (DELETE FROM login_failure WHERE account_id = $8::bigint AND client = $10)"
+                " INSERT INTO audit_event (actor, bal, action, service, remote_ip, request, result, detail)"
+                " VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)", 10, p);
 
-    if (m->conn == NULL)
-        return;
-    res = account == NULL
-        ? PQexecParams(m->conn, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
-                       " request, result) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6)",
-                       6, NULL, p, NULL, NULL, 0)
-        : PQexecParams(m->conn, "WITH l AS (UPDATE account SET last_login_at = now() WHERE id = $7::bigint),"
-                       " d AS (UPDATE device_password SET last_used_at = now()"
-                       "  WHERE account_id = $7::bigint AND id = $8::bigint),"
-                       " f AS (UPDATE otp_state SET failures = 0, locked_until = NULL"
-                       "  WHERE account_id = $7::bigint AND (failures > 0 OR locked_until IS NOT NULL))"
-                       " INSERT INTO audit_event (actor, bal, action, service, remote_ip, request, result)"
-                       " VALUES ($1, $2, 'login', $3, $4::inet, $5, $6)", 8, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        e_error(authdb_event(request), "mssante_otp: cannot write the audit trail: %s",
-                pg_err(m->conn));
+    if (res == NULL)
+        e_error(authdb_event(a->request), "mssante_otp: the audit trail of this login is lost");
     PQclear(res);
 }
 
-/* exec - a statement with text parameters; false when it failed */
-static bool exec(struct otp_passdb *m, struct auth_request *request, const char *sql, int n,
-                 const char *const *p, long *rows)
+/*
+ * failed - count a failure of this address and of the login; lock the
+ * address out when it has failed too often. Returns what the audit row
+ * says of it (NULL when nothing was locked).
+ */
+static const char *failed(struct attempt *a)
 {
-    PGresult *res = PQexecParams(m->conn, sql, n, NULL, p, NULL, NULL, 0);
-    bool    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    long    failures = atol(PQgetvalue(a->row, 0, F_FAILURES)) + 1;
+    long    window = atol(PQgetvalue(a->row, 0, F_WINDOW)) + 1;
+    bool    attack = window >= var_otp_login_max_failures;
+    long    secs = otp_lock_seconds(failures, var_otp_max_failures, var_otp_lockout_time, attack);
+    const char *p[4] = {a->id, a->client, dec2str(secs), dec2str(var_otp_login_window)};
 
-    if (!ok)
-        e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
-    else if (rows)
-        *rows = atol(PQcmdTuples(res));
-    PQclear(res);
-    return ok;
-}
-
-/* failed - count a failure; lock when there are too many */
-static void failed(struct otp_passdb *m, struct auth_request *request, const char *id,
-                   long failures)
-{
-    long    over = failures + 1 - var_otp_max_failures, secs = 0;
-    char    lock[32];
-    const char *p[2] = {id, lock};
-
-    if (over >= 0) {
-        secs = var_otp_lockout_time;
-        for (long i = 0; i < over && secs < LOCK_MAX_SECONDS; i++)
-            secs *= 2;
-        if (secs > LOCK_MAX_SECONDS)
-            secs = LOCK_MAX_SECONDS;
-    }
-    i_snprintf(lock, sizeof(lock), "%ld", secs);
-    (void) exec(m, request, "INSERT INTO otp_state (account_id, failures, locked_until)"
-                " VALUES ($1, 1, CASE WHEN $2::int > 0 THEN now() + make_interval(secs => $2::int) END)"
-                " ON CONFLICT (account_id) DO UPDATE SET failures = otp_state.failures + 1,"
-                " locked_until = CASE WHEN $2::int > 0 THEN now() + make_interval(secs => $2::int)"
-                " ELSE otp_state.locked_until END", 2, p, NULL);
-    if (secs > 0)
-        e_info(authdb_event(request), "mssante_otp: account locked for %ld s after %ld failures",
-               secs, failures + 1);
+    if (!exec(a, "WITH f AS (INSERT INTO login_failure (account_id, client, failures, locked_until)"
+              "  VALUES ($1, $2, 1, CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END)"
+              "  ON CONFLICT (account_id, client) DO UPDATE SET failures = login_failure.failures + 1,"
+              "  last_failure = now(), locked_until = CASE WHEN $3::int > 0"
+              "  THEN now() + make_interval(secs => $3::int) ELSE login_failure.locked_until END)"
+              " INSERT INTO otp_state (account_id, window_start, window_failures) VALUES ($1, now(), 1)"
+              " ON CONFLICT (account_id) DO UPDATE SET window_failures = CASE WHEN"
+              "  otp_state.window_start > now() - make_interval(secs => $4::int)"
+              "  THEN otp_state.window_failures + 1 ELSE 1 END, window_start = CASE WHEN"
+              "  otp_state.window_start > now() - make_interval(secs => $4::int)"
+              "  THEN otp_state.window_start ELSE now() END", 4, p, NULL))
+        return NULL;
+    if (window == var_otp_login_max_failures)
+        e_warning(authdb_event(a->request), "mssante_otp: %s: %ld failed logins from all addresses"
+                  " within %ld s: each failing address is now locked out at its first failure",
+                  a->login, window, var_otp_login_window);
+    if (secs == 0)
+        return NULL;
+    e_warning(authdb_event(a->request), "mssante_otp: %s: address %s locked out for %ld s after"
+              " %ld failures", a->login, *a->client ? a->client : "(none)", secs, failures);
+    return t_strdup_printf("address %s locked out for %ld s after %ld failures",
+                           *a->client ? a->client : "(none)", secs, failures);
 }
 
 /*
@@ -172,25 +220,29 @@ static void failed(struct otp_passdb *m, struct auth_request *request, const cha
  * or NULL. Device passwords read "d<id>-...": one hash is checked, not one
  * per device.
  */
-static const char *device_match(struct otp_passdb *m, struct auth_request *request,
-                                const char *id, const char *password, const char **device_id)
+static const char *device_match(struct attempt *a, const char *password, bool *tempfail_r)
 {
     size_t  digits = strspn(password + 1, "0123456789");
-    const char *name = NULL, *hash, *scheme, *p[2] = {id, NULL};
+    const char *name = NULL, *hash, *scheme, *p[2] = {a->id, NULL};
     PGresult *res;
 
+    *tempfail_r = FALSE;
     if (password[0] != 'd' || digits == 0 || digits > 18 || password[1 + digits] != '-')
         return NULL;
     p[1] = t_strndup(password + 1, digits);
-    res = PQexecParams(m->conn, "SELECT name, hash FROM device_password WHERE account_id = $1"
-                       " AND id = $2 AND revoked_at IS NULL", 2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    res = query(a->m, a->request, "SELECT name, hash FROM device_password WHERE account_id = $1"
+                " AND id = $2 AND revoked_at IS NULL", 2, p);
+    if (res == NULL) {
+        *tempfail_r = TRUE;
+        return NULL;
+    }
+    if (PQntuples(res) == 1) {
         hash = PQgetvalue(res, 0, 1);
         scheme = password_get_scheme(&hash);
-        if (scheme != NULL && auth_request_password_verify_log(request, password, hash, scheme,
+        if (scheme != NULL && auth_request_password_verify_log(a->request, password, hash, scheme,
                                                                AUTH_SUBSYS_DB, FALSE) > 0) {
             name = t_strdup(PQgetvalue(res, 0, 0));
-            *device_id = p[1];
+            a->device_id = p[1];
         }
     }
     PQclear(res);
@@ -198,15 +250,15 @@ static const char *device_match(struct otp_passdb *m, struct auth_request *reque
 }
 
 /* password_ok - the account password, in whatever scheme it is stored */
-static bool password_ok(struct auth_request *request, const char *stored, const char *plain)
+static bool password_ok(struct attempt *a, const char *plain)
 {
+    const char *stored = PQgetvalue(a->row, 0, F_PASSWORD);
     const char *scheme = password_get_scheme(&stored);
 
     return scheme != NULL
-        && auth_request_password_verify_log(request, plain, stored, scheme, AUTH_SUBSYS_DB,
+        && auth_request_password_verify_log(a->request, plain, stored, scheme, AUTH_SUBSYS_DB,
                                             FALSE) > 0;
 }
-
 /* send_code - the code to the contact address through the local sendmail */
 static int send_code(struct auth_request *request, const char *contact, const char *code)
 {
@@ -262,170 +314,193 @@ static int send_code(struct auth_request *request, const char *contact, const ch
  * email_code - method "email": password + the code sent last time, or, for
  * the right password alone, a new code sent to the contact address.
  */
-static enum passdb_result email_code(struct otp_passdb *m, struct auth_request *request,
-                                     PGresult *res, const char *password, const char **how,
-                                     const char **outcome)
+static enum otp_outcome email_code(struct attempt *a, const char *password)
 {
-    const char *id = PQgetvalue(res, 0, F_ID), *login = PQgetvalue(res, 0, F_LOGIN);
-    const char *stored = PQgetvalue(res, 0, F_PASSWORD), *code;
-    char    hash[65], newcode[OTP_DIGITS + 1], secs[32], tries[32];
+    const char *code;
+    char    hash[65], newcode[OTP_DIGITS + 1];
     size_t  pwlen = 0;
 
-    *how = "password+email-code";
-    *outcome = "fail";
-    if (!m->have_key) {
-        e_error(authdb_event(request), "mssante_otp: e-mailed codes need otp_key_file");
-        *outcome = "tempfail";
-        return PASSDB_RESULT_INTERNAL_FAILURE;
+    a->how = "password+email-code";
+    if (!a->m->have_key) {
+        e_error(authdb_event(a->request), "mssante_otp: e-mailed codes need otp_key_file");
+        return OTP_TEMPFAIL;
     }
-    if ((code = otp_split(password, &pwlen)) != NULL
-        && password_ok(request, stored, t_strndup(password, pwlen))) {
-        const char *p[3] = {id, hash, tries};
-        PGresult *r;
+    if ((code = otp_split(password, &pwlen)) != NULL && password_ok(a, t_strndup(password, pwlen))) {
+        const char *p[3] = {a->id, hash, dec2str(var_otp_email_attempts)};
         long    rows;
 
-        if (otp_code_hash(m->key, login, code, hash) < 0)
-            return PASSDB_RESULT_INTERNAL_FAILURE;
-        i_snprintf(tries, sizeof(tries), "%ld", var_otp_email_attempts);
+        if (otp_code_hash(a->m->key, a->login, code, hash) < 0)
+            return OTP_TEMPFAIL;
         /* Single use: the matching, live code is deleted as it is accepted. */
-        r = PQexecParams(m->conn, "DELETE FROM email_code WHERE account_id = $1 AND code_hash = $2"
-                         " AND expires_at > now() AND attempts < $3::int", 3, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
-            PQclear(r);
-            return PASSDB_RESULT_INTERNAL_FAILURE;
-        }
-        rows = atol(PQcmdTuples(r));
-        PQclear(r);
-        if (rows == 1) {
-            *outcome = "ok";
-            return PASSDB_RESULT_OK;
-        }
-        (void) exec(m, request, "UPDATE email_code SET attempts = attempts + 1 WHERE account_id = $1",
-                    1, p, NULL);
-        *outcome = "bad-code";
-        return PASSDB_RESULT_PASSWORD_MISMATCH;
+        if (!exec(a, "DELETE FROM email_code WHERE account_id = $1 AND code_hash = $2"
+                  " AND expires_at > now() AND attempts < $3::int", 3, p, &rows))
+            return OTP_TEMPFAIL;
+        if (rows == 1)
+            return OTP_OK;
+        (void) exec(a, "UPDATE email_code SET attempts = attempts + 1 WHERE account_id = $1", 1, p, NULL);
+        return OTP_BAD_CODE;
     }
-    if (!password_ok(request, stored, password)) {
-        *how = "password";
-        return PASSDB_RESULT_PASSWORD_MISMATCH;
-    }
+    a->how = "password";
+    if (!password_ok(a, password))
+        return OTP_FAIL;
     /* The right password alone: a new code, sent to the contact address. */
-    *how = "password";
-    if (PQgetisnull(res, 0, F_CONTACT) || *PQgetvalue(res, 0, F_CONTACT) == '\0') {
-        auth_request_set_field(request, "reason", "No contact address to send a code to", NULL);
-        *outcome = "no-contact";
-        return PASSDB_RESULT_USER_DISABLED;
+    if (PQgetisnull(a->row, 0, F_CONTACT) || *PQgetvalue(a->row, 0, F_CONTACT) == '\0') {
+        auth_request_set_field(a->request, "reason", "No contact address to send a code to", NULL);
+        return OTP_NO_CONTACT;
     }
-    if (otp_random_code(newcode) < 0 || otp_code_hash(m->key, login, newcode, hash) < 0)
-        return PASSDB_RESULT_INTERNAL_FAILURE;
-    i_snprintf(secs, sizeof(secs), "%ld", var_otp_email_validity);
+    if (otp_random_code(newcode) < 0 || otp_code_hash(a->m->key, a->login, newcode, hash) < 0)
+        return OTP_TEMPFAIL;
     {
-        const char *p[3] = {id, hash, secs};
+        const char *p[3] = {a->id, hash, dec2str(var_otp_email_validity)};
+        bool    sent = exec(a, "INSERT INTO email_code (account_id, code_hash, expires_at)"
+                            " VALUES ($1, $2, now() + make_interval(secs => $3::int))"
+                            " ON CONFLICT (account_id) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
+                            " expires_at = EXCLUDED.expires_at, attempts = 0", 3, p, NULL)
+            && send_code(a->request, PQgetvalue(a->row, 0, F_CONTACT), newcode) == 0;
 
-        if (!exec(m, request, "INSERT INTO email_code (account_id, code_hash, expires_at)"
-                  " VALUES ($1, $2, now() + make_interval(secs => $3::int))"
-                  " ON CONFLICT (account_id) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
-                  " expires_at = EXCLUDED.expires_at, attempts = 0", 3, p, NULL)
-            || send_code(request, PQgetvalue(res, 0, F_CONTACT), newcode) < 0) {
-            (void) exec(m, request, "DELETE FROM email_code WHERE account_id = $1", 1, p, NULL);
-            OPENSSL_cleanse(newcode, sizeof(newcode));
-            *outcome = "tempfail";
-            return PASSDB_RESULT_INTERNAL_FAILURE;
+        OPENSSL_cleanse(newcode, sizeof(newcode));
+        if (!sent) {
+            (void) exec(a, "DELETE FROM email_code WHERE account_id = $1", 1, p, NULL);
+            return OTP_TEMPFAIL;
         }
     }
-    OPENSSL_cleanse(newcode, sizeof(newcode));
-    auth_request_set_field(request, "reason", t_strdup_printf(
+    auth_request_set_field(a->request, "reason", t_strdup_printf(
         "A code was sent to your contact address: log in again with your password followed by"
         " the code (valid %ld minutes)", var_otp_email_validity / 60), NULL);
-    *outcome = "code-sent";
-    return PASSDB_RESULT_USER_DISABLED;
+    return OTP_CODE_SENT;
+}
+
+/* totp - method "totp": the password followed by a code of the app */
+static enum otp_outcome totp(struct attempt *a, const char *password, const char *code,
+                             size_t pwlen)
+{
+    unsigned char secret[OTP_SECRET_LEN];
+    size_t  slen;
+    unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(a->row, 0, F_SECRET),
+                                            &slen);
+    bool    pw = password_ok(a, t_strndup(password, pwlen));
+    long    step, rows = 0;
+    const char *q[2] = {a->id, NULL};
+
+    a->how = "password+totp";
+    if (!a->m->have_key || sealed == NULL || otp_open(a->m->key, a->login, sealed, slen, secret) < 0) {
+        e_error(authdb_event(a->request), "mssante_otp: the TOTP secret of %s cannot be opened"
+                " with the key of otp_key_file", a->login);
+        PQfreemem(sealed);
+        return OTP_TEMPFAIL;
+    }
+    PQfreemem(sealed);
+    step = otp_totp_match(secret, sizeof(secret), code, (time_t) atoll(PQgetvalue(a->row, 0, F_NOW)),
+                          atol(PQgetvalue(a->row, 0, F_LAST_STEP)));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (!pw)
+        return OTP_BAD_PASSWORD;
+    if (step == 0)
+        return OTP_BAD_CODE;
+    /* Only a step later than the last accepted one: a concurrent replay loses here. */
+    q[1] = dec2str(step);
+    if (!exec(a, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
+              " ON CONFLICT (account_id) DO UPDATE SET last_step = $2"
+              " WHERE otp_state.last_step < $2", 2, q, &rows))
+        return OTP_TEMPFAIL;
+    return rows == 1 ? OTP_OK : OTP_BAD_CODE;
 }
 
 /*
  * credentials - the account's own credentials: a device password, or the
- * password and a TOTP code. Sets *how (what was presented) and *outcome.
+ * password and a second factor.
  */
-static enum passdb_result credentials(struct otp_passdb *m, struct auth_request *request,
-                                      PGresult *res, const char *password, const char **how,
-                                      const char **outcome, const char **device_id)
+static enum otp_outcome credentials(struct attempt *a, const char *password)
 {
-    const char *id = PQgetvalue(res, 0, F_ID), *login = PQgetvalue(res, 0, F_LOGIN);
-    const char *method = PQgetvalue(res, 0, F_METHOD), *device, *code;
+    const char *method = PQgetvalue(a->row, 0, F_METHOD), *device, *code;
     size_t  pwlen = 0;
+    bool    tempfail;
 
-    if ((device = device_match(m, request, id, password, device_id)) != NULL) {
-        *how = t_strdup_printf("device %s", device);
-        *outcome = "ok";
-        return PASSDB_RESULT_OK;
+    if ((device = device_match(a, password, &tempfail)) != NULL) {
+        a->how = t_strdup_printf("device %s", device);
+        return OTP_OK;
     }
-    if (strcmp(method, "totp") == 0 && !PQgetisnull(res, 0, F_SECRET)
-        && (code = otp_split(password, &pwlen)) != NULL) {
-        unsigned char secret[OTP_SECRET_LEN];
-        size_t  slen;
-        unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(res, 0, F_SECRET),
-                                                &slen);
-        bool    pw = password_ok(request, PQgetvalue(res, 0, F_PASSWORD), t_strndup(password, pwlen));
-        long    step, rows = 0;
-        char    s[32];
-        const char *q[2] = {id, s};
-
-        *how = "password+totp";
-        if (!m->have_key || sealed == NULL || otp_open(m->key, login, sealed, slen, secret) < 0) {
-            e_error(authdb_event(request), "mssante_otp: the TOTP secret of %s cannot be opened"
-                    " with the key of otp_key_file", login);
-            PQfreemem(sealed);
-            *outcome = "tempfail";
-            return PASSDB_RESULT_INTERNAL_FAILURE;
-        }
-        PQfreemem(sealed);
-        step = otp_totp_match(secret, sizeof(secret), code, (time_t) atoll(PQgetvalue(res, 0, F_NOW)),
-                              atol(PQgetvalue(res, 0, F_LAST_STEP)));
-        OPENSSL_cleanse(secret, sizeof(secret));
-        *outcome = !pw ? "bad-password" : "bad-code";
-        if (!pw || step == 0)
-            return PASSDB_RESULT_PASSWORD_MISMATCH;
-        /* Only a step later than the last accepted one: a concurrent replay loses here. */
-        i_snprintf(s, sizeof(s), "%ld", step);
-        if (!exec(m, request, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
-                  " ON CONFLICT (account_id) DO UPDATE SET last_step = $2"
-                  " WHERE otp_state.last_step < $2", 2, q, &rows)) {
-            *outcome = "tempfail";
-            return PASSDB_RESULT_INTERNAL_FAILURE;
-        }
-        if (rows != 1)
-            return PASSDB_RESULT_PASSWORD_MISMATCH;
-        *outcome = "ok";
-        return PASSDB_RESULT_OK;
-    }
+    if (tempfail)
+        return OTP_TEMPFAIL;
+    if (strcmp(method, "totp") == 0 && !PQgetisnull(a->row, 0, F_SECRET)
+        && (code = otp_split(password, &pwlen)) != NULL)
+        return totp(a, password, code, pwlen);
     if (strcmp(method, "email") == 0)
-        return email_code(m, request, res, password, how, outcome);
-    *how = "password";
-    *outcome = "fail";
-    if (strcmp(method, "none") == 0 && password_ok(request, PQgetvalue(res, 0, F_PASSWORD), password)) {
+        return email_code(a, password);
+    a->how = "password";
+    if (strcmp(method, "none") == 0 && password_ok(a, password)) {
         /* The right password, but no second factor: say so, let nothing in. (A
          * failure, not "nologin": SMTP AUTH clients of the auth socket ignore that.) */
-        auth_request_set_field(request, "reason", "A second factor is required: enrol one"
+        auth_request_set_field(a->request, "reason", "A second factor is required: enrol one"
                                " or use a device password", NULL);
-        *outcome = "no-second-factor";
-        return PASSDB_RESULT_USER_DISABLED;
+        return OTP_NO_SECOND_FACTOR;
     }
-    return PASSDB_RESULT_PASSWORD_MISMATCH;
+    return OTP_FAIL;
 }
 
-/* may_open - whether the account owns or is delegate of the BAL */
-static int may_open(struct otp_passdb *m, struct auth_request *request, const char *id,
-                    const char *bal)
+/* may_open - whether the account owns or is delegate of the BAL; -1 on error */
+static int may_open(struct attempt *a, const char *bal)
 {
-    const char *p[2] = {id, bal};
-    PGresult *res = PQexecParams(m->conn, "SELECT 1 FROM bal_access WHERE account_id = $1"
-                                 " AND bal = lower($2)", 2, NULL, p, NULL, NULL, 0);
-    int     ret = PQresultStatus(res) != PGRES_TUPLES_OK ? -1 : PQntuples(res) == 1;
+    const char *p[2] = {a->id, bal};
+    PGresult *res = query(a->m, a->request, "SELECT 1 FROM bal_access WHERE account_id = $1"
+                          " AND bal = lower($2)", 2, p);
+    int     ret = res == NULL ? -1 : PQntuples(res) == 1;
 
-    if (ret < 0)
-        e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
     PQclear(res);
     return ret;
+}
+
+/*
+ * verdict - the account's state, then its credentials, then the BAL. The
+ * address lock comes first: a locked address learns nothing more.
+ */
+static enum otp_outcome verdict(struct attempt *a, const char *target, const char *bal,
+                                const char *password)
+{
+    enum otp_outcome outcome;
+    int     may;
+
+    if (strcmp(PQgetvalue(a->row, 0, F_STATE), "active") != 0)
+        return OTP_DISABLED;
+    if (!PQgetisnull(a->row, 0, F_LOCKED)) {
+        e_info(authdb_event(a->request), "mssante_otp: %s: address %s is locked out for %s s more",
+               a->login, *a->client ? a->client : "(none)", PQgetvalue(a->row, 0, F_LOCKED));
+        return OTP_LOCKED;
+    }
+    if (bal == NULL)
+        return OTP_NO_BAL;
+    outcome = credentials(a, password);
+    if (outcome != OTP_OK || target == NULL)
+        return outcome;
+    /* Credentials first, then the BAL: nothing tells a stranger who is delegate. */
+    if ((may = may_open(a, bal)) < 0)
+        return OTP_TEMPFAIL;
+    return may ? OTP_OK : OTP_NOT_DELEGATE;
+}
+
+/*
+ * passdb_result_of - what Dovecot answers. Everything a stranger can cause
+ * (wrong credentials, a locked address, a disabled account, not being a
+ * delegate) reads as a wrong password; the reasons given to the client
+ * (no second factor, code sent) follow the right password only.
+ */
+static enum passdb_result passdb_result_of(enum otp_outcome outcome)
+{
+    switch (outcome) {
+    case OTP_OK:
+        return PASSDB_RESULT_OK;
+    case OTP_TEMPFAIL:
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    case OTP_UNKNOWN:
+    case OTP_NO_BAL:
+        return PASSDB_RESULT_USER_UNKNOWN;
+    case OTP_NO_SECOND_FACTOR:
+    case OTP_CODE_SENT:
+    case OTP_NO_CONTACT:
+        return PASSDB_RESULT_USER_DISABLED;
+    default:
+        return PASSDB_RESULT_PASSWORD_MISMATCH;
+    }
 }
 
 /*
@@ -438,67 +513,34 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
 {
     const char *user = request->fields.user, *star = strchr(user, '*');
     const char *who = star ? star + 1 : user, *target = star ? t_strdup_until(user, star) : NULL;
-    const char *p[1] = {who}, *id, *login, *bal, *how = "any", *outcome, *device_id = NULL;
-    PGconn *conn = db(m, request);
-    PGresult *res;
-    long    failures;
-    enum passdb_result result;
+    struct attempt a = {
+        .m = m, .request = request, .how = "any",
+        .client = request->fields.remote_ip.family != 0 ? net_ip2addr(&request->fields.remote_ip) : "",
+    };
+    const char *p[3] = {who, a.client, dec2str(var_otp_login_window)}, *bal, *detail = NULL;
+    enum otp_outcome outcome;
 
-    if (conn == NULL)
+    if ((a.row = query(m, request, account_sql, 3, p)) == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
-    res = PQexecParams(conn, account_sql, 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        e_error(authdb_event(request), "mssante_otp: %s", pg_err(conn));
-        PQclear(res);
-        return PASSDB_RESULT_INTERNAL_FAILURE;
+    if (PQntuples(a.row) != 1) {
+        PQclear(a.row);
+        a.how = "unknown";
+        audit(&a, who, target, OTP_UNKNOWN, NULL);
+        return passdb_result_of(OTP_UNKNOWN);
     }
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        audit(m, request, who, target, "unknown", "fail", NULL, NULL);
-        return PASSDB_RESULT_USER_UNKNOWN;
-    }
-    id = t_strdup(PQgetvalue(res, 0, F_ID));
-    login = t_strdup(PQgetvalue(res, 0, F_LOGIN));
-    bal = target ? t_str_lcase(target) : PQgetisnull(res, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(res, 0, F_BAL));
-    failures = atol(PQgetvalue(res, 0, F_FAILURES));
-
-    if (strcmp(PQgetvalue(res, 0, F_STATE), "active") != 0) {
-        result = PASSDB_RESULT_USER_DISABLED;
-        outcome = "disabled";
-    } else if (!PQgetisnull(res, 0, F_LOCKED)) {
-        auth_request_set_field(request, "reason", t_strdup_printf(
-            "Account locked after repeated failures; try again in %s s",
-            PQgetvalue(res, 0, F_LOCKED)), NULL);
-        result = PASSDB_RESULT_USER_DISABLED;
-        outcome = "locked";
-    } else if (bal == NULL) {
-        result = PASSDB_RESULT_USER_UNKNOWN;
-        outcome = "no-bal";
-    } else {
-        result = credentials(m, request, res, password, &how, &outcome, &device_id);
-    }
-    PQclear(res);
-    if (result == PASSDB_RESULT_OK && target != NULL && strcmp(outcome, "ok") == 0) {
-        /* Credentials first, then the BAL: nothing tells a stranger who is delegate. */
-        int     may = may_open(m, request, id, bal);
-
-        if (may < 0)
-            return PASSDB_RESULT_INTERNAL_FAILURE;
-        if (may == 0) {
-            result = PASSDB_RESULT_PASSWORD_MISMATCH;
-            outcome = "not-delegate";
-        }
-    }
-    if (result == PASSDB_RESULT_OK && strcmp(outcome, "ok") == 0) {
-        audit(m, request, login, bal, how, outcome, id, device_id);
+    a.id = t_strdup(PQgetvalue(a.row, 0, F_ID));
+    a.login = t_strdup(PQgetvalue(a.row, 0, F_LOGIN));
+    bal = target ? t_str_lcase(target)
+        : PQgetisnull(a.row, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(a.row, 0, F_BAL));
+    outcome = verdict(&a, target, bal, password);
+    if (otp_outcome_counts(outcome))
+        detail = failed(&a);
+    PQclear(a.row);
+    audit(&a, a.login, bal, outcome, detail);
+    if (outcome == OTP_OK)
         /* The mailbox to open: the BAL, whatever the login typed. */
         auth_request_set_field(request, "user", bal, NULL);
-        return result;
-    }
-    audit(m, request, login, bal, how, outcome, NULL, NULL);
-    if (result == PASSDB_RESULT_PASSWORD_MISMATCH && strcmp(outcome, "not-delegate") != 0)
-        failed(m, request, id, failures);
-    return result;
+    return passdb_result_of(outcome);
 }
 
 static void otp_verify_plain(struct auth_request *request, const char *password,

@@ -33,6 +33,8 @@ char   *var_annuaire_https_ca;
 char   *var_otp_key_file;
 long    var_otp_max_failures;
 long    var_otp_lockout_time;
+long    var_otp_login_max_failures;
+long    var_otp_login_window;
 char   *var_otp_email_sender;
 char   *var_otp_sendmail;
 long    var_otp_email_validity;
@@ -119,9 +121,14 @@ struct cfg_param mssante_params[] = {
     {"otp_key_file", CFG_STR, MSSANTE_SYSCONFDIR "/otp.key", 0, 0, &var_otp_key_file,
      "the key sealing TOTP secrets: 64 hex digits, root-only (mssante-otp key creates it)", 0},
     {"otp_max_failures", CFG_INT, "10", 1, 1000, &var_otp_max_failures,
-     "consecutive failed logins before an account is locked", 0},
+     "consecutive failed logins from one client address before it is locked out of the account", 0},
     {"otp_lockout_time", CFG_TIME, "60s", 1, 86400, &var_otp_lockout_time,
-     "first lock-out; it doubles with every further failure, up to a day", 0},
+     "first lock-out of an address; it doubles with every further failure, up to a day", 0},
+    {"otp_login_max_failures", CFG_INT, "100", 1, 1000000, &var_otp_login_max_failures,
+     "failures of one login from all addresses within otp_login_window past which each failing"
+     " address is locked at its first failure (the owner is never locked out)", 0},
+    {"otp_login_window", CFG_TIME, "1h", 60, 604800, &var_otp_login_window,
+     "the window of otp_login_max_failures", 0},
     {"otp_email_sender", CFG_STR, "", 0, 0, &var_otp_email_sender,
      "envelope and From: address of e-mailed codes (list it in whitelist_local_exempt_senders)", 0},
     {"otp_sendmail", CFG_STR, "/usr/sbin/sendmail", 0, 0, &var_otp_sendmail,

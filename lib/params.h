@@ -51,6 +51,8 @@ extern char *var_annuaire_https_ca;
 extern char *var_otp_key_file;
 extern long var_otp_max_failures;
 extern long var_otp_lockout_time;
+extern long var_otp_login_max_failures;
+extern long var_otp_login_window;
 extern char *var_otp_email_sender;
 extern char *var_otp_sendmail;
 extern long var_otp_email_validity;

@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # dovecot-auth-otp with the sandbox Dovecot and PostgreSQL: IMAP logins by
 # password + TOTP code (oathtool), replays and old codes refused, device
-# passwords until revoked, lock-out after repeated failures and unlock,
+# passwords until revoked, lock-out of one client address after repeated
+# failures (never of the owner elsewhere) and unlock, the same answer to
+# locked, unknown and wrong,
 # PostgreSQL down means a temporary failure and never a success; the audit
 # trail records every attempt and no log holds a secret.
 use strict;
@@ -84,8 +86,8 @@ sub submit {
 
 # login - IMAP LOGIN; (OK|NO|..., text)
 sub login {
-    my ($user, $pass) = @_;
-    my $imap = $sb->imap($dc->{imap_port}, $user, $pass);
+    my ($user, $pass, $from) = @_;
+    my $imap = $sb->imap($dc->{imap_port}, $user, $pass, local => $from);
     my @r = ($imap->login_ok ? 'OK' : 'NO', $imap->login_text);
     $imap->logout;
     return @r;
@@ -233,34 +235,78 @@ is($st, 'OK', 'marie.curie\'s own credentials are valid');
 is($st, 'NO', 'but she is not a delegate of the ORG BAL: refused');
 is(q1("SELECT result FROM audit_event ORDER BY id DESC LIMIT 1"), 'not-delegate', 'recorded as not-delegate');
 
-# --- lock-out after 10 failures, then unlock
+# --- lock-out per client address: a stranger locks out only their own address
 cli('unlock', 'jean.dupont');               # count from zero
-($st) = login('jean.dupont', "wrong-$_") for 1 .. 11;
+my $attacker = '127.0.0.9';
+login('jean.dupont', "wrong-$_", $attacker) for 1 .. 10;
+my ($locked_text) = (login('jean.dupont', $phone, $attacker))[1];
 is(q1("SELECT string_agg(result, ',' ORDER BY id) FROM (SELECT id, result FROM audit_event"
       . " WHERE actor = 'jean.dupont' ORDER BY id DESC LIMIT 2) x"), 'fail,locked',
-   'the 10th failure locks: the 11th attempt is refused as locked');
-($st, $txt) = login('jean.dupont', $phone);
-is($st, 'NO', 'after 11 wrong attempts even the right credentials are refused')
-    or diag q1("SELECT failures || ' ' || coalesce(locked_until::text, '-') FROM otp_state");
-like(q1("SELECT result FROM audit_event WHERE actor = 'jean.dupont' ORDER BY id DESC LIMIT 1"), qr/^locked$/,
-     'the audit trail says locked');
-my $lock_secs = "SELECT extract(epoch FROM locked_until - now())::int FROM otp_state o JOIN account a"
-              . " ON a.id = o.account_id WHERE login = 'jean.dupont'";
+   'the 10th failure from one address locks it: the 11th attempt from there is refused as locked');
+is(q1("SELECT host(remote_ip) || ' ' || detail FROM audit_event WHERE actor = 'jean.dupont'"
+      . " AND detail IS NOT NULL ORDER BY id DESC LIMIT 1"),
+   "$attacker address $attacker locked out for 60 s after 10 failures", 'the audit row says which address was locked');
+($st) = login('jean.dupont', $phone);
+is($st, 'OK', 'from another address the owner\'s device password logs in at once');
+($st, $txt) = login('jean.dupont', $pw{'jean.dupont'} . code(time + 30));
+is($st, 'OK', 'and so do password + code') or diag $txt;
+($st) = login('jean.dupont', $phone, $attacker);
+is($st, 'NO', 'the locked address stays refused, even with the right device password');
+my ($wrong_text) = (login('jean.dupont', 'wrong-password'))[1];
+my ($unknown_text) = (login('personne.inconnue', 'wrong-password'))[1];
+is($locked_text, $wrong_text, 'the client reads the same for a locked address as for a wrong password');
+is($unknown_text, $wrong_text, 'and for an unknown login') or diag "$locked_text / $unknown_text / $wrong_text";
+unlike($locked_text, qr/lock/i, 'no word of a lock-out to the client');
+like(Sandbox::slurp($dc->{log}), qr/Warning: .*jean\.dupont: address 127\.0\.0\.9 locked out for 60 s after 10 failures/,
+     'the lock-out is in the log');
+my $lock_secs = "SELECT extract(epoch FROM locked_until - now())::int FROM login_failure f JOIN account a"
+              . " ON a.id = f.account_id WHERE login = 'jean.dupont' AND client = '$attacker'";
 ok(abs(q1($lock_secs) - 60) <= 5, 'locked for otp_lockout_time (60 s)');
-q1("UPDATE otp_state SET locked_until = now() - interval '1 second'");    # the back-off is over
-login('jean.dupont', 'wrong-again');
+q1("UPDATE login_failure SET locked_until = now() - interval '1 second'");    # the back-off is over
+login('jean.dupont', 'wrong-again', $attacker);
 ok(abs(q1($lock_secs) - 120) <= 5, 'one more failure right after: locked again, twice as long');
-q1("UPDATE otp_state SET locked_until = now() - interval '1 second'");
+q1("UPDATE login_failure SET locked_until = now() - interval '1 second'");
+($st) = login('jean.dupont', $phone, $attacker);
+is($st, 'OK', 'once the back-off ends the right credentials log in from there too');
+is(q1("SELECT count(*) FROM login_failure WHERE client = '$attacker'"), 0, 'and the success clears that address');
+login('jean.dupont', "wrong-$_", $attacker) for 1 .. 10;
+($rc, $out) = cli('unlock', 'jean.dupont', $attacker);
+like($out, qr/^jean\.dupont: unlocked: 127\.0\.0\.9 \(locked out\)$/m, 'mssante-otp unlock LOGIN ADDRESS names what it cleared');
+($st) = login('jean.dupont', $phone, $attacker);
+is($st, 'OK', 'after mssante-otp unlock the address logs in again');
+# The login's own ceiling (100 failures an hour from all addresses): past
+# it each failing address is locked at its first failure, the owner never.
+q1("UPDATE otp_state SET window_start = now(), window_failures = 99 WHERE account_id ="
+   . " (SELECT id FROM account WHERE login = 'jean.dupont')");
+login('jean.dupont', 'wrong-once', '127.0.0.30');
+($st) = login('jean.dupont', $phone, '127.0.0.30');
+is($st, 'NO', 'past the login\'s ceiling one failure locks the address');
+like(Sandbox::slurp($dc->{log}), qr/jean\.dupont: 100 failed logins from all addresses within 3600 s/,
+     'and the log says the login is under attack');
 ($st) = login('jean.dupont', $phone);
-is($st, 'OK', 'once the back-off ends the right credentials log in again');
-login('jean.dupont', "wrong-$_") for 1 .. 11;
-($st) = login('jean.dupont', $phone);
-is($st, 'NO', 'a success reset the count: 10 more failures lock it again');
-($rc) = cli('unlock', 'jean.dupont');
-($st) = login('jean.dupont', $phone);
-is($st, 'OK', 'after mssante-otp unlock the account logs in again');
+is($st, 'OK', 'the owner\'s device password still logs in at once');
+# A code of a step not used yet (the next step's code was used above).
+my $last_step = q1("SELECT last_step FROM otp_state o JOIN account a ON a.id = o.account_id WHERE login = 'jean.dupont'");
+sleep 1 while int((time + 30) / 30) <= $last_step;
+($st) = login('jean.dupont', $pw{'jean.dupont'} . code(time + 30));
+is($st, 'OK', 'and so do the owner\'s password and a new code');
+($rc, $out) = cli('unlock', 'jean.dupont');
+like($out, qr/127\.0\.0\.30 \(locked out\)/, 'mssante-otp unlock LOGIN clears every address');
+is(q1("SELECT window_failures FROM otp_state o JOIN account a ON a.id = o.account_id WHERE login = 'jean.dupont'"), 0,
+   'and the login\'s ceiling');
 
 # --- PostgreSQL down: a temporary failure, never a success; back up: logins work
+# Several auth workers, each with its connection: logins at once.
+sub logins_at_once {
+    my ($n) = @_;
+    my @kids = map {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) { my ($r) = login('jean.dupont', $phone); exit($r eq 'OK' ? 0 : 1) }
+        $pid;
+    } 1 .. $n;
+    return scalar grep { waitpid($_, 0); $? == 0 } @kids;
+}
+is(logins_at_once(6), 6, 'six logins at once');
 $pg->{stop}->() or die 'pg stop';
 $imap = $sb->imap($dc->{imap_port}, 'jean.dupont', $phone);
 like($imap->login_text, qr/\[UNAVAILABLE\]|Temporary authentication failure/, 'PostgreSQL down: temporary failure')
@@ -268,8 +314,12 @@ like($imap->login_text, qr/\[UNAVAILABLE\]|Temporary authentication failure/, 'P
 ok(!$imap->login_ok, 'and no success');
 $imap->logout;
 $pg->{start}->();
-($st) = login('jean.dupont', $phone);
-is($st, 'OK', 'PostgreSQL back: the auth process survived and logins work');
+# Every auth worker held a connection the restart dropped: logins at once
+# from several clients reach several workers, and each must succeed.
+is(logins_at_once(6), 6, 'PostgreSQL back: the first logins in every auth worker succeed (6 at once)')
+    or diag Sandbox::tail($dc->{log});
+like(Sandbox::slurp($dc->{log}), qr/connection to PostgreSQL lost .*connecting again/,
+     'a worker saw its connection dropped and made a new one');
 
 # --- every password scheme Dovecot offers for the account password
 for my $scheme (qw(ARGON2ID BLF-CRYPT SHA512-CRYPT)) {
@@ -284,14 +334,14 @@ for my $scheme (qw(ARGON2ID BLF-CRYPT SHA512-CRYPT)) {
 }
 
 # --- the audit trail and the logs
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 44,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 60,
    'one audit row per login attempt that reached the database');
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 10,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 23,
    'device logins recorded as such');
 ($rc, $out) = cli('audit', 'jean.dupont');
 like($out, qr/^\S+ \S+\s+login\s+secretariat\@a\.mssante\.test\s+imap\s+127\.0\.0\.1\s+device Phone\s+ok$/m,
      'mssante-otp audit lists the logins: when, BAL, service, client, how, result');
-like($out, qr/\s+unlock\s+-\s+admin\s+-\s+jean\.dupont\s+ok$/m, 'and the administrator\'s changes');
+like($out, qr/\s+unlock\s+-\s+admin\s+-\s+jean\.dupont: .*\s+ok$/m, 'and the administrator\'s changes');
 my $logs = join '', map { Sandbox::slurp($_) } grep { -f } glob("$dir/*/*.log"), glob("$dir/*.log"), glob("$dir/*/*/*.log");
 for my $s ($pw{'jean.dupont'}, $pw{'paul.martin'}, $device, $phone, $secret, $code, $mcode) {
     unlike($logs, qr/\Q$s\E/, 'no password, device password, secret or code in any log');

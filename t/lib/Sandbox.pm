@@ -767,9 +767,10 @@ sub sanitizer_reports {
     return map { slurp($_) } glob("$self->{dir}/*/sanitizer.*");
 }
 
+# imap - an IMAP login to the sandbox Dovecot; local => address to connect from
 sub imap {
-    my ($self, $port, $user, $pass) = @_;
-    return Sandbox::IMAP->new('127.0.0.1', $port, $user, $pass);
+    my ($self, $port, $user, $pass, %o) = @_;
+    return Sandbox::IMAP->new('127.0.0.1', $port, $user, $pass, %o);
 }
 
 package Sandbox::IMAP;
@@ -779,9 +780,10 @@ use warnings;
 use IO::Socket::INET;
 
 sub new {
-    my ($class, $host, $port, $user, $pass) = @_;
+    my ($class, $host, $port, $user, $pass, %o) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
-                                  Timeout => 10) or die "IMAP connect $host:$port: $!\n";
+                                  Timeout => 10, $o{local} ? (LocalAddr => $o{local}) : ())
+        or die "IMAP connect $host:$port: $!\n";
     my $greeting = <$s>;
     die "IMAP: no greeting\n" unless defined $greeting && $greeting =~ /^\* OK/;
     my $self = bless { s => $s, tag => 0 }, $class;

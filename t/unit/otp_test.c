@@ -46,5 +46,23 @@ int main(void)
     ok(pwlen == 12, "split: the password length");
     ok(otp_split("123456", &pwlen) == NULL, "a code alone is not password+code");
     ok(otp_split("Mot-de-passe12345a", &pwlen) == NULL, "no code when the end is not 6 digits");
+
+    /* Lock-out of one client address: 10 failures, then 60 s doubling up to a day. */
+    ok(otp_lock_seconds(9, 10, 60, 0) == 0, "lock: 9 failures of 10 allowed: not locked");
+    ok(otp_lock_seconds(10, 10, 60, 0) == 60, "lock: the 10th failure locks for the first period");
+    ok(otp_lock_seconds(11, 10, 60, 0) == 120, "lock: the 11th doubles it");
+    ok(otp_lock_seconds(13, 10, 60, 0) == 480, "lock: the 13th: 8 times");
+    ok(otp_lock_seconds(21, 10, 60, 0) == OTP_LOCK_MAX_SECONDS, "lock: capped at a day");
+    ok(otp_lock_seconds(1000000, 10, 60, 0) == OTP_LOCK_MAX_SECONDS, "lock: a huge count stays a day");
+    ok(otp_lock_seconds(1, 10, 60, 1) == 60, "lock: under attack the first failure locks");
+    ok(otp_lock_seconds(2, 10, 60, 1) == 120, "lock: under attack the second doubles");
+    ok(otp_lock_seconds(1, 1, 86400, 0) == 86400 && otp_lock_seconds(2, 1, 86400, 0) == 86400,
+       "lock: a first period of a day stays a day");
+    is_str(otp_outcome_name(OTP_LOCKED), "locked", "outcome names: locked");
+    is_str(otp_outcome_name(OTP_NOT_DELEGATE), "not-delegate", "outcome names: not-delegate");
+    is_str(otp_outcome_name((enum otp_outcome) 99), "fail", "outcome names: out of range reads fail");
+    ok(otp_outcome_counts(OTP_BAD_CODE) && !otp_outcome_counts(OTP_LOCKED)
+       && !otp_outcome_counts(OTP_NOT_DELEGATE) && !otp_outcome_counts(OTP_TEMPFAIL),
+       "counted toward lock-outs: wrong credentials only");
     return done_testing();
 }
