@@ -22,3 +22,10 @@ $(MSSANTE_OTP): $(B)/dovecot-auth-otp/mssante-otp.o $(B)/dovecot-auth-otp/otp.o 
 $(B)/t/otp_test: $(B)/t/unit/otp_test.o $(B)/dovecot-auth-otp/otp.o $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -loath
+
+SASL_PROXY := $(B)/bin/mssante-sasl-proxy
+PROGS += $(SASL_PROXY)
+
+$(SASL_PROXY): $(B)/dovecot-auth-otp/mssante-sasl-proxy.o $(LIBMSSANTE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)

@@ -25,6 +25,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
+#include "privs.h"
 
 /* usage - print the option summary of a milter */
 static void usage(const struct milter_app *app, FILE *fp)
@@ -44,32 +45,6 @@ static void usage(const struct milter_app *app, FILE *fp)
             "Signals: SIGUSR1 reloads the data, SIGTERM stops.\n",
             app->name, app->name, app->name,
             app->test_usage ? app->test_usage : "", MSSANTE_DEFAULT_CONF);
-}
-
-/* milter_drop_privileges - switch to an unprivileged account for good */
-int milter_drop_privileges(const char *user, char **err)
-{
-    struct passwd *pw;
-
-    if ((pw = getpwnam(user)) == NULL) {
-        *err = xasprintf("unknown user \"%s\"", user);
-        return -1;
-    }
-    if (pw->pw_uid == 0) {
-        *err = xasprintf("refusing to run as \"%s\": it is uid 0", user);
-        return -1;
-    }
-    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0
-        || setuid(pw->pw_uid) < 0) {
-        *err = xasprintf("cannot become user \"%s\": %s", user, strerror(errno));
-        return -1;
-    }
-    /* Paranoia: a privilege drop that can be undone is not one. */
-    if (setuid(0) == 0) {
-        *err = xasprintf("privileges could be regained after becoming \"%s\"", user);
-        return -1;
-    }
-    return 0;
 }
 
 /* reload_thread - wait for SIGUSR1 and call the milter's reload hook */
@@ -203,7 +178,7 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
         if (pw && (path = socket_path(sockspec)) != NULL
             && chown(path, pw->pw_uid, pw->pw_gid) < 0)
             msg_fatal("chown %s: %s", path, strerror(errno));
-        if (milter_drop_privileges(user, &err) < 0)
+        if (privs_drop(user, &err) < 0)
             msg_fatal("%s", err);
     } else if (geteuid() == 0) {
         msg_warn("running as root: set the milter's user key or -u");

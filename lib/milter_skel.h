@@ -26,7 +26,4 @@ struct milter_app {
 /* milter_main - parse options, configure, open, drop privileges, serve */
 int     milter_main(int argc, char **argv, const struct milter_app *app);
 
-/* milter_drop_privileges - become user (by name); 0, or -1 and *err */
-int     milter_drop_privileges(const char *user, char **err);
-
 #endif

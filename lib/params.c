@@ -35,6 +35,9 @@ long    var_otp_max_failures;
 long    var_otp_lockout_time;
 long    var_otp_login_max_failures;
 long    var_otp_login_window;
+char   *var_sasl_proxy_socket;
+char   *var_sasl_proxy_dovecot;
+char   *var_sasl_proxy_user;
 char   *var_otp_email_sender;
 char   *var_otp_sendmail;
 long    var_otp_email_validity;
@@ -129,6 +132,12 @@ struct cfg_param mssante_params[] = {
      " address is locked at its first failure (the owner is never locked out)", 0},
     {"otp_login_window", CFG_TIME, "1h", 60, 604800, &var_otp_login_window,
      "the window of otp_login_max_failures", 0},
+    {"sasl_proxy_socket", CFG_STR, "/var/spool/postfix/private/mssante-sasl", 0, 0,
+     &var_sasl_proxy_socket, "mssante-sasl-proxy's socket, Postfix's smtpd_sasl_path", 0},
+    {"sasl_proxy_dovecot", CFG_STR, "/var/spool/postfix/private/auth", 0, 0,
+     &var_sasl_proxy_dovecot, "Dovecot's auth client socket that mssante-sasl-proxy relays to", 0},
+    {"sasl_proxy_user", CFG_STR, "postfix", 0, 0, &var_sasl_proxy_user,
+     "account mssante-sasl-proxy runs as (it must be able to open the Dovecot socket)", 0},
     {"otp_email_sender", CFG_STR, "", 0, 0, &var_otp_email_sender,
      "envelope and From: address of e-mailed codes (list it in whitelist_local_exempt_senders)", 0},
     {"otp_sendmail", CFG_STR, "/usr/sbin/sendmail", 0, 0, &var_otp_sendmail,
