@@ -43,7 +43,13 @@ sub setup {
 # code - the current TOTP code of a base32 secret (oathtool)
 sub code {
     my ($secret) = @_;
-    my $c = qx{oathtool --totp -b $secret};
+    return code_at($secret, time);
+}
+
+# code_at - the TOTP code of a secret at a given time
+sub code_at {
+    my ($secret, $t) = @_;
+    my $c = qx{oathtool --totp -b --now \@@{[ int $t ]} $secret};
     chomp $c;
     return $c;
 }

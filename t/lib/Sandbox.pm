@@ -322,6 +322,41 @@ sub postgres {
     };
 }
 
+# postgres_standby - a streaming standby of the sandbox's PostgreSQL (made by
+# pg_basebackup), for switchover tests. Returns {socket_dir, port, log,
+# promote => sub, stop => sub, psql => sub(SQL)} (psql as the superuser).
+sub postgres_standby {
+    my ($self) = @_;
+    return $self->{pg_standby} if $self->{pg_standby};
+    my $pg = $self->postgres;
+    my $bin = $pg->{bindir};
+    my $d = "$self->{dir}/pg-standby";
+    make_path("$d/run");
+    my (undef, undef, $uid, $gid) = getpwnam('postgres');
+    chown $uid, $gid, $d, "$d/run";
+    my $port = free_port('127.0.0.1');
+    my $log = "$d/postgres.log";
+    my @as = ('runuser', '-u', 'postgres', '--');
+    my $q = sub { join ' ', map { shell_quote($_) } @_ };
+    # -R: standby.signal and primary_conninfo; -X stream: the WAL comes along.
+    my $out = qx{@{[ $q->(@as, "$bin/pg_basebackup", '-h', $pg->{socket_dir}, '-p', $pg->{port},
+        '-U', 'postgres', '-D', "$d/data", '-R', '-X', 'stream', '-c', 'fast') ]} 2>&1};
+    croak "pg_basebackup failed:\n$out" if $?;
+    my $ctl = sub { $q->(@as, "$bin/pg_ctl", '-D', "$d/data", @_) };
+    system($ctl->('-l', $log, '-w', '-t', '30', '-o',
+        "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$d/run", 'start')
+        . " >>$d/start.out 2>&1") == 0
+        or croak "the PostgreSQL standby did not start:\n" . tail("$d/start.out") . tail($log);
+    my $stop = sub { system($ctl->('-m', 'fast', '-w', 'stop') . " >>$d/start.out 2>&1") == 0 };
+    $self->on_stop('postgres standby' => sub { -e "$d/data/postmaster.pid" and $stop->() });
+    my $super = "host=$d/run port=$port user=postgres dbname=postgres";
+    return $self->{pg_standby} = {
+        socket_dir => "$d/run", port => $port, log => $log, stop => $stop,
+        promote    => sub { system($ctl->('-w', '-t', '30', 'promote') . " >>$d/start.out 2>&1") == 0 },
+        psql       => sub { run('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $_[1] || $super, '-c', $_[0]) },
+    };
+}
+
 # migrated - PostgreSQL with the add-on's schema applied, and an
 # mssante.conf naming it; returns ($pg, $conf_path)
 sub migrated {
