@@ -63,6 +63,12 @@ if ($kid == 0) {
 sleep 0.1 until (() = Sandbox::slurp($loglines) =~ /right OK/g) >= 5;   # the loop is under way
 my $t_stop = time;
 $pg->{stop}->() or die 'stopping the primary';
+# Only the read-only standby is up: the loop must see temporary failures.
+my $end_wait = time + 20;
+sleep 0.1 until (() = grep { /^(\S+) right TEMP$/ && $1 > $t_stop } split /\n/, Sandbox::slurp($loglines)) >= 2
+    || time > $end_wait;
+ok(scalar(grep { /^(\S+) right TEMP$/ && $1 > $t_stop } split /\n/, Sandbox::slurp($loglines)) >= 2,
+   'while only the read-only standby runs, logins get temporary failures');
 ok($st->{promote}->(), 'the standby is promoted');
 my $t_promoted = time;
 # oks_after - right-password successes logged after a time
@@ -85,7 +91,8 @@ diag sprintf 'switchover: %s; primary stopped at +0.0 s, standby promoted at +%.
     join(', ', map { "$_: $n{$_}" } sort keys %n), $t_promoted - $t_stop, ($first_ok // 0) - $t_stop;
 is(scalar(grep { $_->[2] eq 'OK' } @wrong), 0, 'no wrong password accepted at any time');
 is(scalar(grep { $_->[2] eq 'NO' } @right), 0, 'the right password never refused as wrong (temporary failures only)');
-ok(scalar(grep { $_->[2] eq 'TEMP' && $_->[0] > $t_stop } @right) > 0 || $first_ok, 'the switch was seen');
+ok($on_standby->("SELECT count(*) FROM audit_event WHERE at > to_timestamp($t_promoted) AND result = 'ok'") >= 3,
+   'the logins after the switch were served by the promoted server (its audit trail has them)');
 ok(defined $first_ok && $first_ok - $t_promoted < 10, 'logins work again within 10 s of the promotion')
     or diag Sandbox::tail($dc->{log});
 ok(int(time / 30) - 1 <= $step, 'the code used before the switch is still within its time window');
