@@ -8,10 +8,11 @@
  *   }
  *
  * Blocking (the auth worker processes run it): one PostgreSQL connection
- * per worker. The login is "prenom.nom" or the address of a BAL the
- * account owns, or "BAL*prenom.nom" for a delegate of an ORG BAL (own
- * credentials and second factor); the BAL address becomes the user name,
- * so the userdb opens that mailbox. What is accepted:
+ * per worker. The login is "prenom.nom" (the account's default BAL), the
+ * address of a BAL the account owns, or "BAL*prenom.nom" for any BAL the
+ * account owns or is delegate of (own credentials and second factor); the
+ * BAL address becomes the user name, so the userdb opens that mailbox.
+ * What is accepted:
  *   - a live device password of the account (alone, no code);
  *   - with otp_method totp: the password followed by the 6-digit code of
  *     the current, previous or next 30 s step, each step good once;
@@ -79,7 +80,8 @@ static const char *account_sql =
     "SELECT a.id, a.login, a.password, a.otp_method, a.state, s.secret_enc, coalesce(o.last_step, 0),"
     " coalesce(f.failures, 0), CASE WHEN f.locked_until > now() THEN"
     " extract(epoch FROM f.locked_until - now())::bigint + 1 END,"
-    " (SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner'),"
+    " coalesce((SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.bal = a.default_bal),"
+    "  (SELECT min(x.bal) FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner')),"
     " extract(epoch FROM now())::bigint, a.contact_email,"
     " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
@@ -544,7 +546,9 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     }
     a.id = t_strdup(PQgetvalue(a.row, 0, F_ID));
     a.login = t_strdup(PQgetvalue(a.row, 0, F_LOGIN));
-    bal = target ? t_str_lcase(target)
+    /* The BAL to open: the one named before "*", the owned BAL used as the
+     * login, or the account's default one. */
+    bal = target ? t_str_lcase(target) : strchr(who, '@') != NULL ? t_str_lcase(who)
         : PQgetisnull(a.row, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(a.row, 0, F_BAL));
     outcome = verdict(&a, target, bal, password);
     if (otp_outcome_counts(outcome))

@@ -235,6 +235,27 @@ is($st, 'OK', 'marie.curie\'s own credentials are valid');
 is($st, 'NO', 'but she is not a delegate of the ORG BAL: refused');
 is(q1("SELECT result FROM audit_event ORDER BY id DESC LIMIT 1"), 'not-delegate', 'recorded as not-delegate');
 
+# --- several BALs: one per place of practice, a default one
+q1("INSERT INTO bal (address) VALUES ('dupont.cabinet\@a.mssante.test')");
+q1("INSERT INTO bal_access SELECT id, 'dupont.cabinet\@a.mssante.test', 'owner' FROM account WHERE login = 'jean.dupont'");
+# last_bal - the BAL the newest audit row names
+sub last_bal { q1("SELECT coalesce(bal, '-') || ' ' || result FROM audit_event ORDER BY id DESC LIMIT 1") }
+($st, $txt) = login('jean.dupont', $phone);
+is($st . ' ' . last_bal(), 'OK dupont.cabinet@a.mssante.test ok',
+   'two owned BALs and no default: the login works and opens the first in address order') or diag $txt;
+q1("UPDATE account SET default_bal = 'jean.dupont\@a.mssante.test' WHERE login = 'jean.dupont'");
+($st) = login('jean.dupont', $phone);
+is($st . ' ' . last_bal(), 'OK jean.dupont@a.mssante.test ok', 'prenom.nom opens the default BAL');
+($st) = login('dupont.cabinet@a.mssante.test*jean.dupont', $phone);
+is($st . ' ' . last_bal(), 'OK dupont.cabinet@a.mssante.test ok', 'BAL*prenom.nom opens the other owned BAL');
+($st) = login('dupont.cabinet@a.mssante.test', $phone);
+is($st . ' ' . last_bal(), 'OK dupont.cabinet@a.mssante.test ok', 'so does the address of that BAL as login');
+($st) = login('secretariat@a.mssante.test*jean.dupont', $phone);
+is($st . ' ' . last_bal(), 'OK secretariat@a.mssante.test ok', 'and the ORG BAL it is delegate of');
+q1("UPDATE account SET default_bal = 'secretariat\@a.mssante.test' WHERE login = 'marie.curie'");
+($st) = login('marie.curie', $marie_phone);
+is($st . ' ' . last_bal(), 'OK marie.curie@a.mssante.test ok', 'a default BAL the account may not open is ignored');
+
 # --- lock-out per client address: a stranger locks out only their own address
 cli('unlock', 'jean.dupont');               # count from zero
 my $attacker = '127.0.0.9';
@@ -334,9 +355,9 @@ for my $scheme (qw(ARGON2ID BLF-CRYPT SHA512-CRYPT)) {
 }
 
 # --- the audit trail and the logs
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 60,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND action = 'login'"), 65,
    'one audit row per login attempt that reached the database');
-is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 23,
+is(q1("SELECT count(*) FROM audit_event WHERE actor = 'jean.dupont' AND result = 'ok' AND request LIKE 'device%'"), 28,
    'device logins recorded as such');
 ($rc, $out) = cli('audit', 'jean.dupont');
 like($out, qr/^\S+ \S+\s+login\s+secretariat\@a\.mssante\.test\s+imap\s+127\.0\.0\.1\s+device Phone\s+ok$/m,
