@@ -209,7 +209,8 @@ const char *otp_outcome_name(enum otp_outcome outcome)
         [OTP_BAD_CODE] = "bad-code", [OTP_UNKNOWN] = "fail", [OTP_NO_BAL] = "no-bal",
         [OTP_DISABLED] = "disabled", [OTP_LOCKED] = "locked", [OTP_NOT_DELEGATE] = "not-delegate",
         [OTP_NO_SECOND_FACTOR] = "no-second-factor", [OTP_CODE_SENT] = "code-sent",
-        [OTP_NO_CONTACT] = "no-contact", [OTP_TEMPFAIL] = "tempfail",
+        [OTP_NO_CONTACT] = "no-contact", [OTP_CERT_ONLY] = "certificate-only",
+        [OTP_TEMPFAIL] = "tempfail",
     };
 
     return (unsigned) outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "fail";

@@ -75,6 +75,7 @@ enum otp_outcome {
     OTP_NO_SECOND_FACTOR,               /* right password, no second factor enrolled */
     OTP_CODE_SENT,                      /* right password: a code was e-mailed */
     OTP_NO_CONTACT,                     /* right password: no address to mail a code to */
+    OTP_CERT_ONLY,                      /* a software BAL: its certificate, never a password */
     OTP_TEMPFAIL,                       /* our own failure: the client retries */
 };
 

@@ -71,22 +71,29 @@ struct attempt {
     const char *device_id;              /* the device password that matched */
 };
 
-/* The account as one query returns it. */
+/* The account as one query returns it, with the BAL to open. */
 enum {
     F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
-    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW,
+    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW, F_BAL_TYPE,
 };
+/*
+ * $1 the login, $2 the client address, $3 otp_login_window, $4 the BAL
+ * asked for (NULL: the account's default BAL, or the first it owns).
+ */
 static const char *account_sql =
     "SELECT a.id, a.login, a.password, a.otp_method, a.state, s.secret_enc, coalesce(o.last_step, 0),"
     " coalesce(f.failures, 0), CASE WHEN f.locked_until > now() THEN"
-    " extract(epoch FROM f.locked_until - now())::bigint + 1 END,"
-    " coalesce((SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.bal = a.default_bal),"
-    "  (SELECT min(x.bal) FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner')),"
+    " extract(epoch FROM f.locked_until - now())::bigint + 1 END, r.bal,"
     " extract(epoch FROM now())::bigint, a.contact_email,"
-    " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END"
+    " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END,"
+    " b.bal_type"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
     " LEFT JOIN otp_state o ON o.account_id = a.id"
     " LEFT JOIN login_failure f ON f.account_id = a.id AND f.client = $2"
+    " CROSS JOIN LATERAL (SELECT coalesce(lower($4::text),"
+    "  (SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.bal = a.default_bal),"
+    "  (SELECT min(x.bal) FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner')) AS bal) r"
+    " LEFT JOIN bal b ON b.address = r.bal"
     " WHERE a.login = lower($1) OR a.id = (SELECT x.account_id FROM bal_access x"
     " WHERE x.bal = lower($1) AND x.role = 'owner')";
 
@@ -482,6 +489,8 @@ static enum otp_outcome verdict(struct attempt *a, const char *target, const cha
     }
     if (bal == NULL)
         return OTP_NO_BAL;
+    if (!PQgetisnull(a->row, 0, F_BAL_TYPE) && strcmp(PQgetvalue(a->row, 0, F_BAL_TYPE), "APP") == 0)
+        return OTP_CERT_ONLY;
     outcome = credentials(a, password);
     if (outcome != OTP_OK || target == NULL)
         return outcome;
@@ -530,10 +539,12 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
         .m = m, .request = request, .how = "any",
         .client = request->fields.remote_ip.family != 0 ? net_ip2addr(&request->fields.remote_ip) : "",
     };
-    const char *p[3] = {who, a.client, dec2str(var_otp_login_window)}, *bal, *detail = NULL;
+    /* The BAL asked for: the one named before "*", or the address used as login. */
+    const char *asked = target ? target : strchr(who, '@') != NULL ? who : NULL;
+    const char *p[4] = {who, a.client, dec2str(var_otp_login_window), asked}, *bal, *detail = NULL;
     enum otp_outcome outcome;
 
-    if ((a.row = query(m, request, account_sql, 3, p)) == NULL)
+    if ((a.row = query(m, request, account_sql, 4, p)) == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
     if (PQntuples(a.row) != 1) {
         PQclear(a.row);
@@ -546,10 +557,7 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     }
     a.id = t_strdup(PQgetvalue(a.row, 0, F_ID));
     a.login = t_strdup(PQgetvalue(a.row, 0, F_LOGIN));
-    /* The BAL to open: the one named before "*", the owned BAL used as the
-     * login, or the account's default one. */
-    bal = target ? t_str_lcase(target) : strchr(who, '@') != NULL ? t_str_lcase(who)
-        : PQgetisnull(a.row, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(a.row, 0, F_BAL));
+    bal = PQgetisnull(a.row, 0, F_BAL) ? NULL : t_strdup(PQgetvalue(a.row, 0, F_BAL));
     outcome = verdict(&a, target, bal, password);
     if (otp_outcome_counts(outcome))
         detail = failed(&a);
@@ -561,12 +569,53 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     return passdb_result_of(outcome);
 }
 
+/*
+ * certificate - a software BAL (APP) by its client certificate, SASL
+ * EXTERNAL: Dovecot verified the chain against ssl_ca and took the user
+ * name from the certificate (ssl_cert_username_field); that name must be
+ * the cert_name of exactly one APP BAL. No password, no second factor:
+ * the private key is the credential.
+ */
+static enum passdb_result certificate(struct otp_passdb *m, struct auth_request *request)
+{
+    const char *name = request->fields.user, *p[1] = {name}, *bal;
+    struct attempt a = {
+        .m = m, .request = request, .how = t_strdup_printf("certificate %s", name),
+        .client = request->fields.remote_ip.family != 0 ? net_ip2addr(&request->fields.remote_ip) : "",
+    };
+    PGresult *res;
+
+    /* EXTERNAL has a user only when Dovecot took it from a certificate
+     * (auth_ssl_username_from_cert); the worker is told it was verified. */
+    if (!request->fields.valid_client_cert) {
+        e_info(authdb_event(request), "mssante_otp: EXTERNAL without a verified client certificate");
+        audit(&a, name, NULL, OTP_FAIL, "no verified client certificate");
+        return PASSDB_RESULT_PASSWORD_MISMATCH;
+    }
+    if ((res = query(m, request, "SELECT address, cert_name FROM bal"
+                     " WHERE lower(cert_name) = lower($1) AND bal_type = 'APP'", 1, p)) == NULL)
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        audit(&a, name, NULL, OTP_UNKNOWN, "no software BAL has this certificate");
+        return PASSDB_RESULT_USER_UNKNOWN;
+    }
+    bal = t_strdup(PQgetvalue(res, 0, 0));
+    a.how = t_strdup_printf("certificate %s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    audit(&a, bal, bal, OTP_OK, NULL);
+    auth_request_set_field(request, "user", bal, NULL);
+    return PASSDB_RESULT_OK;
+}
+
 static void otp_verify_plain(struct auth_request *request, const char *password,
                              verify_plain_callback_t *callback)
 {
     struct otp_passdb *m = (struct otp_passdb *) request->passdb->passdb;
+    const char *mech = request->fields.mech_name;
 
-    callback(check(m, request, password), request);
+    callback(mech != NULL && strcasecmp(mech, "EXTERNAL") == 0 ? certificate(m, request)
+             : check(m, request, password), request);
 }
 
 static struct passdb_module *otp_preinit(pool_t pool, const char *args)

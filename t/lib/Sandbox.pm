@@ -215,7 +215,8 @@ sub pki {
 
 # issue - a key and certificate from the test PKI.
 #   kind => 'server' (TLS server and client) or 'smime'
-#   cn, ou, o, st (or l), email, ca => 'organisations' | 'personnes', name
+#   cn, ou, o, st (or l), email, ca => 'organisations' | 'personnes', name,
+#   days, expired => 1 (valid 30 days, three years ago)
 # The subject is shaped like the real ones: CN=..,OU=..,O=..,ST=..,C=FR.
 sub issue {
     my ($self, %o) = @_;
@@ -249,7 +250,9 @@ sub issue {
     write_file("$d/$file.ext", $ext);
     $self->openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-utf8',
         '-keyout', "$d/$file.key", '-out', "$d/$file.csr", '-subj', $subj);
-    $self->openssl('x509', '-req', '-in', "$d/$file.csr", '-sha256', '-days', $o{days} || 825,
+    # expired => 1: issued three years ago for 30 days (faketime).
+    run($o{expired} ? ('faketime', '3 years ago') : (), 'openssl',
+        'x509', '-req', '-in', "$d/$file.csr", '-sha256', '-days', $o{expired} ? 30 : $o{days} || 825,
         '-CA', $ca->{cert}, '-CAkey', $ca->{key}, '-set_serial', int(rand(1e9)),
         '-extfile', "$d/$file.ext", '-out', "$d/$file.pem");
     chmod 0644, "$d/$file.key";    # read by postfix/dovecot users in the sandbox
