@@ -74,7 +74,7 @@ struct attempt {
 /* The account as one query returns it, with the BAL to open. */
 enum {
     F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
-    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW, F_BAL_TYPE,
+    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW, F_CERT_ONLY,
 };
 /*
  * $1 the login, $2 the client address, $3 otp_login_window, $4 the BAL
@@ -86,7 +86,7 @@ static const char *account_sql =
     " extract(epoch FROM f.locked_until - now())::bigint + 1 END, r.bal,"
     " extract(epoch FROM now())::bigint, a.contact_email,"
     " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END,"
-    " b.bal_type"
+    " b.bal_type = 'APP' AND b.cert_name IS NOT NULL"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
     " LEFT JOIN otp_state o ON o.account_id = a.id"
     " LEFT JOIN login_failure f ON f.account_id = a.id AND f.client = $2"
@@ -489,7 +489,8 @@ static enum otp_outcome verdict(struct attempt *a, const char *target, const cha
     }
     if (bal == NULL)
         return OTP_NO_BAL;
-    if (!PQgetisnull(a->row, 0, F_BAL_TYPE) && strcmp(PQgetvalue(a->row, 0, F_BAL_TYPE), "APP") == 0)
+    /* A software BAL with a certificate on record logs in with it, never a password. */
+    if (strcmp(PQgetvalue(a->row, 0, F_CERT_ONLY), "t") == 0)
         return OTP_CERT_ONLY;
     outcome = credentials(a, password);
     if (outcome != OTP_OK || target == NULL)

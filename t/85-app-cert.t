@@ -41,7 +41,9 @@ q1("INSERT INTO bal (address) VALUES ('jean.dupont\@a.mssante.test')");
 q1("INSERT INTO bal (address, bal_type, cert_name) VALUES ('radio\@a.mssante.test', 'APP', 'LOGICIEL RADIOLOGIE'),"
    . " ('labo\@a.mssante.test', 'APP', 'LOGICIEL LABO')");
 q1("INSERT INTO bal_access SELECT id, 'jean.dupont\@a.mssante.test', 'owner' FROM account WHERE login = 'jean.dupont'");
-q1("INSERT INTO bal_access SELECT id, 'radio\@a.mssante.test', 'owner' FROM account WHERE login = 'tech.radio'");
+q1("INSERT INTO bal (address, bal_type) VALUES ('ecg\@a.mssante.test', 'APP')");        # no certificate yet
+q1("INSERT INTO bal_access SELECT id, b, 'owner' FROM account, unnest(ARRAY['radio\@a.mssante.test',"
+   . " 'ecg\@a.mssante.test']) b WHERE login = 'tech.radio'");
 my %dev;
 for my $l (qw(jean.dupont tech.radio)) {
     ($dev{$l}) = Sandbox::run($sb->bin('mssante-otp'), '-c', $conf, 'device', 'add', $l, 'client') =~ /^(d\d+-\S+)$/m;
@@ -91,6 +93,8 @@ is(q1("SELECT result FROM audit_event WHERE actor = 'tech.radio' ORDER BY id DES
    'recorded as certificate-only');
 like(imap('--login', 'radio@a.mssante.test*tech.radio', $dev{'tech.radio'}), qr/^NO/, 'and as BAL*login');
 like(imap('--login', 'jean.dupont', $dev{'jean.dupont'}), qr/^OK/, 'a doctor without a certificate logs in as before');
+like(imap('--login', 'ecg@a.mssante.test', $dev{'tech.radio'}), qr/^OK/,
+     'an APP BAL with no certificate on record keeps its owner\'s device password (SMTP submission)');
 my @reports = $sb->sanitizer_reports;
 is(scalar @reports, 0, 'no sanitizer report from the auth module') or diag @reports;
 done_testing;
