@@ -86,7 +86,7 @@ static const char *account_sql =
     " extract(epoch FROM f.locked_until - now())::bigint + 1 END, r.bal,"
     " extract(epoch FROM now())::bigint, a.contact_email,"
     " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END,"
-    " b.bal_type = 'APP' AND b.cert_name IS NOT NULL"
+    " b.bal_type = 'APP'"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
     " LEFT JOIN otp_state o ON o.account_id = a.id"
     " LEFT JOIN login_failure f ON f.account_id = a.id AND f.client = $2"
@@ -489,7 +489,7 @@ static enum otp_outcome verdict(struct attempt *a, const char *target, const cha
     }
     if (bal == NULL)
         return OTP_NO_BAL;
-    /* A software BAL with a certificate on record logs in with it, never a password. */
+    /* A software BAL logs in with its certificate, never a password. */
     if (strcmp(PQgetvalue(a->row, 0, F_CERT_ONLY), "t") == 0)
         return OTP_CERT_ONLY;
     outcome = credentials(a, password);

@@ -1,5 +1,6 @@
 #!/usr/bin/perl
-# Software BALs (APP) log in over IMAP with their IGC-Santé client
+# Software BALs (APP) log in over IMAP, and submit through Dovecot's
+# submission service relaying to Postfix, with their IGC-Santé client
 # certificate (SASL EXTERNAL), through the shipped snippets: the
 # certificate's name must be the cert_name of exactly one APP BAL. Refused:
 # a certificate asking for another BAL, one that no BAL names, an expired one,
@@ -55,9 +56,27 @@ $tls =~ s{^ssl_cert = <.*$}{ssl_cert = <$srv->{chain}}m;
 $tls =~ s{^ssl_key = <.*$}{ssl_key = <$srv->{key}}m;
 my $app = Sandbox::slurp("$top/conf/dovecot-app-cert.conf");
 $app =~ s{^ssl_ca = <.*$}{ssl_ca = <$pki->{bundle}}m or die 'ssl_ca line';
+# Submission of software BALs: Dovecot's submission service, relaying to
+# Postfix's loopback listener (the shipped lines, with the test's paths).
+my $relay = Sandbox::free_port('127.0.0.2');
+my $subport = Sandbox::free_port('127.0.0.1');
+my $sub = Sandbox::slurp("$top/conf/dovecot-app-submission.conf");
+$sub =~ s/^submission_relay_host = .*$/submission_relay_host = 127.0.0.2/m or die;
+$sub =~ s/^submission_relay_port = .*$/submission_relay_port = $relay/m or die;
+$sub =~ s/^    port = \d+$/    address = 127.0.0.1\n    port = $subport/m or die;
 my $dc = $sb->dovecot(auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
     passdb => "  driver = mssante_otp\n  args = $conf",
-    extra => "$tls$app");
+    extra => "$tls$app$sub" . "service auth {\n  unix_listener auth-smtp {\n    mode = 0666\n  }\n}\n");
+my ($app_lines) = Sandbox::slurp("$top/conf/postfix-master.cf") =~ /^127\.0\.0\.1:10587 .*\n((?:  -o .*\n)+)/m;
+my @app_args = map { s{^smtpd_sasl_path=.*}{smtpd_sasl_path=$dc->{dir}/run/auth-smtp}r
+                     =~ s{texthash:/etc/postfix/mssante-app-senders}{texthash:$dir/app-senders}r }
+               $app_lines =~ /^  -o (\S+)$/mg;
+ok(grep({ /smtpd_authorized_xclient_hosts/ } @app_args), 'the shipped submission-app listener');
+Sandbox::write_file("$dir/app-senders", "radio\@a.mssante.test radio\@a.mssante.test\nlabo\@a.mssante.test labo\@a.mssante.test\n");
+my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test'],
+    recipients => ['jean.dupont@a.mssante.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
+    main => { smtpd_tls_cert_file => $srv->{chain}, smtpd_tls_key_file => $srv->{key} },
+    submission => { port => $relay, args => [map { s/^smtpd_authorized_xclient_hosts=.*/smtpd_authorized_xclient_hosts=127.0.0.0\/8/r } @app_args] });
 
 # imap - one login over STARTTLS: "OK n" or "NO ..."
 sub imap {
@@ -93,8 +112,30 @@ is(q1("SELECT result FROM audit_event WHERE actor = 'tech.radio' ORDER BY id DES
    'recorded as certificate-only');
 like(imap('--login', 'radio@a.mssante.test*tech.radio', $dev{'tech.radio'}), qr/^NO/, 'and as BAL*login');
 like(imap('--login', 'jean.dupont', $dev{'jean.dupont'}), qr/^OK/, 'a doctor without a certificate logs in as before');
-like(imap('--login', 'ecg@a.mssante.test', $dev{'tech.radio'}), qr/^OK/,
-     'an APP BAL with no certificate on record keeps its owner\'s device password (SMTP submission)');
+like(imap('--login', 'ecg@a.mssante.test', $dev{'tech.radio'}), qr/^NO/,
+     'an APP BAL with no certificate on record yet: no password login either');
+# smtp - one message from a software BAL through Dovecot's submission service
+sub smtp {
+    my ($cert, $from, $subject) = @_;
+    my $cmd = join ' ', map { Sandbox::shell_quote($_) } '/usr/bin/python3', "$top/t/helpers/smtp-tls.py",
+        '127.0.0.1', $subport, $cert ? ('--cert', $cert->{chain}, '--key', $cert->{key}) : (), '--external',
+        '--from', $from, '--to', 'jean.dupont@a.mssante.test', '--subject', $subject;
+    my $out = qx{$cmd 2>&1};
+    chomp $out;
+    return $out;
+}
+like(smtp($radio, 'radio@a.mssante.test', 'compte-rendu-1'), qr/^250/,
+     'SMTP: the radiology software submits with its certificate (AUTH EXTERNAL)');
+ok($sb->postqueue_empty($pf), 'delivered') or diag Sandbox::tail($pf->{maillog});
+my ($msg) = grep { Sandbox::slurp($_) =~ /^Subject: compte-rendu-1/m } glob("$dc->{maildir}/a.mssante.test/jean.dupont/new/*");
+ok($msg, 'the doctor received it');
+like(Sandbox::slurp($pf->{maillog}), qr/sasl_username=radio\@a\.mssante\.test/,
+     'Postfix knew the sender as the BAL (XCLIENT LOGIN)');
+like(smtp($radio, 'labo@a.mssante.test', 'usurpation'), qr/^553 .*not owned by user radio\@a\.mssante\.test/,
+     'SMTP: another BAL\'s address as sender is refused by Postfix');
+like(smtp($expired, 'radio@a.mssante.test', 'expired'), qr/^(5\d\d|ERROR)/, 'SMTP: an expired certificate is refused');
+like(smtp(undef, 'radio@a.mssante.test', 'nocert'), qr/^5\d\d/, 'SMTP: no certificate, no EXTERNAL');
+
 my @reports = $sb->sanitizer_reports;
 is(scalar @reports, 0, 'no sanitizer report from the auth module') or diag @reports;
 done_testing;
