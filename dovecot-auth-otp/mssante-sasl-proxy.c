@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -214,24 +215,22 @@ static int open_socket(const char *path, const char *user)
 
 int main(int argc, char **argv)
 {
-    const char *conf = NULL, *opt_socket = NULL, *opt_user = NULL, *sock, *user;
-    char  **overrides = xcalloc((size_t) argc + 1, sizeof(char *));
-    int     noverrides = 0, foreground = 0, check = 0, ch;
+    static const struct option longopts[] = {CMD_LONGOPTS, {0, 0, 0, 0}};
+    const char *opt_socket = NULL, *opt_user = NULL, *sock, *user;
+    int     foreground = 0, ch;
     char   *err = NULL;
+    struct cmd_common c;
     pthread_attr_t attr;
     struct sigaction sa = {.sa_handler = on_signal};
 
-    msg_open(argv[0], 1);
-    while ((ch = getopt(argc, argv, "c:fhno:p:u:V")) != -1) {
+    cmd_init(&c, argc, argv);
+    while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS "fp:u:", longopts, NULL)) != -1) {
+        if (cmd_option(&c, ch, optarg))
+            continue;
         switch (ch) {
-        case 'c': conf = optarg; break;
         case 'f': foreground = 1; break;
-        case 'n': check = 1; break;
-        case 'o': overrides[noverrides++] = optarg; break;
         case 'p': opt_socket = optarg; break;
         case 'u': opt_user = optarg; break;
-        case 'V': printf("mssante-sasl-proxy %s\n", MSSANTE_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
@@ -239,13 +238,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (params_load(conf, overrides, noverrides, &err) < 0)
-        msg_fatal("%s", err);
-    free(overrides);
-    if (check) {
-        cfg_print(stdout, mssante_params, 0);
-        return 0;
-    }
+    cmd_load(&c, usage);                /* -h, -n and the configuration */
     sock = opt_socket ? opt_socket : var_sasl_proxy_socket;
     if (strncmp(sock, "unix:", 5) == 0)         /* as the milters' socket keys read */
         sock += 5;
