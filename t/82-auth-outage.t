@@ -111,4 +111,8 @@ is(scalar @accepted, 300, 'every message was accepted in the end');
 is($lost, 0, 'none lost');
 is($dup, 0, 'none delivered twice');
 is(scalar(keys %seen), 300, 'each of the 300 delivered');
+$proxy->{stop}->();
+unlike(Sandbox::slurp($proxy->{log}), qr/LeakSanitizer|AddressSanitizer|runtime error/,
+       'the proxy ran its ~500 sessions and stopped with no sanitizer report');
+like(Sandbox::slurp($proxy->{log}), qr/stopped$/m, 'and stopped cleanly on SIGTERM');
 done_testing;
