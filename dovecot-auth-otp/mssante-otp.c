@@ -17,7 +17,6 @@
  * Every change is a row of audit_event (actor "mssante-otp", never a
  * secret). Secrets are printed only to the terminal that asked.
  */
-#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -39,6 +38,7 @@
 #include "otp.h"
 #include "params.h"
 #include "pgutil.h"
+#include "pwhash.h"
 
 #define ISSUER "MSSante"
 #define OPT_TOTP 0x200
@@ -260,22 +260,13 @@ static int cmd_verify(const char *login, const char *code)
 }
 
 /* device_password - d<id>-xxxxx-xxxxx-xxxxx-xxxxx (100 random bits) */
+/* device_password - "d<id>-" and a random password: one hash to check per login */
 static char *device_password(const char *devid)
 {
-    static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
-    unsigned char r[20];
-    char    body[24], *p = body;
+    char   *body = pwhash_random(), *pw = xasprintf("d%s-%s", devid, body);
 
-    if (RAND_bytes(r, sizeof(r)) != 1)
-        msg_fatal("no random bytes");
-    for (int i = 0; i < 20; i++) {
-        if (i && i % 5 == 0)
-            *p++ = '-';
-        *p++ = alphabet[r[i] % (sizeof(alphabet) - 1)];
-    }
-    *p = 0;
-    OPENSSL_cleanse(r, sizeof(r));
-    return xasprintf("d%s-%s", devid, body);
+    pwhash_forget(body);
+    return pw;
 }
 
 static int cmd_device(const char *verb, const char *login, const char *name)
@@ -298,8 +289,7 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         free(id);
         return 2;
     } else if (strcmp(verb, "add") == 0) {
-        char    salt[CRYPT_GENSALT_OUTPUT_SIZE], *pw, *hash;
-        struct crypt_data cd = {0};
+        char   *pw, *hash, *err = NULL;
 
         PQclear(pgu_must(conn, "BEGIN", 0, NULL));
         res = pgu_must(conn, "INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
@@ -307,22 +297,19 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         if (PQntuples(res) != 1)
             msg_fatal("%s already has a device \"%s\" (revoke it, or choose another name)", login, name);
         pw = device_password(PQgetvalue(res, 0, 0));
-        if (crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)) == NULL
-            || (hash = crypt_r(pw, salt, &cd)) == NULL || *hash == '*')
-            msg_fatal("cannot hash the device password: %m");
+        if ((hash = pwhash_hash(pw, &err)) == NULL)
+            msg_fatal("device password: %s", err);
         p[2] = PQgetvalue(res, 0, 0);
-        p[1] = xasprintf("{SHA512-CRYPT}%s", hash);
+        p[1] = hash;
         PQclear(pgu_must(conn, "UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p));
-        free((char *) p[1]);
+        free(hash);
         PQclear(res);
         pgu_audit(conn, "mssante-otp", "device-add", login, name);
         PQclear(pgu_must(conn, "COMMIT", 0, NULL));
         printf("%s\n", pw);
         fprintf(stderr, "device password of %s for \"%s\": shown once, give it to the device now\n",
                 login, name);
-        OPENSSL_cleanse(pw, strlen(pw));
-        OPENSSL_cleanse(&cd, sizeof(cd));
-        free(pw);
+        pwhash_forget(pw);
     } else if (strcmp(verb, "revoke") == 0) {
         res = pgu_must(conn, "UPDATE device_password SET revoked_at = now() WHERE account_id = $1 AND name = $2"
                 " AND revoked_at IS NULL", 2, p);

@@ -1,0 +1,17 @@
+/*
+ * pwhash - passwords as the add-on stores and hands them out: hashed in a
+ * scheme Dovecot verifies, generated from an alphabet without look-alikes.
+ */
+#ifndef MSSANTE_PWHASH_H
+#define MSSANTE_PWHASH_H
+
+/* pwhash_hash - "{SHA512-CRYPT}$6$..." of a password; malloc'd, or NULL and *err */
+char   *pwhash_hash(const char *plain, char **err);
+
+/* pwhash_random - 20 random characters in groups of 5 ("abcde-fghjk-..."); malloc'd */
+char   *pwhash_random(void);
+
+/* pwhash_forget - wipe and free a password */
+void    pwhash_forget(char *plain);
+
+#endif
