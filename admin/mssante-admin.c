@@ -103,8 +103,11 @@ static char *new_password(int *shown)
     return line;
 }
 
-/* store_password - hash a new password into $2 of the statement, print it if generated */
-static void store_password(const char *sql, const char *login)
+/*
+ * store_password - hash a new password into $2 of the statement (one row
+ * for $1, or refuse with "login: none"); print it if generated
+ */
+static void store_password(const char *sql, const char *login, const char *none)
 {
     int     shown;
     char   *pw = new_password(&shown), *err = NULL, *hash = pwhash_hash(pw, &err);
@@ -115,7 +118,7 @@ static void store_password(const char *sql, const char *login)
         refuse("%s", err);
     res = pgu_must(conn, sql, 2, p);
     if (atol(PQcmdTuples(res)) != 1)
-        refuse("%s: %s", login, strstr(sql, "INSERT") ? "this login exists already" : "no such login");
+        refuse("%s: %s", login, none);
     PQclear(res);
     free(hash);
     if (shown)
@@ -137,7 +140,7 @@ static int account_add(char **a)
     }
     PQclear(pgu_must(conn, "BEGIN", 0, NULL));
     store_password("INSERT INTO account (login, password) VALUES ($1, $2) ON CONFLICT (login) DO NOTHING",
-                   a[0]);
+                   a[0], "this login exists already");
     if (opt_contact) {
         const char *p[2] = {a[0], opt_contact};
 
@@ -152,7 +155,7 @@ static int account_add(char **a)
 static int account_passwd(char **a)
 {
     PQclear(pgu_must(conn, "BEGIN", 0, NULL));
-    store_password("UPDATE account SET password = $2 WHERE login = lower($1)", a[0]);
+    store_password("UPDATE account SET password = $2 WHERE login = lower($1)", a[0], "no such login");
     pgu_audit(conn, "mssante-admin", "account-passwd", a[0], NULL);
     PQclear(pgu_must(conn, "COMMIT", 0, NULL));
     fprintf(stderr, "mssante-admin: password of %s changed\n", a[0]);
