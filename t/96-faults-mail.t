@@ -16,6 +16,7 @@ use Test::More;
 use Net::SMTP;
 use IO::Socket::UNIX;
 use POSIX qw(WNOHANG);
+use List::Util qw(max);
 use Time::HiRes qw(sleep time);
 use Sandbox;
 use ListeBlanche;
@@ -39,7 +40,8 @@ my $lb = ListeBlanche::sign(ListeBlanche::document(entries => [['b.mssante.test'
 my $conf = Sandbox::write_file("$dir/faults.conf", Sandbox::slurp($w->{conf}) . join '', map { "$_\n" }
     "whitelist_file = $lb", "whitelist_trust_anchors = $pki->{bundle}",
     "whitelist_issuer_cns = $pki->{organisations}{cn}",
-    'whitelist_our_domains = a.mssante.test many.a.mssante.test', 'smime_default_policy = sign');
+    'whitelist_our_domains = a.mssante.test many.a.mssante.test', 'smime_default_policy = sign',
+    'smime_db_connections = 4');
 
 # Under AddressSanitizer freed memory waits in a quarantine of up to 256 MB before reuse,
 # which would read as growth: the milters of this test run without it (use-after-free
@@ -148,13 +150,25 @@ sub report {
     is($stray, 0, "$what: nothing delivered that the client was not told was accepted");
 }
 
-sub fds { my ($pid) = @_; opendir my $d, "/proc/$pid/fd" or return -1; scalar grep { /^\d+$/ } readdir $d }
+# pg_conns - the PostgreSQL connections a milter holds (milter-smime keeps up to
+# smime_db_connections idle ones in a pool, grown as concurrency asks)
+sub pg_conns {
+    my ($k) = @_;
+    my $n = $w->{pg}{psql}->("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'milter-$k'");
+    return $n =~ /(\d+)/ ? $1 : 0;
+}
+# fds - the milter's descriptors other than its pooled PostgreSQL connections
+sub fds {
+    my ($k) = @_;
+    opendir my $d, "/proc/$milter{$k}{pid}/fd" or return -1;
+    return (scalar grep { /^\d+$/ } readdir $d) - pg_conns($k);
+}
 # fds_settled - the descriptor count once it is down to want (or after 10 s)
 sub fds_settled {
-    my ($pid, $want) = @_;
+    my ($k, $want) = @_;
     my $end = time + 10;
     my $n;
-    sleep 0.1 while ($n = fds($pid)) > $want && time < $end;
+    sleep 0.1 while ($n = fds($k)) > $want && time < $end;
     return $n;
 }
 sub rss { my ($pid) = @_; Sandbox::slurp("/proc/$pid/status") =~ /VmRSS:\s+(\d+)/ ? $1 : -1 }
@@ -188,7 +202,7 @@ sub alive { my ($k) = @_; kill 0, $milter{$k}{pid} }
 
 # --- 2. 1,000 monitoring probes
 # Descriptors of an idle milter: what every count below must come back to.
-my %idle = map { $_ => fds($milter{$_}{pid}) } qw(whitelist smime);
+my %idle = map { $_ => fds($_) } qw(whitelist smime);
 {
     my %before = %idle;
     for my $k (qw(whitelist smime)) {
@@ -207,7 +221,7 @@ my %idle = map { $_ => fds($milter{$_}{pid}) } qw(whitelist smime);
     for my $k (qw(whitelist smime)) {
         ok(alive($k), "$k: alive after 1,000 probes");
         # The milter closes a hung-up connection on its own schedule: wait for it.
-        my $after = fds_settled($milter{$k}{pid}, $before{$k});
+        my $after = fds_settled($k, $before{$k});
         cmp_ok($after, '<=', $before{$k}, "$k: no fd growth ($before{$k} before, $after after)");
     }
     my ($code, $text) = send_one('probe-after');
@@ -217,7 +231,7 @@ my %idle = map { $_ => fds($milter{$_}{pid}) } qw(whitelist smime);
 
 # --- 3. 200 concurrent sessions, 5 rounds
 {
-    my (%fd, %mem);
+    my (%fd, %mem, %pgc);
     my $total = 0;
     for my $round (1 .. 5) {
         my @ids = map { "round$round-$_" } 1 .. 200;
@@ -225,7 +239,8 @@ my %idle = map { $_ => fds($milter{$_}{pid}) } qw(whitelist smime);
         $total += @$acc;
         is(scalar @$acc, 200, "round $round: 200 concurrent sessions, all accepted");
         for my $k (qw(whitelist smime)) {
-            push @{ $fd{$k} }, fds_settled($milter{$k}{pid}, $idle{$k});
+            push @{ $fd{$k} }, fds_settled($k, $idle{$k});
+            push @{ $pgc{$k} }, pg_conns($k);
             push @{ $mem{$k} }, rss($milter{$k}{pid});
         }
     }
@@ -239,6 +254,8 @@ my %idle = map { $_ => fds($milter{$_}{pid}) } qw(whitelist smime);
     for my $k (qw(whitelist smime)) {
         diag "$k fds per round: @{ $fd{$k} }; RSS (kB): @{ $mem{$k} }";
         cmp_ok($fd{$k}[4], '<=', $fd{$k}[0], "$k: no fd growth over 5 rounds");
+        cmp_ok(max(@{ $pgc{$k} }), '<=', $k eq 'smime' ? 4 : 0,
+               "$k: PostgreSQL connections within the pool's bound (@{ $pgc{$k} })");
         # Rounds 1 and 2 warm the caches and thread stacks up; from round 3 on it must be flat.
         # Under ASan the allocator's per-thread caches for 200 threads move RSS by a few MB
         # either way: the bound is looser there, and LeakSanitizer checks at exit (below).
