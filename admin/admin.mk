@@ -1,7 +1,8 @@
-# admin/ - mssante-admin: accounts (and, to come, BALs, import, quota, retention, export).
+# admin/ - mssante-admin: accounts, BALs and their holders, the request form's import.
 MSSANTE_ADMIN := $(B)/bin/mssante-admin
 PROGS += $(MSSANTE_ADMIN)
+ADMIN_OBJS := $(addprefix $(B)/admin/,mssante-admin.o bal.o form.o import.o)
 
-$(MSSANTE_ADMIN): $(B)/admin/mssante-admin.o $(LIBMSSANTE)
+$(MSSANTE_ADMIN): $(ADMIN_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs jansson) -lcrypt -lcrypto
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs jansson) -lcsv -lcrypt -lcrypto

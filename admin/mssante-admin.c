@@ -1,19 +1,17 @@
 /*
- * mssante-admin - accounts of the operator's users, without SQL.
+ * mssante-admin - accounts and BALs of the operator's users, without SQL.
  *
- *   mssante-admin account add LOGIN [--contact ADDRESS] [--generate]
- *   mssante-admin account show LOGIN [--json]
- *   mssante-admin account list [--json]
- *   mssante-admin account passwd LOGIN [--generate]
- *   mssante-admin account disable|enable|delete LOGIN
+ *   mssante-admin account add|show|list|passwd|disable|enable|delete|default-bal ...
+ *   mssante-admin bal add|set|show|list|disable|enable|delete ...
+ *   mssante-admin owner|delegate add|remove|list BAL [LOGIN]
+ *   mssante-admin import FILE.csv [--apply] [--passwords FILE]
  *
  * A password is read from the standard input (one line), or generated and
  * printed once with --generate: never on the command line, where ps and
  * shell histories would keep it. It is stored hashed (SHA512-CRYPT, which
- * Dovecot verifies). Every change is a row of audit_event. Exit: 0 done,
- * 1 refused or failed (nothing changed), 2 usage.
+ * Dovecot verifies). Every change is a row of audit_event, in the same
+ * transaction. Exit: 0 done, 1 refused or failed (nothing changed), 2 usage.
  */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,40 +22,60 @@
 #include <libpq-fe.h>
 
 #include "addr.h"
+#include "admin.h"
 #include "cmd.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
 #include "pgutil.h"
 #include "pwhash.h"
+#include "strlist.h"
 
-#define OPT_CONTACT 0x200
-#define OPT_GENERATE 0x201
-#define OPT_JSON 0x202
+#define OPT_GENERATE 0x200
+#define OPT_JSON 0x201
+#define OPT_DEFAULT 0x202
+#define OPT_APPLY 0x203
+#define OPT_PASSWORDS 0x204
+#define OPT_FORM 0x300                  /* + enum form_field */
 #define PASSWORD_MIN 12
 
-static PGconn *conn;
-static const char *opt_contact;
-static int opt_generate, opt_json;
+PGconn *db;
+int     opt_json, opt_generate, opt_default, opt_apply;
+const char *opt_passwords;
+struct form opt_form;
+struct form_rules rules;
 
 /* usage - the verbs and options */
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: mssante-admin [options] account add LOGIN [--contact ADDRESS] [--generate]\n"
-            "       mssante-admin [options] account show LOGIN [--json]\n"
-            "       mssante-admin [options] account list [--json]\n"
+            "usage: mssante-admin [options] account add LOGIN [--generate] [PERSON]\n"
+            "       mssante-admin [options] account show LOGIN | list\n"
             "       mssante-admin [options] account passwd LOGIN [--generate]\n"
+            "       mssante-admin [options] account set LOGIN PERSON\n"
             "       mssante-admin [options] account disable|enable|delete LOGIN\n"
+            "       mssante-admin [options] account default-bal LOGIN BAL\n"
+            "       mssante-admin [options] bal add ADDRESS [--owner LOGIN] [--default] [BAL]\n"
+            "       mssante-admin [options] bal set ADDRESS BAL\n"
+            "       mssante-admin [options] bal show ADDRESS | list\n"
+            "       mssante-admin [options] bal disable|enable|delete ADDRESS\n"
+            "       mssante-admin [options] owner|delegate add|remove BAL LOGIN\n"
+            "       mssante-admin [options] owner|delegate list BAL\n"
+            "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE]\n"
+            "PERSON and BAL are these options (import: the same names as columns):\n");
+    for (int i = 0; i < FF_COUNT; i++)
+        if (form_defs[i].option)
+            fprintf(fp, "  --%-14s %-14s %s\n", form_defs[i].option, form_defs[i].column,
+                    form_defs[i].help);
+    fprintf(fp,
             "A password is read from the standard input (one line, %d characters at least)\n"
-            "or, with --generate, made and printed once.\n"
+            "or, with --generate, made and printed once. --json: listings as JSON.\n"
             "%s"
             "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n",
             PASSWORD_MIN, cmd_usage_common);
 }
 
-/* refuse - a decided refusal: say why, change nothing, exit 1 */
-static void __attribute__((noreturn, format(printf, 1, 2))) refuse(const char *fmt, ...)
+void refuse(const char *fmt, ...)
 {
     va_list ap;
 
@@ -66,20 +84,98 @@ static void __attribute__((noreturn, format(printf, 1, 2))) refuse(const char *f
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    if (conn)
-        PQfinish(conn);
+    if (db)
+        PQfinish(db);
     exit(1);
 }
 
-/* login_ok - prenom.nom: lower-case letters, digits, '.', '-', '_' */
-static int login_ok(const char *login)
+PGresult *sql(const char *q, int n, const char *const *params)
 {
-    if (*login == 0 || strlen(login) > 64 || *login == '.' || *login == '-')
-        return 0;
-    for (const char *p = login; *p; p++)
-        if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || strchr(".-_", *p)))
-            return 0;
-    return 1;
+    return pgu_must(db, q, n, params);
+}
+
+long sql_do(const char *q, int n, const char *const *params)
+{
+    PGresult *res = sql(q, n, params);
+    long    rows = atol(PQcmdTuples(res));
+
+    PQclear(res);
+    return rows;
+}
+
+void audit(const char *action, const char *target, const char *detail)
+{
+    pgu_audit(db, "mssante-admin", action, target, detail);
+}
+
+/* json_of - one value of a result, typed by its column */
+static json_t *json_of(PGresult *res, int row, int col)
+{
+    const char *v = PQgetvalue(res, row, col);
+
+    if (PQgetisnull(res, row, col))
+        return json_null();
+    switch (PQftype(res, col)) {
+    case 16:                                    /* bool */
+        return json_boolean(*v == 't');
+    case 20: case 21: case 23:                  /* int8, int2, int4 */
+        return json_integer(atoll(v));
+    default:
+        return json_string(v);
+    }
+}
+
+void print_rows(PGresult *res, int one, int ntable)
+{
+    int     rows = PQntuples(res), cols = PQnfields(res);
+
+    if (opt_json) {
+        json_t *arr = json_array();
+
+        for (int i = 0; i < rows; i++) {
+            json_t *o = json_object();
+
+            for (int c = 0; c < cols; c++)
+                json_object_set_new(o, PQfname(res, c), json_of(res, i, c));
+            json_array_append_new(arr, o);
+        }
+        json_dumpf(one ? json_array_get(arr, 0) : arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(arr);
+    } else if (one) {
+        for (int c = 0; c < cols; c++)
+            printf("%-14s %s\n", PQfname(res, c), PQgetisnull(res, 0, c) ? "-" : PQgetvalue(res, 0, c));
+    } else {
+        int    *w = xcalloc((size_t) ntable, sizeof(*w));
+
+        for (int c = 0; c < ntable; c++) {
+            w[c] = (int) strlen(PQfname(res, c));
+            for (int i = 0; i < rows; i++)
+                if (PQgetlength(res, i, c) > w[c])
+                    w[c] = PQgetlength(res, i, c);
+        }
+        for (int i = -1; i < rows; i++)
+            for (int c = 0; c < ntable; c++) {
+                const char *v = i < 0 ? PQfname(res, c) : PQgetisnull(res, i, c) ? "-"
+                    : PQgetvalue(res, i, c);
+
+                if (c + 1 < ntable)
+                    printf("%-*s  ", w[c], v);
+                else
+                    printf("%s\n", v);
+            }
+        free(w);
+    }
+}
+
+void check_options(int bal_rules)
+{
+    enum form_field field;
+    char   *why;
+
+    if (form_check(&opt_form, &rules, bal_rules, &field, &why) < 0)
+        refuse("--%s: %s", form_defs[field].option ? form_defs[field].option : form_defs[field].column,
+               why);
 }
 
 /* new_password - from stdin, or generated; malloc'd, *shown when it must be printed */
@@ -107,57 +203,65 @@ static char *new_password(int *shown)
  * store_password - hash a new password into $2 of the statement (one row
  * for $1, or refuse with "login: none"); print it if generated
  */
-static void store_password(const char *sql, const char *login, const char *none)
+static void store_password(const char *q, const char *login, const char *none)
 {
     int     shown;
     char   *pw = new_password(&shown), *err = NULL, *hash = pwhash_hash(pw, &err);
     const char *p[2] = {login, hash};
-    PGresult *res;
 
     if (hash == NULL)
         refuse("%s", err);
-    res = pgu_must(conn, sql, 2, p);
-    if (atol(PQcmdTuples(res)) != 1)
+    if (sql_do(q, 2, p) != 1)
         refuse("%s: %s", login, none);
-    PQclear(res);
     free(hash);
     if (shown)
         printf("%s\n", pw);
     pwhash_forget(pw);
 }
 
+/* set_person - the person's fields given as options, onto the account */
+static void set_person(const char *login)
+{
+    const char *p[6] = {login, opt_form.val[FF_CIVILITY], opt_form.val[FF_LAST_NAME],
+                        opt_form.val[FF_FIRST_NAME], opt_form.val[FF_CONTACT], opt_form.val[FF_PHONE]};
+
+    if (sql_do("UPDATE account SET civility = coalesce($2, civility), last_name = coalesce($3, last_name),"
+               " first_name = coalesce($4, first_name), contact_email = coalesce($5, contact_email),"
+               " phone = coalesce($6, phone) WHERE login = lower($1)", 6, p) != 1)
+        refuse("%s: no such login", login);
+}
+
 static int account_add(char **a)
 {
-    struct addr contact;
-    const char *why;
-
-    if (!login_ok(a[0]))
-        refuse("\"%s\" is not a login (prenom.nom: lower-case letters, digits, '.', '-', '_')", a[0]);
-    if (opt_contact) {
-        if (addr_parse(opt_contact, &contact, &why) < 0)
-            refuse("\"%s\" is not an e-mail address: %s", opt_contact, why);
-        addr_free(&contact);
-    }
-    PQclear(pgu_must(conn, "BEGIN", 0, NULL));
+    opt_form.in[FF_LOGIN] = a[0];
+    check_options(0);
+    sql_do("BEGIN", 0, NULL);
     store_password("INSERT INTO account (login, password) VALUES ($1, $2) ON CONFLICT (login) DO NOTHING",
-                   a[0], "this login exists already");
-    if (opt_contact) {
-        const char *p[2] = {a[0], opt_contact};
+                   opt_form.val[FF_LOGIN], "this login exists already");
+    set_person(opt_form.val[FF_LOGIN]);
+    audit("account-add", opt_form.val[FF_LOGIN], opt_form.val[FF_CONTACT]);
+    sql_do("COMMIT", 0, NULL);
+    fprintf(stderr, "mssante-admin: account %s added\n", opt_form.val[FF_LOGIN]);
+    return 0;
+}
 
-        PQclear(pgu_must(conn, "UPDATE account SET contact_email = $2 WHERE login = $1", 2, p));
-    }
-    pgu_audit(conn, "mssante-admin", "account-add", a[0], opt_contact);
-    PQclear(pgu_must(conn, "COMMIT", 0, NULL));
-    fprintf(stderr, "mssante-admin: account %s added\n", a[0]);
+static int account_set(char **a)
+{
+    check_options(0);
+    sql_do("BEGIN", 0, NULL);
+    set_person(a[0]);
+    audit("account-set", a[0], NULL);
+    sql_do("COMMIT", 0, NULL);
+    fprintf(stderr, "mssante-admin: account %s changed\n", a[0]);
     return 0;
 }
 
 static int account_passwd(char **a)
 {
-    PQclear(pgu_must(conn, "BEGIN", 0, NULL));
+    sql_do("BEGIN", 0, NULL);
     store_password("UPDATE account SET password = $2 WHERE login = lower($1)", a[0], "no such login");
-    pgu_audit(conn, "mssante-admin", "account-passwd", a[0], NULL);
-    PQclear(pgu_must(conn, "COMMIT", 0, NULL));
+    audit("account-passwd", a[0], NULL);
+    sql_do("COMMIT", 0, NULL);
     fprintf(stderr, "mssante-admin: password of %s changed\n", a[0]);
     return 0;
 }
@@ -166,13 +270,10 @@ static int account_passwd(char **a)
 static int set_state(const char *login, const char *state)
 {
     const char *p[2] = {login, state};
-    PGresult *res = pgu_must(conn, "UPDATE account SET state = $2 WHERE login = lower($1)", 2, p);
 
-    if (atol(PQcmdTuples(res)) != 1)
+    if (sql_do("UPDATE account SET state = $2 WHERE login = lower($1)", 2, p) != 1)
         refuse("%s: no such login", login);
-    PQclear(res);
-    pgu_audit(conn, "mssante-admin", strcmp(state, "active") ? "account-disable" : "account-enable",
-              login, NULL);
+    audit(strcmp(state, "active") ? "account-disable" : "account-enable", login, NULL);
     fprintf(stderr, "mssante-admin: %s is %s\n", login, strcmp(state, "active") ? "disabled" : "enabled");
     return 0;
 }
@@ -185,94 +286,69 @@ static int account_delete(char **a)
     const char *p[1] = {a[0]};
     PGresult *res;
 
-    PQclear(pgu_must(conn, "BEGIN", 0, NULL));
-    /* A BAL left without an owner would be nobody's: reassign or delete it first. */
-    res = pgu_must(conn, "SELECT string_agg(x.bal, ', ' ORDER BY x.bal) FROM bal_access x"
-                   " JOIN account a ON a.id = x.account_id WHERE a.login = lower($1) AND x.role = 'owner'",
-                   1, p);
+    sql_do("BEGIN", 0, NULL);
+    /* A BAL left without an owner (an ORG BAL without its responsible) would be nobody's. */
+    res = sql("SELECT string_agg(x.bal, ', ' ORDER BY x.bal) FROM bal_access x"
+              " JOIN account a ON a.id = x.account_id WHERE a.login = lower($1) AND x.role = 'owner'", 1, p);
     if (!PQgetisnull(res, 0, 0))
-        refuse("%s owns %s: give each BAL another owner or delete it first", a[0],
-               PQgetvalue(res, 0, 0));
+        refuse("%s owns %s (the responsible of an ORG BAL is its owner): give each BAL another"
+               " owner (owner add) or delete it first", a[0], PQgetvalue(res, 0, 0));
     PQclear(res);
-    res = pgu_must(conn, "DELETE FROM account WHERE login = lower($1)", 1, p);
-    if (atol(PQcmdTuples(res)) != 1)
+    if (sql_do("DELETE FROM account WHERE login = lower($1)", 1, p) != 1)
         refuse("%s: no such login", a[0]);
-    PQclear(res);
-    pgu_audit(conn, "mssante-admin", "account-delete", a[0], NULL);
-    PQclear(pgu_must(conn, "COMMIT", 0, NULL));
+    audit("account-delete", a[0], NULL);
+    sql_do("COMMIT", 0, NULL);
     fprintf(stderr, "mssante-admin: account %s deleted\n", a[0]);
     return 0;
 }
 
-/* The columns of show and list, in order; the JSON keys are the same names. */
-static const char *const account_cols[] = {
-    "login", "state", "contact_email", "otp_method", "bals", "devices", "created", "last_login",
-};
-
-/* print_accounts - rows of the account query, as a table or JSON */
-static void print_accounts(PGresult *res, int one)
+static int account_default_bal(char **a)
 {
-    int     ncols = (int) (sizeof(account_cols) / sizeof(account_cols[0]));
+    const char *p[2] = {a[0], a[1]};
 
-    if (opt_json) {
-        json_t *arr = json_array();
-
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_t *o = json_object();
-
-            for (int c = 0; c < ncols; c++)
-                json_object_set_new(o, account_cols[c], PQgetisnull(res, i, c) ? json_null()
-                                    : c == 5 ? json_integer(atoll(PQgetvalue(res, i, c)))
-                                    : json_string(PQgetvalue(res, i, c)));
-            json_array_append_new(arr, o);
-        }
-        json_dumpf(one ? json_array_get(arr, 0) : arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(arr);
-        return;
-    }
-    if (one) {
-        for (int c = 0; c < ncols; c++)
-            printf("%-14s %s\n", account_cols[c], PQgetisnull(res, 0, c) ? "-" : PQgetvalue(res, 0, c));
-        return;
-    }
-    printf("%-28s %-9s %-6s %-7s %s\n", "login", "state", "otp", "devices", "BALs");
-    for (int i = 0; i < PQntuples(res); i++)
-        printf("%-28s %-9s %-6s %-7s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 3), PQgetvalue(res, i, 5),
-               PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4));
+    sql_do("BEGIN", 0, NULL);
+    if (sql_do("UPDATE account a SET default_bal = x.bal FROM bal_access x"
+               " WHERE a.login = lower($1) AND x.account_id = a.id AND x.bal = lower($2)", 2, p) != 1)
+        refuse("%s may not open %s (or no such login or BAL)", a[0], a[1]);
+    audit("account-default-bal", a[0], a[1]);
+    sql_do("COMMIT", 0, NULL);
+    fprintf(stderr, "mssante-admin: %s opens %s by default\n", a[0], a[1]);
+    return 0;
 }
 
+/* The columns of show and list (list: the first five, as a table); JSON keys the same. */
 static const char *account_sql =
-    "SELECT a.login, a.state, a.contact_email, a.otp_method,"
+    "SELECT a.login, a.state, a.otp_method AS otp,"
+    " (SELECT count(*) FROM device_password d WHERE d.account_id = a.id AND d.revoked_at IS NULL) AS devices,"
     " (SELECT string_agg(x.bal || CASE x.role WHEN 'owner' THEN '' ELSE ' (delegate)' END, ', '"
-    "  ORDER BY x.bal) FROM bal_access x WHERE x.account_id = a.id),"
-    " (SELECT count(*) FROM device_password d WHERE d.account_id = a.id AND d.revoked_at IS NULL),"
-    " to_char(a.created_at, 'YYYY-MM-DD HH24:MI'), to_char(a.last_login_at, 'YYYY-MM-DD HH24:MI')"
+    "  ORDER BY x.bal) FROM bal_access x WHERE x.account_id = a.id) AS bals,"
+    " a.default_bal, a.civility, a.last_name, a.first_name, a.contact_email, a.phone,"
+    " to_char(a.created_at, 'YYYY-MM-DD HH24:MI') AS created,"
+    " to_char(a.last_login_at, 'YYYY-MM-DD HH24:MI') AS last_login, a.password <> '!' AS password_set"
     " FROM account a";
 
 static int account_show(char **a)
 {
     const char *p[1] = {a[0]};
-    char   *sql = xasprintf("%s WHERE a.login = lower($1)", account_sql);
-    PGresult *res = pgu_must(conn, sql, 1, p);
+    char   *q = xasprintf("%s WHERE a.login = lower($1)", account_sql);
+    PGresult *res = sql(q, 1, p);
 
-    free(sql);
+    free(q);
     if (PQntuples(res) != 1)
         refuse("%s: no such login", a[0]);
-    print_accounts(res, 1);
+    print_rows(res, 1, 0);
     PQclear(res);
     return 0;
 }
 
 static int account_list(char **a)
 {
-    char   *sql = xasprintf("%s ORDER BY a.login", account_sql);
-    PGresult *res = pgu_must(conn, sql, 0, NULL);
+    char   *q = xasprintf("%s ORDER BY a.login", account_sql);
+    PGresult *res = sql(q, 0, NULL);
 
     (void) a;
-    free(sql);
-    print_accounts(res, 0);
+    free(q);
+    print_rows(res, 0, 5);
     PQclear(res);
     return 0;
 }
@@ -284,51 +360,91 @@ static const struct verb {
     int     (*fn)(char **args);
 } verbs[] = {
     {"account", "add", 1, account_add},
+    {"account", "set", 1, account_set},
     {"account", "show", 1, account_show},
     {"account", "list", 0, account_list},
     {"account", "passwd", 1, account_passwd},
     {"account", "disable", 1, account_disable},
     {"account", "enable", 1, account_enable},
     {"account", "delete", 1, account_delete},
+    {"account", "default-bal", 2, account_default_bal},
+    {"bal", "add", 1, bal_add},
+    {"bal", "set", 1, bal_set},
+    {"bal", "show", 1, bal_show},
+    {"bal", "list", 0, bal_list},
+    {"bal", "disable", 1, bal_disable},
+    {"bal", "enable", 1, bal_enable},
+    {"bal", "delete", 1, bal_delete},
+    {"owner", "add", 2, owner_add},
+    {"owner", "remove", 2, owner_remove},
+    {"owner", "list", 1, owner_list},
+    {"delegate", "add", 2, delegate_add},
+    {"delegate", "remove", 2, delegate_remove},
+    {"delegate", "list", 1, delegate_list},
+    {"import", NULL, 1, import_csv},
 };
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
+    static const struct option fixed[] = {
         CMD_LONGOPTS,
-        {"contact", required_argument, 0, OPT_CONTACT},
         {"generate", no_argument, 0, OPT_GENERATE},
         {"json", no_argument, 0, OPT_JSON},
-        {0, 0, 0, 0},
+        {"default", no_argument, 0, OPT_DEFAULT},
+        {"apply", no_argument, 0, OPT_APPLY},
+        {"passwords", required_argument, 0, OPT_PASSWORDS},
+        {"owner", required_argument, 0, OPT_FORM + FF_LOGIN},
     };
+    size_t  nfixed = sizeof(fixed) / sizeof(fixed[0]), n = nfixed;
+    struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + FF_COUNT + 1];
     struct cmd_common c;
     char   *err = NULL;
-    int     ch, n, ret;
+    int     ch, nargs, ret;
     char  **a;
 
+    memcpy(longopts, fixed, sizeof(fixed));
+    for (int i = 0; i < FF_COUNT; i++)
+        if (form_defs[i].option)
+            longopts[n++] = (struct option) {form_defs[i].option, required_argument, 0, OPT_FORM + i};
+    longopts[n] = (struct option) {0, 0, 0, 0};
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
         if (cmd_option(&c, ch, optarg))
             continue;
         switch (ch) {
-        case OPT_CONTACT: opt_contact = optarg; break;
         case OPT_GENERATE: opt_generate = 1; break;
         case OPT_JSON: opt_json = 1; break;
-        default: usage(stderr); return 2;
+        case OPT_DEFAULT: opt_default = 1; break;
+        case OPT_APPLY: opt_apply = 1; break;
+        case OPT_PASSWORDS: opt_passwords = optarg; break;
+        default:
+            if (ch >= OPT_FORM && ch < OPT_FORM + FF_COUNT) {
+                opt_form.in[ch - OPT_FORM] = optarg;
+                break;
+            }
+            usage(stderr);
+            return 2;
         }
     }
     cmd_load(&c, usage);
+    if ((rules.our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", &err)) == NULL)
+        msg_fatal("%s", err);
     a = argv + optind;
-    n = argc - optind;
+    nargs = argc - optind;
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-        if (n < 2 || strcmp(a[0], verbs[i].noun) != 0 || strcmp(a[1], verbs[i].verb) != 0)
+        int     words = verbs[i].verb ? 2 : 1;
+
+        if (nargs < words || strcmp(a[0], verbs[i].noun) != 0
+            || (verbs[i].verb && strcmp(a[1], verbs[i].verb) != 0))
             continue;
-        if (n - 2 != verbs[i].nargs)
+        if (nargs - words != verbs[i].nargs)
             break;
-        if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
+        if ((db = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
             msg_fatal("%s", err);
-        ret = verbs[i].fn(a + 2);
-        PQfinish(conn);
+        ret = verbs[i].fn(a + words);
+        PQfinish(db);
+        form_free(&opt_form);
+        strlist_free(rules.our_domains);
         return ret;
     }
     usage(stderr);

@@ -208,7 +208,8 @@ const char *otp_outcome_name(enum otp_outcome outcome)
         [OTP_OK] = "ok", [OTP_FAIL] = "fail", [OTP_BAD_PASSWORD] = "bad-password",
         [OTP_BAD_CODE] = "bad-code", [OTP_UNKNOWN] = "fail", [OTP_NO_BAL] = "no-bal",
         [OTP_DISABLED] = "disabled", [OTP_LOCKED] = "locked", [OTP_NOT_DELEGATE] = "not-delegate",
-        [OTP_NO_SECOND_FACTOR] = "no-second-factor", [OTP_CODE_SENT] = "code-sent",
+        [OTP_BAL_DISABLED] = "bal-disabled", [OTP_NO_SECOND_FACTOR] = "no-second-factor",
+        [OTP_CODE_SENT] = "code-sent",
         [OTP_NO_CONTACT] = "no-contact", [OTP_CERT_ONLY] = "certificate-only",
         [OTP_TEMPFAIL] = "tempfail",
     };

@@ -72,6 +72,7 @@ enum otp_outcome {
     OTP_DISABLED,                       /* the account is disabled */
     OTP_LOCKED,                         /* this client address is locked out */
     OTP_NOT_DELEGATE,                   /* good credentials, not a delegate of the BAL */
+    OTP_BAL_DISABLED,                   /* good credentials, the BAL is disabled */
     OTP_NO_SECOND_FACTOR,               /* right password, no second factor enrolled */
     OTP_CODE_SENT,                      /* right password: a code was e-mailed */
     OTP_NO_CONTACT,                     /* right password: no address to mail a code to */

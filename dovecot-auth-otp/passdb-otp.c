@@ -74,7 +74,7 @@ struct attempt {
 /* The account as one query returns it, with the BAL to open. */
 enum {
     F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
-    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW, F_CERT_ONLY,
+    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW, F_CERT_ONLY, F_BAL_OFF,
 };
 /*
  * $1 the login, $2 the client address, $3 otp_login_window, $4 the BAL
@@ -86,7 +86,7 @@ static const char *account_sql =
     " extract(epoch FROM f.locked_until - now())::bigint + 1 END, r.bal,"
     " extract(epoch FROM now())::bigint, a.contact_email,"
     " CASE WHEN o.window_start > now() - make_interval(secs => $3::int) THEN o.window_failures ELSE 0 END,"
-    " b.bal_type = 'APP'"
+    " b.bal_type = 'APP', b.state = 'disabled'"
     " FROM account a LEFT JOIN otp_secret s ON s.account_id = a.id AND s.confirmed"
     " LEFT JOIN otp_state o ON o.account_id = a.id"
     " LEFT JOIN login_failure f ON f.account_id = a.id AND f.client = $2"
@@ -171,14 +171,15 @@ static void audit(struct attempt *a, const char *actor, const char *bal,
     const char *ip = *a->client != '\0' ? a->client : NULL;
     const char *p[10] = {actor, bal, a->request->fields.service, ip, a->how,
                          otp_outcome_name(outcome), detail, a->id, a->device_id, a->client};
-    PGresult *res = outcome != OTP_OK || a->id == NULL
+    PGresult *res = outcome != OTP_OK
         ? query(a->m, a->request, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
                 " request, result, detail) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)", 7, p)
         : query(a->m, a->request,
                 "WITH l AS (UPDATE account SET last_login_at = now() WHERE id = $8::bigint),"
                 " d AS (UPDATE device_password SET last_used_at = now()"
                 "  WHERE account_id = $8::bigint AND id = $9::bigint),"
-                " f AS (DELETE FROM login_failure WHERE account_id = $8::bigint AND client = $10)"
+                " f AS (DELETE FROM login_failure WHERE account_id = $8::bigint AND client = $10),"
+                " b AS (UPDATE bal SET last_login_at = now() WHERE address = $2)"
                 " INSERT INTO audit_event (actor, bal, action, service, remote_ip, request, result, detail)"
                 " VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)", 10, p);
 
@@ -275,8 +276,10 @@ static bool password_ok(struct attempt *a, const char *plain)
     const char *stored = PQgetvalue(a->row, 0, F_PASSWORD);
     const char *scheme = password_get_scheme(&stored);
 
-    return scheme != NULL
-        && auth_request_password_verify_log(a->request, plain, stored, scheme, AUTH_SUBSYS_DB,
+    /* No password yet ("!", an imported account): as long to refuse as a wrong one. */
+    if (scheme == NULL)
+        return dummy_check(a->request, plain);
+    return auth_request_password_verify_log(a->request, plain, stored, scheme, AUTH_SUBSYS_DB,
                                             FALSE) > 0;
 }
 /* send_code - the code to the contact address through the local sendmail */
@@ -493,12 +496,13 @@ static enum otp_outcome verdict(struct attempt *a, const char *target, const cha
     if (strcmp(PQgetvalue(a->row, 0, F_CERT_ONLY), "t") == 0)
         return OTP_CERT_ONLY;
     outcome = credentials(a, password);
-    if (outcome != OTP_OK || target == NULL)
+    if (outcome != OTP_OK)
         return outcome;
     /* Credentials first, then the BAL: nothing tells a stranger who is delegate. */
-    if ((may = may_open(a, bal)) < 0)
-        return OTP_TEMPFAIL;
-    return may ? OTP_OK : OTP_NOT_DELEGATE;
+    if (target != NULL && (may = may_open(a, bal)) <= 0)
+        return may < 0 ? OTP_TEMPFAIL : OTP_NOT_DELEGATE;
+    /* A disabled BAL opens for nobody: said to the right credentials only. */
+    return strcmp(PQgetvalue(a->row, 0, F_BAL_OFF), "t") == 0 ? OTP_BAL_DISABLED : OTP_OK;
 }
 
 /*
@@ -520,6 +524,7 @@ static enum passdb_result passdb_result_of(enum otp_outcome outcome)
     case OTP_NO_SECOND_FACTOR:
     case OTP_CODE_SENT:
     case OTP_NO_CONTACT:
+    case OTP_BAL_DISABLED:
         return PASSDB_RESULT_USER_DISABLED;
     default:
         return PASSDB_RESULT_PASSWORD_MISMATCH;
@@ -593,8 +598,8 @@ static enum passdb_result certificate(struct otp_passdb *m, struct auth_request 
         audit(&a, name, NULL, OTP_FAIL, "no verified client certificate");
         return PASSDB_RESULT_PASSWORD_MISMATCH;
     }
-    if ((res = query(m, request, "SELECT address, cert_name FROM bal"
-                     " WHERE lower(cert_name) = lower($1) AND bal_type = 'APP'", 1, p)) == NULL)
+    if ((res = query(m, request, "SELECT address, cert_name FROM bal WHERE lower(cert_name) = lower($1)"
+                     " AND bal_type = 'APP' AND state = 'active'", 1, p)) == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
     if (PQntuples(res) != 1) {
         PQclear(res);

@@ -88,7 +88,7 @@ is($rc . ' ' . verified('jean.dupont', $new), '0 refused', 'a disabled account i
 is($rc . ' ' . verified('jean.dupont', $new), '0 right', 'enabled again');
 
 ($rc, undef, $err) = adm('', 'account', 'delete', 'jean.dupont');
-ok($rc == 1 && $err =~ /owns jean\.dupont\@a\.mssante\.test: give each BAL another owner or delete it first/,
+ok($rc == 1 && $err =~ /owns jean\.dupont\@a\.mssante\.test .*: give each BAL another owner \(owner add\) or delete it first/,
    'deleting the only owner of a BAL: refused, the BAL named');
 is(q1("SELECT count(*) FROM account WHERE login = 'jean.dupont'"), 1, 'the account is still there');
 q1("DELETE FROM bal WHERE address = 'jean.dupont\@a.mssante.test'");

@@ -1,0 +1,56 @@
+/*
+ * admin - what the parts of mssante-admin share: the database connection,
+ * the options, refusals, listings and audit rows.
+ */
+#ifndef MSSANTE_ADMIN_H
+#define MSSANTE_ADMIN_H
+
+#include <libpq-fe.h>
+
+#include "form.h"
+
+extern PGconn *db;
+extern int opt_json, opt_generate, opt_default, opt_apply;
+extern const char *opt_passwords;
+extern struct form opt_form;            /* the form fields given as --options */
+extern struct form_rules rules;
+
+/* refuse - a decided refusal: say why, change nothing (the transaction dies with us), exit 1 */
+void    refuse(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* sql - a statement that must succeed (exits on a database error) */
+PGresult *sql(const char *q, int n, const char *const *params);
+
+/* sql_do - a statement whose result is not needed; the number of rows it touched */
+long    sql_do(const char *q, int n, const char *const *params);
+
+/* audit - an audit_event row of this change (in the caller's transaction) */
+void    audit(const char *action, const char *target, const char *detail);
+
+/*
+ * print_rows - a query's rows: one (all columns, name and value), a table
+ * (the first ntable columns) or, with --json, objects keyed by column name
+ * (integers and booleans typed)
+ */
+void    print_rows(PGresult *res, int one, int ntable);
+
+/* check_options - the --options of the form, checked (refuse on a bad one) */
+void    check_options(int bal_rules);
+
+/* The verbs. */
+int     bal_add(char **a);
+int     bal_set(char **a);
+int     bal_show(char **a);
+int     bal_list(char **a);
+int     bal_disable(char **a);
+int     bal_enable(char **a);
+int     bal_delete(char **a);
+int     owner_add(char **a);
+int     owner_remove(char **a);
+int     owner_list(char **a);
+int     delegate_add(char **a);
+int     delegate_remove(char **a);
+int     delegate_list(char **a);
+int     import_csv(char **a);
+
+#endif
