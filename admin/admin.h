@@ -51,6 +51,9 @@ int     owner_list(char **a);
 int     delegate_add(char **a);
 int     delegate_remove(char **a);
 int     delegate_list(char **a);
+int     alias_add(char **a);
+int     alias_remove(char **a);
+int     alias_list(char **a);
 int     import_csv(char **a);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * bal - mssante-admin's BAL verbs: add, set, show, list, disable, enable,
  * delete; who opens a BAL: its owner (for an ORG BAL, its responsible) and
- * its delegates.
+ * its delegates; other addresses of a BAL (aliases).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +61,8 @@ int bal_add(char **a)
                strcmp(opt_form.val[FF_TYPE], "ORG") == 0 ? ": its responsible" : "");
     bal_params(p);
     sql_do("BEGIN", 0, NULL);
+    if (sql_do("SELECT 1 FROM bal_alias WHERE alias = $1", 1, p) == 1)
+        refuse("%s is an alias (alias remove it first)", p[0]);
     q = xasprintf("INSERT INTO bal (address, %s) VALUES ($1, $2, $3, $4, $5, $6,"
                   " coalesce($7::boolean, false), $8, $9::integer, $10) ON CONFLICT DO NOTHING", bal_cols);
     if (sql_do(q, BAL_NCOLS + 1, p) != 1)
@@ -274,3 +276,50 @@ static int holders(const char *bal, const char *role)
 
 int owner_list(char **a) { return holders(a[0], "owner"); }
 int delegate_list(char **a) { return holders(a[0], "delegate"); }
+
+int alias_add(char **a)
+{
+    const char *p[2] = {NULL, a[1]};
+    PGresult *res;
+
+    opt_form.in[FF_BAL] = a[0];
+    check_options(0);
+    p[0] = opt_form.val[FF_BAL];
+    sql_do("BEGIN", 0, NULL);
+    free(bal_type(a[1]));
+    if (sql_do("SELECT 1 FROM bal WHERE address = $1", 1, p) == 1)
+        refuse("%s is a BAL: an alias is another address", p[0]);
+    res = sql("INSERT INTO bal_alias (alias, bal) VALUES ($1, lower($2)) ON CONFLICT (alias) DO NOTHING"
+              " RETURNING alias", 2, p);
+    if (PQntuples(res) != 1)
+        refuse("%s is an alias already (alias list)", p[0]);
+    PQclear(res);
+    audit("alias-add", p[0], a[1]);
+    sql_do("COMMIT", 0, NULL);
+    fprintf(stderr, "mssante-admin: mail to %s goes to %s\n", p[0], a[1]);
+    return 0;
+}
+
+int alias_remove(char **a)
+{
+    const char *p[1] = {a[0]};
+
+    sql_do("BEGIN", 0, NULL);
+    if (sql_do("DELETE FROM bal_alias WHERE alias = lower($1)", 1, p) != 1)
+        refuse("%s: no such alias", a[0]);
+    audit("alias-remove", a[0], NULL);
+    sql_do("COMMIT", 0, NULL);
+    fprintf(stderr, "mssante-admin: alias %s removed\n", a[0]);
+    return 0;
+}
+
+int alias_list(char **a)
+{
+    PGresult *res = sql("SELECT alias, bal, to_char(created_at, 'YYYY-MM-DD HH24:MI') AS created"
+                        " FROM bal_alias ORDER BY bal, alias", 0, NULL);
+
+    (void) a;
+    print_rows(res, 0, 3);
+    PQclear(res);
+    return 0;
+}

@@ -392,8 +392,9 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
         for (int i = 0; i < im->nrows; i++)
             if (im->rows[i].line > 0)
                 map_put(&all_bals, im->rows[i].f.val[FF_BAL], i);
-        bals = existing("SELECT address, bal_type FROM bal WHERE address = ANY($1::text[])", &all_bals,
-                        &db_bals);
+        bals = existing("SELECT address, bal_type FROM bal WHERE address = ANY($1::text[])"
+                        " UNION ALL SELECT alias, 'alias' FROM bal_alias WHERE alias = ANY($1::text[])",
+                        &all_bals, &db_bals);
         map_free(&all_bals);
     }
     for (int i = 0; i < im->nrows; i++) {
@@ -420,7 +421,8 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
         }
         if (form_role_owner(&r->f)) {
             if (map_get(&db_bals, bal) >= 0)
-                problem(im, r->line, FF_BAL, "BAL %s exists already", bal);
+                problem(im, r->line, FF_BAL, "%s exists already%s", bal,
+                        strcmp(PQgetvalue(bals, map_get(&db_bals, bal), 1), "alias") ? "" : " (an alias)");
             made->owners++;
             made->bals++;
             for (int t = 0; t < 4; t++)
@@ -437,6 +439,8 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
         if (type == NULL)
             problem(im, r->line, FF_BAL, "no such BAL (no titulaire's row in the file,"
                     " not in the database)");
+        else if (strcmp(type, "alias") == 0)
+            problem(im, r->line, FF_BAL, "%s is an alias of a BAL, not a BAL", bal);
         else if (strcmp(type, "APP") == 0)
             problem(im, r->line, FF_BAL, "%s is a software BAL: no delegate", bal);
     }

@@ -4,6 +4,7 @@
  *   mssante-admin account add|show|list|passwd|disable|enable|delete|default-bal ...
  *   mssante-admin bal add|set|show|list|disable|enable|delete ...
  *   mssante-admin owner|delegate add|remove|list BAL [LOGIN]
+ *   mssante-admin alias add|remove|list [ALIAS [BAL]]
  *   mssante-admin import FILE.csv [--apply] [--passwords FILE]
  *
  * A password is read from the standard input (one line), or generated and
@@ -61,6 +62,7 @@ static void usage(FILE *fp)
             "       mssante-admin [options] bal disable|enable|delete ADDRESS\n"
             "       mssante-admin [options] owner|delegate add|remove BAL LOGIN\n"
             "       mssante-admin [options] owner|delegate list BAL\n"
+            "       mssante-admin [options] alias add ALIAS BAL | remove ALIAS | list\n"
             "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE]\n"
             "PERSON and BAL are these options (import: the same names as columns):\n");
     for (int i = 0; i < FF_COUNT; i++)
@@ -381,6 +383,9 @@ static const struct verb {
     {"delegate", "add", 2, delegate_add},
     {"delegate", "remove", 2, delegate_remove},
     {"delegate", "list", 1, delegate_list},
+    {"alias", "add", 2, alias_add},
+    {"alias", "remove", 1, alias_remove},
+    {"alias", "list", 0, alias_list},
     {"import", NULL, 1, import_csv},
 };
 

@@ -372,6 +372,29 @@ sub migrated {
     return ($pg, "$self->{dir}/mssante.conf");
 }
 
+# mail_role - the read-only role Postfix and Dovecot read the database with,
+# created as the README says
+sub mail_role {
+    my ($self) = @_;
+    my ($pg) = $self->migrated;
+    $pg->{psql}->("CREATE ROLE mssante_mail LOGIN; GRANT SELECT ON mail_domain, mail_box, mail_alias"
+                  . " TO mssante_mail", "host=$pg->{socket_dir} port=$pg->{port} user=postgres dbname=mssante")
+        unless $self->{mail_role}++;
+}
+
+# mail_conf - a shipped conf/ file of the mail servers' PostgreSQL maps,
+# written to dest with only the sandbox's port put in
+sub mail_conf {
+    my ($self, $name, $dest) = @_;
+    $self->mail_role;
+    my $port = $self->{pg}{port};
+    my $s = slurp("$self->{top}/conf/$name");
+    ($s =~ s/^hosts = 127\.0\.0\.1$/hosts = 127.0.0.1:$port/m)
+        + ($s =~ s/host=127\.0\.0\.1 port=5432 /host=127.0.0.1 port=$port /) == 1
+        or croak "conf/$name: no PostgreSQL address to point at the sandbox";
+    return write_file($dest, $s);
+}
+
 # ---------------------------------------------------------------- slapd
 
 # slapd - an OpenLDAP server with an mdb database loaded from LDIF
@@ -540,8 +563,8 @@ passdb {
 ${\ ($o{passdb} || "  driver = passwd-file\n  args = $d/users") }
 }
 userdb {
-  driver = static
-  args = home=$d/mail/%d/%n${\ ($o{passdb} ? ' allow_all_users=yes' : '') }
+${\ ($o{userdb_sql} ? "  driver = sql\n  args = " . $self->mail_conf('dovecot-sql.conf.ext', "$d/dovecot-sql.conf.ext")
+     : "  driver = static\n  args = home=$d/mail/%d/%n" . ($o{passdb} ? ' allow_all_users=yes' : '')) }
 }
 service imap-login {
   inet_listener imap {
@@ -597,7 +620,9 @@ EOF
 #   name => 'a', addr => '127.0.0.2', domains => [...] (delivered locally),
 #   lmtp => "inet:127.0.0.1:PORT" (where local domains go),
 #   recipients => [...] (valid local addresses), main => {key => value},
-#   master => "extra master.cf lines", transport => {domain => nexthop}
+#   master => "extra master.cf lines", transport => {domain => nexthop},
+#   pgsql => 1: domains, mailboxes and aliases from the sandbox's PostgreSQL
+#   through the shipped conf/postfix-pgsql-*.cf (instead of domains and recipients)
 # Returns {smtp_port, addr, config_dir, maillog, queue_dir, postfix => sub(@args)}
 sub postfix {
     my ($self, %o) = @_;
@@ -634,8 +659,14 @@ sub postfix {
         smtputf8_enable            => 'no',
         append_dot_mydomain        => 'no',
         smtpd_banner               => '$myhostname ESMTP',
-        virtual_mailbox_domains    => join(' ', @{ $o{domains} || [] }),
-        virtual_mailbox_maps       => "texthash:$d/etc/recipients",
+        $o{pgsql} ? (
+            virtual_mailbox_domains => 'proxy:pgsql:' . $self->mail_conf('postfix-pgsql-domains.cf', "$d/etc/mssante-domains.cf"),
+            virtual_mailbox_maps => 'proxy:pgsql:' . $self->mail_conf('postfix-pgsql-mailboxes.cf', "$d/etc/mssante-mailboxes.cf"),
+            virtual_alias_maps => 'proxy:pgsql:' . $self->mail_conf('postfix-pgsql-aliases.cf', "$d/etc/mssante-aliases.cf"),
+        ) : (
+            virtual_mailbox_domains => join(' ', @{ $o{domains} || [] }),
+            virtual_mailbox_maps    => "texthash:$d/etc/recipients",
+        ),
         virtual_transport          => $o{lmtp} ? "lmtp:$o{lmtp}" : 'error:no mailbox here',
         transport_maps             => "texthash:$d/etc/transport",
         smtp_host_lookup           => 'native',
