@@ -68,11 +68,13 @@ my $dc = $sb->dovecot(auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mss
     passdb => "  driver = mssante_otp\n  args = $conf",
     extra => "$tls$app$sub" . "service auth {\n  unix_listener auth-smtp {\n    mode = 0666\n  }\n}\n");
 my ($app_lines) = Sandbox::slurp("$top/conf/postfix-master.cf") =~ /^127\.0\.0\.1:10587 .*\n((?:  -o .*\n)+)/m;
+# Each software BAL may send as itself only: the shipped pgsql map of the APP BALs.
+my $senders = $sb->mail_conf('postfix-pgsql-app-senders.cf', "$dir/app-senders.cf");
 my @app_args = map { s{^smtpd_sasl_path=.*}{smtpd_sasl_path=$dc->{dir}/run/auth-smtp}r
-                     =~ s{texthash:/etc/postfix/mssante-app-senders}{texthash:$dir/app-senders}r }
+                     =~ s{pgsql:/etc/postfix/mssante-app-senders\.cf}{pgsql:$senders}r }
                $app_lines =~ /^  -o (\S+)$/mg;
 ok(grep({ /smtpd_authorized_xclient_hosts/ } @app_args), 'the shipped submission-app listener');
-Sandbox::write_file("$dir/app-senders", "radio\@a.mssante.test radio\@a.mssante.test\nlabo\@a.mssante.test labo\@a.mssante.test\n");
+ok(grep({ $_ eq "smtpd_sender_login_maps=pgsql:$senders" } @app_args), 'with the shipped senders map');
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test'],
     recipients => ['jean.dupont@a.mssante.test'], lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
     main => { smtpd_tls_cert_file => $srv->{chain}, smtpd_tls_key_file => $srv->{key} },
