@@ -7,8 +7,11 @@ package Demo;
 #   CNAM        patient.mssante.fr   Postfix 127.0.0.4 (the patients' side, no add-on)
 #   operator X  x.mssante.test       127.0.0.5: a valid IGC-Santé certificate, not listed
 #
-# One PostgreSQL (schema migrated, annuaire loaded by annuaire-sync from a
-# generated extraction, S/MIME certificate store, accounts and OTP state),
+# One PostgreSQL, a database per operator (schema migrated by mssante-db;
+# accounts and BALs made by mssante-admin import of a request form, read by
+# Postfix's pgsql maps and Dovecot's SQL userdb; S/MIME certificate store, OTP
+# state; A's also holds the annuaire loaded by annuaire-sync from a generated
+# extraction),
 # the liste blanche signed by a test key of the demo PKI, served over HTTPS
 # and installed by "liste-blanche fetch".
 #
@@ -121,8 +124,12 @@ sub world {
     my $base = Sandbox::slurp($conf0) . "otp_key_file = $dir/otp.key\n";
     for my $k (qw(A B)) {
         my $o = $op->{$k};
-        # one operator's mssante.conf
-        $o->{conf} = Sandbox::write_file("$dir/mssante-\L$k\E.conf", $base . join '', map { "$_\n" }
+        # one operator's mssante.conf, and its own database (B's made and migrated here)
+        $o->{db} = $k eq 'A' ? 'mssante' : 'mssante_' . lc $k;
+        my ($ci) = $k eq 'A' ? $pg->{conninfo}
+                 : stage($w, "operator $k: a database of its own, migrated", sub { $sb->database($o->{db}) });
+        $o->{conf} = Sandbox::write_file("$dir/mssante-\L$k\E.conf", ($base =~ s/^database = .*$/database = $ci/mr)
+            . join '', map { "$_\n" }
             "whitelist_file = $dir/lib-\L$k\E/listeblanche.xml",
             "whitelist_trust_anchors = $w->{anchors}",
             "whitelist_https_ca = $pki->{bundle}",
@@ -173,15 +180,21 @@ sub world {
         }
     });
 
-    stage($w, 'accounts of both doctors (password hashed by doveadm pw), OTP site key', sub {
+    stage($w, 'accounts and BALs of both operators from their request form (mssante-admin import), OTP site key', sub {
         must($w, 'mssante-otp', '-c', $op->{A}{conf}, 'key');
         for my $k (qw(A B)) {
             my $o = $op->{$k};
-            $o->{password} = "Demo-$k-" . join '', map { ('a' .. 'z', 2 .. 9)[rand 34] } 1 .. 10;
-            chomp(my $hash = Sandbox::run('doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p', $o->{password}));
-            $pg->{psql}->(join ';', "INSERT INTO account (login, password) VALUES ('$o->{user}', '$hash')",
-                "INSERT INTO bal (address) VALUES ('$o->{mail}')",
-                "INSERT INTO bal_access SELECT id, '$o->{mail}', 'owner' FROM account WHERE login = '$o->{user}'");
+            my $rpps = "1000000000$k" =~ tr/AB/12/r;
+            my @rows = ("$o->{user};Dr;$o->{last};$o->{first};$o->{user}\@perso.test;$o->{mail};PER;;$rpps;;");
+            # Operator A also has a secretariat: an ORG BAL, the doctor its responsible, a secretary its delegate.
+            push @rows, "$o->{user};;;;;secretariat\@$o->{domain};ORG;;;330781196;Secrétariat médical",
+                        "claire.secretaire;Mme;SECRETAIRE;Claire;claire\@perso.test;secretariat\@$o->{domain};;delegue;;;"
+                if $k eq 'A';
+            my $form = Sandbox::write_file("$dir/formulaire-\L$k\E.csv", encode_utf8(join "\n",
+                'login;civilite;nom;prenom;email_contact;bal;type;role;rpps_adeli;finess;service', @rows, ''));
+            must($w, 'mssante-admin', '-c', $o->{conf}, 'import', $form, '--apply', '--passwords', "$form.pw");
+            ($o->{password}) = Sandbox::slurp("$form.pw") =~ /^\Q$o->{user}\E;(\S+)$/m
+                or die "no password for $o->{user} in $form.pw";
         }
         # Dr B is already enrolled (app and a device password: the demo reads B's mail with it).
         for my $e (map { $op->{$_} } @{ $o{enrol} || ['B'] }) {
@@ -202,13 +215,13 @@ sub world {
             $o->{sm} = $sb->milter(bin => $sb->bin('milter-smime'), name => "smime-$lk",
                                    args => ['-c', $o->{conf}, '-u', 'postfix']);
         });
-        stage($w, "operator $k: Dovecot with the OTP passdb and the patient-folder plugin", sub {
+        stage($w, "operator $k: Dovecot with the OTP passdb, the SQL userdb and the patient-folder plugin", sub {
             Sandbox::write_file("$dir/dovecot-patient-folder-$lk.conf",
                                 Sandbox::slurp($sb->top . '/conf/dovecot-patient-folder.conf'));
             $o->{dc} = $sb->dovecot(name => "dovecot-$lk",
                 plugins => [$sb->build . '/dovecot/lib95_mssante_patient_folder_plugin.so'],
                 auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
-                passdb => "  driver = mssante_otp\n  args = $o->{conf}",
+                passdb => "  driver = mssante_otp\n  args = $o->{conf}", userdb_sql => $o->{db},
                 extra => encode_utf8(<<"EOF"));
 !include $dir/dovecot-patient-folder-$lk.conf
 auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_\@*
@@ -254,8 +267,8 @@ EOF
         stage($w, sprintf('%s: Postfix on %s (inbound with mutual TLS%s)', $k eq 'P' ? 'the CNAM' : "operator $k",
                           $o->{addr}, $o->{dc} ? ', submission with SASL through Dovecot' : ', its patients\' submission'), sub {
             $o->{pf} = $sb->postfix(name => lc $k, addr => $o->{addr}, port => $o->{port},
-                hostname => "mx.$o->{domain}", domains => [$o->{domain}],
-                recipients => $o->{mail} ? [$o->{mail}] : ["$INS\@$o->{domain}"],
+                hostname => "mx.$o->{domain}",
+                $o->{db} ? (pgsql => $o->{db}) : (domains => [$o->{domain}], recipients => ["$INS\@$o->{domain}"]),
                 $o->{dc} ? (lmtp => "inet:127.0.0.1:$o->{dc}{lmtp_port}") : (),
                 transport => \%transport, submission => { args => \@sub }, main => \%main);
         });

@@ -372,26 +372,44 @@ sub migrated {
     return ($pg, "$self->{dir}/mssante.conf");
 }
 
-# mail_role - the read-only role Postfix and Dovecot read the database with,
-# created as the README says
-sub mail_role {
-    my ($self) = @_;
+# database - one more database of the add-on in the sandbox's PostgreSQL
+# (another operator's), migrated; returns its conninfo
+sub database {
+    my ($self, $name) = @_;
     my ($pg) = $self->migrated;
-    $pg->{psql}->("CREATE ROLE mssante_mail LOGIN; GRANT SELECT ON mail_domain, mail_box, mail_alias"
-                  . " TO mssante_mail", "host=$pg->{socket_dir} port=$pg->{port} user=postgres dbname=mssante")
-        unless $self->{mail_role}++;
+    my $ci = "host=$pg->{socket_dir} port=$pg->{port} user=mssante dbname=$name";
+    unless ($self->{databases}{$name}++) {
+        $pg->{psql}->("CREATE DATABASE $name OWNER mssante", $pg->{superuser});
+        run($self->bin('mssante-db'), '--db', $ci, '--schema-dir', "$self->{top}/schema", 'migrate');
+    }
+    return $ci;
+}
+
+# mail_role - the read-only role Postfix and Dovecot read a database of the
+# add-on with (default mssante), created and granted as the README says
+sub mail_role {
+    my ($self, $db) = @_;
+    my ($pg) = $self->migrated;
+    $db ||= 'mssante';
+    $pg->{psql}->("CREATE ROLE mssante_mail LOGIN", $pg->{superuser}) unless $self->{mail_role}++;
+    $pg->{psql}->("GRANT SELECT ON mail_domain, mail_box, mail_alias TO mssante_mail",
+                  "host=$pg->{socket_dir} port=$pg->{port} user=postgres dbname=$db")
+        unless $self->{mail_grant}{$db}++;
 }
 
 # mail_conf - a shipped conf/ file of the mail servers' PostgreSQL maps,
-# written to dest with only the sandbox's port put in
+# written to dest with only the sandbox's port (and database) put in
 sub mail_conf {
-    my ($self, $name, $dest) = @_;
-    $self->mail_role;
+    my ($self, $name, $dest, $db) = @_;
+    $db ||= 'mssante';
+    $self->mail_role($db);
     my $port = $self->{pg}{port};
     my $s = slurp("$self->{top}/conf/$name");
     ($s =~ s/^hosts = 127\.0\.0\.1$/hosts = 127.0.0.1:$port/m)
         + ($s =~ s/host=127\.0\.0\.1 port=5432 /host=127.0.0.1 port=$port /) == 1
         or croak "conf/$name: no PostgreSQL address to point at the sandbox";
+    ($s =~ s/^dbname = mssante$/dbname = $db/m) + ($s =~ s/ dbname=mssante / dbname=$db /) == 1
+        or croak "conf/$name: no database name";
     return write_file($dest, $s);
 }
 
@@ -461,7 +479,8 @@ EOF
 #   plugins => [ paths of our .so ] (loaded beside Dovecot's own modules)
 #   auth_modules => [ paths of our auth .so ] (seen by this Dovecot alone, in
 #     Dovecot's auth module directory of its own mount namespace),
-#   passdb => "lines of the passdb block"
+#   passdb => "lines of the passdb block",
+#   userdb_sql => 1 (or a database name): the shipped SQL userdb (active BALs, quota)
 #     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
 #     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
 #   extra => text appended to dovecot.conf
@@ -470,9 +489,9 @@ sub dovecot {
     my ($self, %o) = @_;
     my $name = $o{name} || 'dovecot';
     my $d = "$self->{dir}/$name";
-    make_path("$d/run", "$d/state", "$d/mail");
+    make_path("$d/run", "$d/state", "$d/mail", "$d/home");
     my (undef, undef, $vuid, $vgid) = getpwnam('nobody') or croak "no nobody user";
-    chown $vuid, $vgid, "$d/mail";
+    chown $vuid, $vgid, "$d/mail", "$d/home";
     my $imap = free_port('127.0.0.1');
     my $lmtp = free_port('127.0.0.1');
     my $users = '';
@@ -556,6 +575,7 @@ default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = 1
 mail_location = $format:$d/mail/%d/%n${\ ($o{mail_options} || '') }
+${\ ($o{userdb_sql} ? "mail_home = $d/home/%d/%n    # the SQL userdb names no home, as shipped\n" : '') }
 mail_uid = nobody
 mail_gid = nogroup
 postmaster_address = postmaster\@sandbox.test
@@ -563,7 +583,8 @@ passdb {
 ${\ ($o{passdb} || "  driver = passwd-file\n  args = $d/users") }
 }
 userdb {
-${\ ($o{userdb_sql} ? "  driver = sql\n  args = " . $self->mail_conf('dovecot-sql.conf.ext', "$d/dovecot-sql.conf.ext")
+${\ ($o{userdb_sql} ? "  driver = sql\n  args = "
+       . $self->mail_conf('dovecot-sql.conf.ext', "$d/dovecot-sql.conf.ext", $o{userdb_sql} =~ s/^1$//r)
      : "  driver = static\n  args = home=$d/mail/%d/%n" . ($o{passdb} ? ' allow_all_users=yes' : '')) }
 }
 service imap-login {
@@ -621,8 +642,9 @@ EOF
 #   lmtp => "inet:127.0.0.1:PORT" (where local domains go),
 #   recipients => [...] (valid local addresses), main => {key => value},
 #   master => "extra master.cf lines", transport => {domain => nexthop},
-#   pgsql => 1: domains, mailboxes and aliases from the sandbox's PostgreSQL
-#   through the shipped conf/postfix-pgsql-*.cf (instead of domains and recipients)
+#   pgsql => 1 (or a database name): domains, mailboxes and aliases from the
+#   sandbox's PostgreSQL through the shipped conf/postfix-pgsql-*.cf (instead
+#   of domains and recipients)
 # Returns {smtp_port, addr, config_dir, maillog, queue_dir, postfix => sub(@args)}
 sub postfix {
     my ($self, %o) = @_;
@@ -660,9 +682,11 @@ sub postfix {
         append_dot_mydomain        => 'no',
         smtpd_banner               => '$myhostname ESMTP',
         $o{pgsql} ? (
-            virtual_mailbox_domains => 'proxy:pgsql:' . $self->mail_conf('postfix-pgsql-domains.cf', "$d/etc/mssante-domains.cf"),
-            virtual_mailbox_maps => 'proxy:pgsql:' . $self->mail_conf('postfix-pgsql-mailboxes.cf', "$d/etc/mssante-mailboxes.cf"),
-            virtual_alias_maps => 'proxy:pgsql:' . $self->mail_conf('postfix-pgsql-aliases.cf', "$d/etc/mssante-aliases.cf"),
+            map { my ($key, $map) = @$_;
+                  ($key => 'proxy:pgsql:' . $self->mail_conf("postfix-pgsql-$map.cf", "$d/etc/mssante-$map.cf",
+                                                            $o{pgsql} =~ s/^1$//r)) }
+            [virtual_mailbox_domains => 'domains'], [virtual_mailbox_maps => 'mailboxes'],
+            [virtual_alias_maps => 'aliases']
         ) : (
             virtual_mailbox_domains => join(' ', @{ $o{domains} || [] }),
             virtual_mailbox_maps    => "texthash:$d/etc/recipients",
