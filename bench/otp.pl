@@ -70,3 +70,18 @@ my $ours = per_second($dc->{imap_port}, sub { my ($k, $n) = @_; my $a = $acct->[
 my $theirs = per_second($base->{imap_port}, sub { ('medecin.0001', $OtpWorld::PASSWORD) });
 printf "IMAP logins/s, 4 clients in parallel: device password vs passwd-file\t%.0f/s\t%.0f/s\t-\t>= 0.9 x passwd-file\n",
     $ours, $theirs;
+
+# A login whose account owns 5 BALs against one owning 1, interleaved, device passwords.
+my ($one, $five) = @$acct[0, 1];
+my $pg = $sb->postgres;
+$pg->{psql}->(join ";", map {;
+    "INSERT INTO bal (address) VALUES ('$five->{login}.$_\@a.mssante.test')",
+    "INSERT INTO bal_access SELECT id, '$five->{login}.$_\@a.mssante.test', 'owner' FROM account"
+    . " WHERE login = '$five->{login}'" } 1 .. 4);
+my (@b1, @b5);
+for (1 .. ($ENV{BENCH_OTP_BALS} || 200)) {
+    push @b1, login_ms($dc->{imap_port}, $one->{login}, $one->{device});
+    push @b5, login_ms($dc->{imap_port}, $five->{login}, $five->{device});
+}
+printf "IMAP login p50, an account with 5 BALs vs with 1 (device password)\t%.1f ms\t%.1f ms\t-\t<= 1.1 x 1 BAL\n",
+    pct(50, @b5), pct(50, @b1);
