@@ -34,6 +34,15 @@ void    audit(const char *action, const char *target, const char *detail);
  */
 void    print_rows(PGresult *res, int one, int ntable);
 
+/* change_one - a statement that must touch one row ($1 named, or refuse "$1: none"), audited, in a transaction */
+void    change_one(const char *q, int n, const char *const *params, const char *action, const char *none);
+
+/* show_one - the row of a query ("select where", $1 the key), or refuse "key: none" */
+void    show_one(const char *select, const char *where, const char *key, const char *none);
+
+/* list_all - every row of a query, the first ntable columns as a table */
+void    list_all(const char *select, const char *order, int ntable);
+
 /* check_options - the --options of the form, checked (refuse on a bad one) */
 void    check_options(int bal_rules);
 

@@ -131,27 +131,14 @@ static const char *bal_sql =
 
 int bal_show(char **a)
 {
-    const char *p[1] = {a[0]};
-    char   *q = xasprintf("%s WHERE b.address = lower($1)", bal_sql);
-    PGresult *res = sql(q, 1, p);
-
-    free(q);
-    if (PQntuples(res) != 1)
-        refuse("%s: no such BAL", a[0]);
-    print_rows(res, 1, 0);
-    PQclear(res);
+    show_one(bal_sql, "WHERE b.address = lower($1)", a[0], "no such BAL");
     return 0;
 }
 
 int bal_list(char **a)
 {
-    char   *q = xasprintf("%s ORDER BY b.address", bal_sql);
-    PGresult *res = sql(q, 0, NULL);
-
     (void) a;
-    free(q);
-    print_rows(res, 0, 6);
-    PQclear(res);
+    list_all(bal_sql, "ORDER BY b.address", 6);
     return 0;
 }
 
@@ -161,9 +148,8 @@ static int set_state(const char *address, const char *state)
     const char *p[2] = {address, state};
     int     off = strcmp(state, "active") != 0;
 
-    if (sql_do("UPDATE bal SET state = $2 WHERE address = lower($1)", 2, p) != 1)
-        refuse("%s: no such BAL", address);
-    audit(off ? "bal-disable" : "bal-enable", address, NULL);
+    change_one("UPDATE bal SET state = $2 WHERE address = lower($1)", 2, p,
+               off ? "bal-disable" : "bal-enable", "no such BAL");
     fprintf(stderr, "mssante-admin: BAL %s is %s\n", address,
             off ? "disabled: it receives nothing and nobody opens it" : "enabled");
     return 0;
@@ -176,11 +162,7 @@ int bal_delete(char **a)
 {
     const char *p[1] = {a[0]};
 
-    sql_do("BEGIN", 0, NULL);
-    if (sql_do("DELETE FROM bal WHERE address = lower($1)", 1, p) != 1)
-        refuse("%s: no such BAL", a[0]);
-    audit("bal-delete", a[0], NULL);
-    sql_do("COMMIT", 0, NULL);
+    change_one("DELETE FROM bal WHERE address = lower($1)", 1, p, "bal-delete", "no such BAL");
     fprintf(stderr, "mssante-admin: BAL %s deleted (its mail stays in its home directory:"
             " export or remove it)\n", a[0]);
     return 0;
@@ -304,11 +286,7 @@ int alias_remove(char **a)
 {
     const char *p[1] = {a[0]};
 
-    sql_do("BEGIN", 0, NULL);
-    if (sql_do("DELETE FROM bal_alias WHERE alias = lower($1)", 1, p) != 1)
-        refuse("%s: no such alias", a[0]);
-    audit("alias-remove", a[0], NULL);
-    sql_do("COMMIT", 0, NULL);
+    change_one("DELETE FROM bal_alias WHERE alias = lower($1)", 1, p, "alias-remove", "no such alias");
     fprintf(stderr, "mssante-admin: alias %s removed\n", a[0]);
     return 0;
 }

@@ -170,6 +170,38 @@ void print_rows(PGresult *res, int one, int ntable)
     }
 }
 
+void change_one(const char *q, int n, const char *const *params, const char *action, const char *none)
+{
+    sql_do("BEGIN", 0, NULL);
+    if (sql_do(q, n, params) != 1)
+        refuse("%s: %s", params[0], none);
+    audit(action, params[0], NULL);
+    sql_do("COMMIT", 0, NULL);
+}
+
+void show_one(const char *select, const char *where, const char *key, const char *none)
+{
+    const char *p[1] = {key};
+    char   *q = xasprintf("%s %s", select, where);
+    PGresult *res = sql(q, 1, p);
+
+    free(q);
+    if (PQntuples(res) != 1)
+        refuse("%s: %s", key, none);
+    print_rows(res, 1, 0);
+    PQclear(res);
+}
+
+void list_all(const char *select, const char *order, int ntable)
+{
+    char   *q = xasprintf("%s %s", select, order);
+    PGresult *res = sql(q, 0, NULL);
+
+    free(q);
+    print_rows(res, 0, ntable);
+    PQclear(res);
+}
+
 void check_options(int bal_rules)
 {
     enum form_field field;
@@ -272,11 +304,11 @@ static int account_passwd(char **a)
 static int set_state(const char *login, const char *state)
 {
     const char *p[2] = {login, state};
+    int     off = strcmp(state, "active") != 0;
 
-    if (sql_do("UPDATE account SET state = $2 WHERE login = lower($1)", 2, p) != 1)
-        refuse("%s: no such login", login);
-    audit(strcmp(state, "active") ? "account-disable" : "account-enable", login, NULL);
-    fprintf(stderr, "mssante-admin: %s is %s\n", login, strcmp(state, "active") ? "disabled" : "enabled");
+    change_one("UPDATE account SET state = $2 WHERE login = lower($1)", 2, p,
+               off ? "account-disable" : "account-enable", "no such login");
+    fprintf(stderr, "mssante-admin: %s is %s\n", login, off ? "disabled" : "enabled");
     return 0;
 }
 
@@ -331,27 +363,14 @@ static const char *account_sql =
 
 static int account_show(char **a)
 {
-    const char *p[1] = {a[0]};
-    char   *q = xasprintf("%s WHERE a.login = lower($1)", account_sql);
-    PGresult *res = sql(q, 1, p);
-
-    free(q);
-    if (PQntuples(res) != 1)
-        refuse("%s: no such login", a[0]);
-    print_rows(res, 1, 0);
-    PQclear(res);
+    show_one(account_sql, "WHERE a.login = lower($1)", a[0], "no such login");
     return 0;
 }
 
 static int account_list(char **a)
 {
-    char   *q = xasprintf("%s ORDER BY a.login", account_sql);
-    PGresult *res = sql(q, 0, NULL);
-
     (void) a;
-    free(q);
-    print_rows(res, 0, 5);
-    PQclear(res);
+    list_all(account_sql, "ORDER BY a.login", 5);
     return 0;
 }
 

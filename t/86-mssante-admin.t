@@ -18,13 +18,7 @@ sub q1 { my $r = $pg->{psql}->($_[0]); chomp $r; $r }
 my $admin = $sb->bin('mssante-admin');
 
 # adm - mssante-admin with a standard input; (exit status, stdout, stderr)
-sub adm {
-    my ($stdin, @args) = @_;
-    Sandbox::write_file("$dir/stdin", $stdin // '');
-    my $cmd = join ' ', map { Sandbox::shell_quote($_) } $admin, '-c', $conf, @args;
-    my $out = qx{$cmd <$dir/stdin 2>$dir/err};
-    return ($? >> 8, $out, Sandbox::slurp("$dir/err"));
-}
+sub adm { my ($stdin, @args) = @_; $sb->command($stdin, $admin, '-c', $conf, @args) }
 my $dc = $sb->dovecot(auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
                       passdb => "  driver = mssante_otp\n  args = $conf");
 # verified - what Dovecot says of a password: 'right' (the account asks for a

@@ -22,13 +22,7 @@ my $admin = $sb->bin('mssante-admin');
 my $otp = $sb->bin('mssante-otp');
 
 # adm - mssante-admin with a standard input; (exit status, stdout, stderr)
-sub adm {
-    my ($stdin, @args) = @_;
-    Sandbox::write_file("$dir/stdin", $stdin // '');
-    my $cmd = join ' ', map { Sandbox::shell_quote($_) } $admin, '-c', $conf, @args;
-    my $out = qx{$cmd <$dir/stdin 2>$dir/err};
-    return ($? >> 8, $out, Sandbox::slurp("$dir/err"));
-}
+sub adm { my ($stdin, @args) = @_; $sb->command($stdin, $admin, '-c', $conf, @args) }
 sub ok_adm { my ($rc, $out, $err) = adm(@_); is($rc, 0, "mssante-admin @_[1 .. $#_]") or diag $err; $out }
 sub refused {
     my ($re, $name, @args) = @_;

@@ -93,6 +93,15 @@ sub run {
     return $out;
 }
 
+# command - a command with a given standard input: (exit status, stdout, stderr)
+sub command {
+    my ($self, $stdin, @cmd) = @_;
+    my $f = "$self->{dir}/command." . ++$self->{commands};
+    write_file("$f.in", $stdin // '');
+    my $out = qx{@{[ join ' ', map { shell_quote($_) } @cmd ]} <$f.in 2>$f.err};
+    return ($? >> 8, $out, slurp("$f.err"));
+}
+
 sub shell_quote {
     my ($s) = @_;
     return $s if $s =~ m{^[A-Za-z0-9_./:=@,+-]+$};
