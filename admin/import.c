@@ -295,7 +295,7 @@ static PGresult *existing(const char *q, struct map *keys, struct map *found)
 
 /* Counts of what the file makes. */
 struct made {
-    int     accounts, referred, bals, owners, delegates;
+    int     accounts, referred, bals, delegates;
     int     by_type[4];
 };
 
@@ -423,7 +423,6 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
             if (map_get(&db_bals, bal) >= 0)
                 problem(im, r->line, FF_BAL, "%s exists already%s", bal,
                         strcmp(PQgetvalue(bals, map_get(&db_bals, bal), 1), "alias") ? "" : " (an alias)");
-            made->owners++;
             made->bals++;
             for (int t = 0; t < 4; t++)
                 made->by_type[t] += strcmp(r->f.val[FF_TYPE], types[t]) == 0;
