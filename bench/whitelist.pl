@@ -50,7 +50,9 @@ printf "domain lookup (hits and misses)\t%.0f ns\t-\t-\t< 1000 ns\n", $lookup;
 # 3: Postfix throughput
 my %dom = map { lc($_->[0]) => 1 } @entries;
 Sandbox::write_file("$dir/domains", join '', map { "$_ OK\n" } sort keys %dom);
-Sandbox::run('postmap', "hash:$dir/domains");
+# postmap reads a main.cf: its own, as Postfix's package installs none.
+Sandbox::write_file("$dir/postmap/main.cf", "compatibility_level = 3.6\n");
+Sandbox::run('postmap', '-c', "$dir/postmap", "hash:$dir/domains");
 Sandbox::write_file("$dir/m.conf", "whitelist_file = $list\nwhitelist_trust_anchors = $anchors\n"
     . "whitelist_our_domains = a.mssante.test\nwhitelist_outbound_daemons = ORIGINATING\n");
 my $m = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl', args => ['-c', "$dir/m.conf", '-u', 'postfix']);
