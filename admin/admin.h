@@ -63,6 +63,9 @@ int     delegate_list(char **a);
 int     alias_add(char **a);
 int     alias_remove(char **a);
 int     alias_list(char **a);
+int     quota_default(char **a);
+int     quota_list(char **a);
+int     quota_warning(char **a);
 int     import_csv(char **a);
 
 #endif

@@ -63,6 +63,8 @@ static void usage(FILE *fp)
             "       mssante-admin [options] owner|delegate add|remove BAL LOGIN\n"
             "       mssante-admin [options] owner|delegate list BAL\n"
             "       mssante-admin [options] alias add ALIAS BAL | remove ALIAS | list\n"
+            "       mssante-admin [options] quota default TYPE MB | list\n"
+            "       mssante-admin [options] quota-warning PERCENT BAL   (run by Dovecot)\n"
             "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE]\n"
             "PERSON and BAL are these options (import: the same names as columns):\n");
     for (int i = 0; i < FF_COUNT; i++)
@@ -405,6 +407,9 @@ static const struct verb {
     {"alias", "add", 2, alias_add},
     {"alias", "remove", 1, alias_remove},
     {"alias", "list", 0, alias_list},
+    {"quota", "default", 2, quota_default},
+    {"quota", "list", 0, quota_list},
+    {"quota-warning", NULL, 2, quota_warning},
     {"import", NULL, 1, import_csv},
 };
 

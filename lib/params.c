@@ -139,7 +139,8 @@ struct cfg_param mssante_params[] = {
     {"sasl_proxy_user", CFG_STR, "postfix", 0, 0, &var_sasl_proxy_user,
      "account mssante-sasl-proxy runs as (it must be able to open the Dovecot socket)", 0},
     {"otp_email_sender", CFG_STR, "", 0, 0, &var_otp_email_sender,
-     "envelope and From: address of e-mailed codes (list it in whitelist_local_exempt_senders)", 0},
+     "envelope and From: address of e-mailed codes and quota warnings (list it in"
+     " whitelist_local_exempt_senders)", 0},
     {"otp_sendmail", CFG_STR, "/usr/sbin/sendmail", 0, 0, &var_otp_sendmail,
      "the command that submits e-mailed codes (words separated by spaces)", 0},
     {"otp_email_validity", CFG_TIME, "10m", 60, 3600, &var_otp_email_validity,

@@ -490,6 +490,8 @@ EOF
 #     Dovecot's auth module directory of its own mount namespace),
 #   passdb => "lines of the passdb block",
 #   userdb_sql => 1 (or a database name): the shipped SQL userdb (active BALs, quota)
+#   quota => {admin => mssante-admin, conf => mssante.conf}: the shipped quota snippet,
+#     quota-status on DIR/run/quota-status
 #     (sanitized builds: env => [VAR=value...] is what a Dovecot program run
 #     by hand needs, and sanitizer reports go to DIR/sanitizer.PID)
 #   extra => text appended to dovecot.conf
@@ -565,8 +567,20 @@ sub dovecot {
                 "UBSAN_OPTIONS=print_stacktrace=1:log_path=$d/sanitizer");
     }
     my $import = join ' ', qw(TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS), @env;
+    # The shipped quota snippet: quota-status and the warning service in the sandbox.
+    my $quota = '';
+    if (my $q = $o{quota}) {
+        $quota = slurp("$self->{top}/conf/dovecot-quota.conf");
+        my $n = ($quota =~ s{unix_listener /var/spool/postfix/private/mssante-quota-status \{}
+                            {unix_listener quota-status \{})
+              + ($quota =~ s{executable = script /usr/sbin/mssante-admin quota-warning}
+                            {executable = script $q->{admin} -c $q->{conf} quota-warning})
+              + ($quota =~ s{^  user = mssante$}{  user = root}m)
+              + ($quota =~ s{^    user = vmail$}{    user = nobody}m);
+        $n == 4 or croak "conf/dovecot-quota.conf: not the lines the sandbox adapts";
+    }
     my $format = $o{mail} || 'maildir';
-    my $conf = write_file("$d/dovecot.conf", <<"EOF" . ($o{extra} || ''));
+    my $conf = write_file("$d/dovecot.conf", <<"EOF" . $quota . ($o{extra} || ''));
 # sandbox Dovecot: nothing here reads /etc/dovecot
 mail_plugin_dir = $moddir
 import_environment = $import
