@@ -34,6 +34,13 @@ void    audit(const char *action, const char *target, const char *detail);
  */
 void    print_rows(PGresult *res, int one, int ntable);
 
+/* print_rows_plus - print_rows, one row with nx more integer fields (< 0: unknown) */
+void    print_rows_plus(PGresult *res, int one, int ntable, int nx, const char *const *xname,
+                        const long long *xval);
+
+/* fetch_one - the row of a query ("select where", $1 the key), or refuse "key: none" */
+PGresult *fetch_one(const char *select, const char *where, const char *key, const char *none);
+
 /* change_one - a statement that must touch one row ($1 named, or refuse "$1: none"), audited, in a transaction */
 void    change_one(const char *q, int n, const char *const *params, const char *action, const char *none);
 

@@ -7,8 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "admin.h"
 #include "mymalloc.h"
+#include "params.h"
+#include "strlist.h"
 
 /* The BAL's columns in form order, FF_TYPE to FF_CERT_NAME. */
 static const char *bal_cols = "bal_type, id_nat, structure_id, service, description,"
@@ -129,9 +134,66 @@ static const char *bal_sql =
     " to_char(b.last_login_at, 'YYYY-MM-DD HH24:MI') AS last_login"
     " FROM bal b";
 
+/*
+ * usage - what Dovecot counts for a BAL (admin_doveadm quota get): used and
+ * limit in KB, -1 when it cannot tell (said on stderr)
+ */
+static void usage(const char *bal, long long *used, long long *limit)
+{
+    char  **words = strlist_split(var_admin_doveadm, " "), *line = NULL;
+    const char *tail[] = {"-f", "tab", "quota", "get", "-u", bal, NULL};
+    size_t  n = 0, cap = 0;
+    const char **argv;
+    int     fds[2], status = 0;
+    pid_t   pid;
+    FILE   *fp;
+
+    *used = *limit = -1;
+    while (words[n])
+        n++;
+    argv = xcalloc(n + 7, sizeof(*argv));
+    memcpy(argv, words, n * sizeof(*argv));
+    memcpy(argv + n, tail, sizeof(tail));
+    if (n == 0 || pipe(fds) < 0 || (pid = fork()) < 0) {
+        fprintf(stderr, "mssante-admin: usage of %s: cannot run \"%s\"\n", bal, var_admin_doveadm);
+    } else if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    } else {
+        close(fds[1]);
+        fp = fdopen(fds[0], "r");
+        /* "Quota name  Type  Value  Limit  %" then a row per resource, in KB for STORAGE. */
+        while (getline(&line, &cap, fp) > 0) {
+            char  **f = strlist_split(line, "\t\n");
+
+            if (f[0] && f[1] && f[2] && f[3] && strcmp(f[1], "STORAGE") == 0) {
+                *used = atoll(f[2]);
+                *limit = strcmp(f[3], "-") ? atoll(f[3]) : -1;
+            }
+            strlist_free(f);
+        }
+        free(line);
+        fclose(fp);
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || *used < 0)
+            fprintf(stderr, "mssante-admin: usage of %s: \"%s quota get\" said nothing (exit %d)\n", bal,
+                    var_admin_doveadm, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    free(argv);
+    strlist_free(words);
+}
+
 int bal_show(char **a)
 {
-    show_one(bal_sql, "WHERE b.address = lower($1)", a[0], "no such BAL");
+    static const char *const names[] = {"usage_kb", "quota_kb"};
+    PGresult *res = fetch_one(bal_sql, "WHERE b.address = lower($1)", a[0], "no such BAL");
+    long long v[2];
+
+    usage(PQgetvalue(res, 0, 0), &v[0], &v[1]);
+    print_rows_plus(res, 1, 0, 2, names, v);
+    PQclear(res);
     return 0;
 }
 

@@ -131,6 +131,12 @@ static json_t *json_of(PGresult *res, int row, int col)
 
 void print_rows(PGresult *res, int one, int ntable)
 {
+    print_rows_plus(res, one, ntable, 0, NULL, NULL);
+}
+
+void print_rows_plus(PGresult *res, int one, int ntable, int nx, const char *const *xname,
+                     const long long *xval)
+{
     int     rows = PQntuples(res), cols = PQnfields(res);
 
     if (opt_json) {
@@ -141,6 +147,8 @@ void print_rows(PGresult *res, int one, int ntable)
 
             for (int c = 0; c < cols; c++)
                 json_object_set_new(o, PQfname(res, c), json_of(res, i, c));
+            for (int x = 0; one && x < nx; x++)
+                json_object_set_new(o, xname[x], xval[x] < 0 ? json_null() : json_integer(xval[x]));
             json_array_append_new(arr, o);
         }
         json_dumpf(one ? json_array_get(arr, 0) : arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -149,6 +157,11 @@ void print_rows(PGresult *res, int one, int ntable)
     } else if (one) {
         for (int c = 0; c < cols; c++)
             printf("%-14s %s\n", PQfname(res, c), PQgetisnull(res, 0, c) ? "-" : PQgetvalue(res, 0, c));
+        for (int x = 0; x < nx; x++)
+            if (xval[x] < 0)
+                printf("%-14s -\n", xname[x]);
+            else
+                printf("%-14s %lld\n", xname[x], xval[x]);
     } else {
         int    *w = xcalloc((size_t) ntable, sizeof(*w));
 
@@ -181,7 +194,7 @@ void change_one(const char *q, int n, const char *const *params, const char *act
     sql_do("COMMIT", 0, NULL);
 }
 
-void show_one(const char *select, const char *where, const char *key, const char *none)
+PGresult *fetch_one(const char *select, const char *where, const char *key, const char *none)
 {
     const char *p[1] = {key};
     char   *q = xasprintf("%s %s", select, where);
@@ -190,6 +203,13 @@ void show_one(const char *select, const char *where, const char *key, const char
     free(q);
     if (PQntuples(res) != 1)
         refuse("%s: %s", key, none);
+    return res;
+}
+
+void show_one(const char *select, const char *where, const char *key, const char *none)
+{
+    PGresult *res = fetch_one(select, where, key, none);
+
     print_rows(res, 1, 0);
     PQclear(res);
 }

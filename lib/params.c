@@ -40,6 +40,7 @@ char   *var_sasl_proxy_dovecot;
 char   *var_sasl_proxy_user;
 char   *var_otp_email_sender;
 char   *var_otp_sendmail;
+char   *var_admin_doveadm;
 long    var_otp_email_validity;
 long    var_otp_email_attempts;
 char   *var_annuaire_ldap_bind_dn;
@@ -143,6 +144,8 @@ struct cfg_param mssante_params[] = {
      " whitelist_local_exempt_senders)", 0},
     {"otp_sendmail", CFG_STR, "/usr/sbin/sendmail", 0, 0, &var_otp_sendmail,
      "the command that submits e-mailed codes (words separated by spaces)", 0},
+    {"admin_doveadm", CFG_STR, "/usr/bin/doveadm", 0, 0, &var_admin_doveadm,
+     "the doveadm command mssante-admin reads a BAL's usage with (words separated by spaces)", 0},
     {"otp_email_validity", CFG_TIME, "10m", 60, 3600, &var_otp_email_validity,
      "how long an e-mailed code is good", 0},
     {"otp_email_attempts", CFG_INT, "5", 1, 20, &var_otp_email_attempts,

@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use JSON::PP;
 use Net::SMTP;
 use Time::HiRes qw(sleep time);
 use Sandbox;
@@ -89,6 +90,12 @@ ok($limit && $limit == 1024 && $used >= 0.95 * 1024, "GETQUOTAROOT: ${\ ($used /
     or diag $t;
 $imap->logout;
 
+# What the sysadmin sees: mssante-admin reads the usage from Dovecot.
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "admin_doveadm = /usr/bin/doveadm -c $dc->{conf}\n");
+my ($rc, $out, $err) = $sb->command('', $admin, '-c', $conf, qw(bal show jean.dupont@a.mssante.test --json));
+my $j = eval { JSON::PP->new->decode($out) } || {};
+ok($j->{quota_kb} && $j->{quota_kb} == 1024 && $j->{usage_kb} == $used,
+   "bal show: usage $j->{usage_kb} KB of $j->{quota_kb} KB, as GETQUOTAROOT") or diag $out, $err;
 adm(qw(bal set jean.dupont@a.mssante.test --quota 5));
 ok($sb->postqueue_empty($pf, 60) && until_ok(sub { inbox() == 10 }, 20),
    'the quota raised with mssante-admin: the queued message is delivered');
@@ -106,6 +113,11 @@ is(join(' ', sort map { /est remplie \xc3\xa0 (\d+) %/ ? $1 : '?' } @warn), '80 
 is(scalar(grep { /fill-|CONFIDENTIEL|sender\@b\.mssante\.test|xxxxx/ } @warn), 0,
    'and hold no subject, body or sender of any message');
 like($warn[0], qr/^From: notices\@a\.mssante\.test$/m, 'from the exempt sender');
+like(adm(qw(quota list)), qr/^PER\s+500$/m, 'quota list: the default of each type');
+adm(qw(quota default PER 2000));
+is($pg->{psql}->("SELECT quota_mb FROM mail_box WHERE address = 'jean.dupont\@a.mssante.test'") .
+   $pg->{psql}->("UPDATE bal SET quota_mb = NULL; SELECT quota_mb FROM mail_box"), "5\n2000\n",
+   "a BAL's own quota first, else its type's default (what Dovecot's userdb reads)");
 is($pg->{psql}->("SELECT string_agg(request, ',' ORDER BY id) FROM audit_event WHERE action = 'quota-warning'"),
    "jean.dupont\@a.mssante.test: 80,jean.dupont\@a.mssante.test: 95\n", 'each warning audited');
 done_testing;
