@@ -42,6 +42,8 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "mymalloc.h"
+#include "notice.h"
 #include "otp.h"
 #include "params.h"
 #include "pgutil.h"
@@ -285,52 +287,21 @@ static bool password_ok(struct attempt *a, const char *plain)
 /* send_code - the code to the contact address through the local sendmail */
 static int send_code(struct auth_request *request, const char *contact, const char *code)
 {
-    const char *const *argv = (const char *const *) p_strsplit_spaces(unsafe_data_stack_pool,
-                                                                        var_otp_sendmail, " ");
-    ARRAY_TYPE(const_string) args;
-    int     fds[2], status = 0;
-    pid_t   pid;
-    FILE   *fp;
-
-    if (argv[0] == NULL || *var_otp_email_sender == '\0') {
-        e_error(authdb_event(request), "mssante_otp: set otp_email_sender (and otp_sendmail)"
-                " to send e-mailed codes");
-        return -1;
-    }
-    t_array_init(&args, 8);
-    for (; *argv; argv++)
-        array_push_back(&args, argv);
-    const char *tail[] = {"-i", "-f", var_otp_email_sender, "--", contact, NULL};
-
-    array_append(&args, tail, N_ELEMENTS(tail));
-    if (pipe(fds) < 0 || (pid = fork()) < 0) {
-        e_error(authdb_event(request), "mssante_otp: cannot run %s: %m", var_otp_sendmail);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(fds[0], STDIN_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(array_idx_elem(&args, 0), (char *const *) array_front(&args));
-        _exit(127);
-    }
-    close(fds[0]);
-    fp = fdopen(fds[1], "w");
     /* No health data, nothing but the code: it goes outside MSSanté. */
-    fprintf(fp, "From: %s\nTo: %s\nSubject: =?UTF-8?Q?Code_de_connexion_MSSant=C3=A9?=\n"
-            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
-            "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n"
-            "Votre code de connexion \xc3\xa0 votre messagerie MSSant\xc3\xa9 : %s\n\n"
-            "Il est valable %ld minutes et ne sert qu'une fois. Si vous n'avez pas demand\xc3\xa9"
-            " ce code,\nquelqu'un conna\xc3\xaet votre mot de passe : changez-le.\n",
-            var_otp_email_sender, contact, code, var_otp_email_validity / 60);
-    if (fclose(fp) != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)
-        || WEXITSTATUS(status) != 0) {
-        e_error(authdb_event(request), "mssante_otp: %s failed (exit %d): the code was not sent",
-                var_otp_sendmail, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
+    char   *body = xasprintf("Votre code de connexion \xc3\xa0 votre messagerie MSSant\xc3\xa9 : %s\n\n"
+                             "Il est valable %ld minutes et ne sert qu'une fois. Si vous n'avez pas"
+                             " demand\xc3\xa9 ce code,\nquelqu'un conna\xc3\xaet votre mot de passe :"
+                             " changez-le.\n", code, var_otp_email_validity / 60), *err;
+    int     ret = notice_send(var_otp_sendmail, var_otp_email_sender, contact,
+                              "Code de connexion MSSant\xc3\xa9", body, &err);
+
+    if (ret < 0) {
+        e_error(authdb_event(request), "mssante_otp: the code was not sent: %s (otp_email_sender,"
+                " otp_sendmail)", err);
+        free(err);
     }
-    return 0;
+    free(body);
+    return ret;
 }
 
 /*
