@@ -14,6 +14,8 @@ extern int opt_json, opt_generate, opt_default, opt_apply;
 extern const char *opt_passwords;
 extern struct form opt_form;            /* the form fields given as --options */
 extern struct form_rules rules;
+extern const char *opt_days, *opt_notified_before, *opt_export, *opt_folder, *opt_format;
+extern int opt_notify, opt_delete;
 
 /* refuse - a decided refusal: say why, change nothing (the transaction dies with us), exit 1 */
 void    refuse(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -53,6 +55,20 @@ void    list_all(const char *select, const char *order, int ntable);
 /* check_options - the --options of the form, checked (refuse on a bad one) */
 void    check_options(int bal_rules);
 
+/*
+ * doveadm - run admin_doveadm with these arguments (a NULL-terminated
+ * list): its standard output (malloc'd), or NULL when it could not run or
+ * failed (said on stderr after "what: "); doveadm's own errors reach stderr
+ */
+char   *doveadm(const char *what, const char *const *args);
+
+/*
+ * bal_holder - who hears about a BAL: its notification address, else its
+ * owner's contact address (malloc'd; NULL: none); *address (when asked) its
+ * address as stored. Refuses when there is no such BAL.
+ */
+char   *bal_holder(const char *bal, char **address);
+
 /* The verbs. */
 int     bal_add(char **a);
 int     bal_set(char **a);
@@ -74,5 +90,8 @@ int     quota_default(char **a);
 int     quota_list(char **a);
 int     quota_warning(char **a);
 int     import_csv(char **a);
+int     expire(char **a);
+int     export(char **a);
+int     inactive(char **a);
 
 #endif

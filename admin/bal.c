@@ -7,9 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "admin.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -140,49 +137,46 @@ static const char *bal_sql =
  */
 static void usage(const char *bal, long long *used, long long *limit)
 {
-    char  **words = strlist_split(var_admin_doveadm, " "), *line = NULL;
-    const char *tail[] = {"-f", "tab", "quota", "get", "-u", bal, NULL};
-    size_t  n = 0, cap = 0;
-    const char **argv;
-    int     fds[2], status = 0;
-    pid_t   pid;
-    FILE   *fp;
+    const char *args[] = {"-f", "tab", "quota", "get", "-u", bal, NULL};
+    char   *what = xasprintf("usage of %s", bal), *out = doveadm(what, args), *line, *next;
 
     *used = *limit = -1;
-    while (words[n])
-        n++;
-    argv = xcalloc(n + 7, sizeof(*argv));
-    memcpy(argv, words, n * sizeof(*argv));
-    memcpy(argv + n, tail, sizeof(tail));
-    if (n == 0 || pipe(fds) < 0 || (pid = fork()) < 0) {
-        fprintf(stderr, "mssante-admin: usage of %s: cannot run \"%s\"\n", bal, var_admin_doveadm);
-    } else if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    } else {
-        close(fds[1]);
-        fp = fdopen(fds[0], "r");
-        /* "Quota name  Type  Value  Limit  %" then a row per resource, in KB for STORAGE. */
-        while (getline(&line, &cap, fp) > 0) {
-            char  **f = strlist_split(line, "\t\n");
+    /* "Quota name  Type  Value  Limit  %" then a row per resource, in KB for STORAGE. */
+    for (line = out; line && *line; line = next) {
+        char  **f;
 
-            if (f[0] && f[1] && f[2] && f[3] && strcmp(f[1], "STORAGE") == 0) {
-                *used = atoll(f[2]);
-                *limit = strcmp(f[3], "-") ? atoll(f[3]) : -1;
-            }
-            strlist_free(f);
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = 0;
+        else
+            next = line + strlen(line);
+        f = strlist_split(line, "\t");
+        if (f[0] && f[1] && f[2] && f[3] && strcmp(f[1], "STORAGE") == 0) {
+            *used = atoll(f[2]);
+            *limit = strcmp(f[3], "-") ? atoll(f[3]) : -1;
         }
-        free(line);
-        fclose(fp);
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || *used < 0)
-            fprintf(stderr, "mssante-admin: usage of %s: \"%s quota get\" said nothing (exit %d)\n", bal,
-                    var_admin_doveadm, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        strlist_free(f);
     }
-    free(argv);
-    strlist_free(words);
+    if (out && *used < 0)
+        fprintf(stderr, "mssante-admin: %s: \"%s quota get\" said nothing\n", what, var_admin_doveadm);
+    free(out);
+    free(what);
+}
+
+char   *bal_holder(const char *bal, char **address)
+{
+    const char *p[1] = {bal};
+    PGresult *res = sql("SELECT b.address, coalesce(b.notify_email, o.contact_email) FROM bal b"
+                        " LEFT JOIN bal_access x ON x.bal = b.address AND x.role = 'owner'"
+                        " LEFT JOIN account o ON o.id = x.account_id WHERE b.address = lower($1)", 1, p);
+    char   *rcpt;
+
+    if (PQntuples(res) != 1)
+        refuse("%s: no such BAL", bal);
+    rcpt = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+    if (address)
+        *address = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rcpt;
 }
 
 int bal_show(char **a)

@@ -26,7 +26,7 @@ const struct form_def form_defs[FF_COUNT] = {
     [FF_SERVICE] = {"service", "service", "service de rattachement"},
     [FF_DESCRIPTION] = {"description", "description", "free text"},
     [FF_LISTE_ROUGE] = {"liste_rouge", "liste-rouge", "oui or non: never published"},
-    [FF_NOTIFY] = {"notification", "notify", "where new-mail notices go"},
+    [FF_NOTIFY] = {"notification", "notification", "where new-mail notices go"},
     [FF_QUOTA] = {"quota_mo", "quota", "quota in MB (default: of its type)"},
     [FF_CERT_NAME] = {"certificat", "cert-name", "APP: the name in its client certificate"},
 };

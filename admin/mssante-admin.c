@@ -37,6 +37,13 @@
 #define OPT_DEFAULT 0x202
 #define OPT_APPLY 0x203
 #define OPT_PASSWORDS 0x204
+#define OPT_DAYS 0x205
+#define OPT_NOTIFY 0x206
+#define OPT_DELETE 0x207
+#define OPT_NOTIFIED_BEFORE 0x208
+#define OPT_EXPORT 0x209
+#define OPT_FOLDER 0x20a
+#define OPT_FORMAT 0x20b
 #define OPT_FORM 0x300                  /* + enum form_field */
 #define PASSWORD_MIN 12
 
@@ -66,6 +73,10 @@ static void usage(FILE *fp)
             "       mssante-admin [options] quota default TYPE MB | list\n"
             "       mssante-admin [options] quota-warning PERCENT BAL   (run by Dovecot)\n"
             "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE]\n"
+            "       mssante-admin [options] expire   (cron: the folders' retention)\n"
+            "       mssante-admin [options] export BAL DIR [--folder NAME] [--format maildir|mbox]\n"
+            "       mssante-admin [options] inactive [--days 365] [--notify]\n"
+            "                     [--delete --notified-before DAYS [--export DIR]]\n"
             "PERSON and BAL are these options (import: the same names as columns):\n");
     for (int i = 0; i < FF_COUNT; i++)
         if (form_defs[i].option)
@@ -431,6 +442,9 @@ static const struct verb {
     {"quota", "list", 0, quota_list},
     {"quota-warning", NULL, 2, quota_warning},
     {"import", NULL, 1, import_csv},
+    {"expire", NULL, 0, expire},
+    {"export", NULL, 2, export},
+    {"inactive", NULL, 0, inactive},
 };
 
 int main(int argc, char **argv)
@@ -442,6 +456,13 @@ int main(int argc, char **argv)
         {"default", no_argument, 0, OPT_DEFAULT},
         {"apply", no_argument, 0, OPT_APPLY},
         {"passwords", required_argument, 0, OPT_PASSWORDS},
+        {"days", required_argument, 0, OPT_DAYS},
+        {"notify", no_argument, 0, OPT_NOTIFY},
+        {"delete", no_argument, 0, OPT_DELETE},
+        {"notified-before", required_argument, 0, OPT_NOTIFIED_BEFORE},
+        {"export", required_argument, 0, OPT_EXPORT},
+        {"folder", required_argument, 0, OPT_FOLDER},
+        {"format", required_argument, 0, OPT_FORMAT},
         {"owner", required_argument, 0, OPT_FORM + FF_LOGIN},
     };
     size_t  nfixed = sizeof(fixed) / sizeof(fixed[0]), n = nfixed;
@@ -466,6 +487,13 @@ int main(int argc, char **argv)
         case OPT_DEFAULT: opt_default = 1; break;
         case OPT_APPLY: opt_apply = 1; break;
         case OPT_PASSWORDS: opt_passwords = optarg; break;
+        case OPT_DAYS: opt_days = optarg; break;
+        case OPT_NOTIFY: opt_notify = 1; break;
+        case OPT_DELETE: opt_delete = 1; break;
+        case OPT_NOTIFIED_BEFORE: opt_notified_before = optarg; break;
+        case OPT_EXPORT: opt_export = optarg; break;
+        case OPT_FOLDER: opt_folder = optarg; break;
+        case OPT_FORMAT: opt_format = optarg; break;
         default:
             if (ch >= OPT_FORM && ch < OPT_FORM + FF_COUNT) {
                 opt_form.in[ch - OPT_FORM] = optarg;

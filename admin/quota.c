@@ -42,25 +42,16 @@ int quota_list(char **a)
  */
 int quota_warning(char **a)
 {
-    const char *p[1] = {a[1]};
-    char   *end, *subject, *body, *err;
+    char   *end, *subject, *body, *err, *rcpt, *bal;
     long    pct = strtol(a[0], &end, 10);
-    PGresult *res;
-    const char *rcpt;
 
     if (*end || end == a[0] || pct < 1 || pct > 100)
         refuse("\"%s\" is not a percentage", a[0]);
-    res = sql("SELECT b.address, coalesce(b.notify_email, o.contact_email) FROM bal b"
-              " LEFT JOIN bal_access x ON x.bal = b.address AND x.role = 'owner'"
-              " LEFT JOIN account o ON o.id = x.account_id WHERE b.address = lower($1)", 1, p);
-    if (PQntuples(res) != 1)
-        refuse("%s: no such BAL", a[1]);
-    if (PQgetisnull(res, 0, 1)) {
+    if ((rcpt = bal_holder(a[1], &bal)) == NULL) {
         msg_warn("%s is %ld%% full: no notification or contact address to warn", a[1], pct);
-        PQclear(res);
+        free(bal);
         return 0;
     }
-    rcpt = PQgetvalue(res, 0, 1);
     subject = xasprintf("Votre messagerie MSSant\xc3\xa9 est pleine \xc3\xa0 %ld %% / mailbox %ld %% full",
                         pct, pct);
     body = xasprintf("Votre bo\xc3\xaete aux lettres MSSant\xc3\xa9 %s est remplie \xc3\xa0 %ld %% de son"
@@ -69,13 +60,14 @@ int quota_warning(char **a)
                      "diteur puis lui reviennent.\n\n"
                      "Your MSSant\xc3\xa9 mailbox %s is %ld %% full. Delete or archive messages and"
                      " empty the\nTrash: once full it receives nothing, mail waits at its sender's"
-                     " and is returned.\n", PQgetvalue(res, 0, 0), pct, PQgetvalue(res, 0, 0), pct);
+                     " and is returned.\n", bal, pct, bal, pct);
     if (notice_send(var_otp_sendmail, var_otp_email_sender, rcpt, subject, body, &err) < 0)
         refuse("%s: the %ld %% warning was not sent: %s", a[1], pct, err);
     /* The audit row is the record: Dovecot logs whatever a script says as an error. */
-    audit("quota-warning", PQgetvalue(res, 0, 0), a[0]);
+    audit("quota-warning", bal, a[0]);
     free(subject);
     free(body);
-    PQclear(res);
+    free(rcpt);
+    free(bal);
     return 0;
 }

@@ -42,7 +42,7 @@ ok_adm($pw, qw(account add paul.martin --civility M. --last-name MARTIN --first-
 
 # --- BALs, with what the Annuaire needs of each type
 my $nbal = sub { q1('SELECT count(*) FROM bal') };
-ok_adm('', qw(bal add jean.dupont@a.mssante.test --owner jean.dupont --rpps-adeli 10001234567 --notify),
+ok_adm('', qw(bal add jean.dupont@a.mssante.test --owner jean.dupont --rpps-adeli 10001234567 --notification),
        'jean@perso.test');
 is(q1("SELECT bal_type || ' ' || id_nat || ' ' || notify_email FROM bal WHERE address = 'jean.dupont\@a.mssante.test'"),
    'PER 810001234567 jean@perso.test', 'a PER BAL: the RPPS stored as the national identifier ("8" + RPPS)');

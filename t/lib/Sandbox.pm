@@ -953,6 +953,13 @@ sub find {
     return $h;
 }
 
+# append - store a message in a folder with its INTERNALDATE ("01-Jan-2026
+# 10:00:00 +0000"); the status and text of the reply
+sub append {
+    my ($self, $folder, $date, $msg) = @_;
+    return $self->cmd('APPEND ' . quote($folder) . ' ' . quote($date) . ' {' . length($msg) . "+}\r\n$msg");
+}
+
 sub logout {
     my ($self) = @_;
     $self->cmd('LOGOUT');
