@@ -80,7 +80,8 @@ enum {
 };
 /*
  * $1 the login, $2 the client address, $3 otp_login_window, $4 the BAL
- * asked for (NULL: the account's default BAL, or the first it owns).
+ * asked for (NULL: the account's default BAL, or the first it owns; an
+ * active one first, so that disabling one BAL leaves the others open).
  */
 static const char *account_sql =
     "SELECT a.id, a.login, a.password, a.otp_method, a.state, s.secret_enc, coalesce(o.last_step, 0),"
@@ -93,7 +94,10 @@ static const char *account_sql =
     " LEFT JOIN otp_state o ON o.account_id = a.id"
     " LEFT JOIN login_failure f ON f.account_id = a.id AND f.client = $2"
     " CROSS JOIN LATERAL (SELECT coalesce(lower($4::text),"
-    "  (SELECT x.bal FROM bal_access x WHERE x.account_id = a.id AND x.bal = a.default_bal),"
+    "  (SELECT x.bal FROM bal_access x JOIN bal y ON y.address = x.bal AND y.state = 'active'"
+    "   WHERE x.account_id = a.id AND x.bal = a.default_bal),"
+    "  (SELECT min(x.bal) FROM bal_access x JOIN bal y ON y.address = x.bal AND y.state = 'active'"
+    "   WHERE x.account_id = a.id AND x.role = 'owner'),"
     "  (SELECT min(x.bal) FROM bal_access x WHERE x.account_id = a.id AND x.role = 'owner')) AS bal) r"
     " LEFT JOIN bal b ON b.address = r.bal"
     " WHERE a.login = lower($1) OR a.id = (SELECT x.account_id FROM bal_access x"

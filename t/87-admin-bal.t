@@ -125,6 +125,13 @@ like(login('jean.dupont.cabinet@a.mssante.test*jean.dupont', $dev{'jean.dupont'}
      'a disabled BAL: refused, even with the right credentials');
 is(login('jean.dupont', $dev{'jean.dupont'}), 'OK jean.dupont@a.mssante.test ok', 'its other BAL still opens');
 ok_adm('', qw(bal enable jean.dupont.cabinet@a.mssante.test));
+ok_adm('', qw(bal disable jean.dupont@a.mssante.test));
+is(login('jean.dupont', $dev{'jean.dupont'}), 'OK jean.dupont.cabinet@a.mssante.test ok',
+   'its default BAL disabled: prenom.nom opens the other one it owns');
+ok_adm('', qw(bal disable jean.dupont.cabinet@a.mssante.test));
+like(login('jean.dupont', $dev{'jean.dupont'}), qr/^NO .* bal-disabled$/, 'both disabled: refused');
+ok_adm('', qw(bal enable jean.dupont@a.mssante.test));
+ok_adm('', qw(bal enable jean.dupont.cabinet@a.mssante.test));
 like(login('jean.dupont.cabinet@a.mssante.test*jean.dupont', $dev{'jean.dupont'}), qr/^OK /, 'enabled again');
 ok(q1("SELECT last_login_at IS NOT NULL FROM bal WHERE address = 'cardio.chu\@a.mssante.test'") eq 't',
    'the BAL records its last login (for inactive BALs)');
