@@ -652,6 +652,9 @@ static void apply(struct import *im, struct map *first_of_login)
            " UNION ALL SELECT 'mssante-admin', 'delegate-add', 'admin', bal || ': ' || login || ' (import '"
            " || $1 || ')', 'ok' FROM imp_access WHERE role = 'delegate'", 1, p);
     sql_do("COMMIT", 0, NULL);
+    /* Statistics of the grown tables now: until autovacuum comes, the planner could
+     * answer Postfix's and Dovecot's lookups by scanning a whole domain. */
+    sql_do("ANALYZE account, bal, bal_access", 0, NULL);
     if (tmp && rename(tmp, opt_passwords) != 0)
         fprintf(stderr, "mssante-admin: %s: %s: the passwords are in %s\n", opt_passwords,
                 strerror(errno), tmp);
