@@ -68,6 +68,7 @@ include schema/schema.mk
 include milter-whitelist/whitelist.mk
 include annuaire-sync/annuaire.mk
 include dovecot-patient-folder/patient.mk
+include dovecot-notify/notify.mk
 include dovecot-auth-otp/otp.mk
 include admin/admin.mk
 include milter-smime/smime.mk
