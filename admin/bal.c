@@ -12,10 +12,10 @@
 #include "params.h"
 #include "strlist.h"
 
-/* The BAL's columns in form order, FF_TYPE to FF_CERT_NAME. */
+/* The BAL's columns in form order, FF_TYPE to FF_NOTIFY_LOCAL. */
 static const char *bal_cols = "bal_type, id_nat, structure_id, service, description,"
-    " liste_rouge, notify_email, quota_mb, cert_name";
-#define BAL_NCOLS (FF_CERT_NAME - FF_BAL_FIRST + 1)
+    " liste_rouge, notify_email, quota_mb, cert_name, notify_local";
+#define BAL_NCOLS (FF_NOTIFY_LOCAL - FF_BAL_FIRST + 1)
 
 /* bal_params - $1 the address, then the BAL fields as checked */
 static void bal_params(const char **p)
@@ -66,7 +66,8 @@ int bal_add(char **a)
     if (sql_do("SELECT 1 FROM bal_alias WHERE alias = $1", 1, p) == 1)
         refuse("%s is an alias (alias remove it first)", p[0]);
     q = xasprintf("INSERT INTO bal (address, %s) VALUES ($1, $2, $3, $4, $5, $6,"
-                  " coalesce($7::boolean, false), $8, $9::integer, $10) ON CONFLICT DO NOTHING", bal_cols);
+                  " coalesce($7::boolean, false), $8, $9::integer, $10, coalesce($11::boolean, false))"
+                  " ON CONFLICT DO NOTHING", bal_cols);
     if (sql_do(q, BAL_NCOLS + 1, p) != 1)
         refuse("%s exists already", p[0]);
     free(q);
@@ -106,7 +107,7 @@ int bal_set(char **a)
     check_options(1);
     bal_params(p);
     q = xasprintf("UPDATE bal SET (%s) = ($2, $3, $4, $5, $6, coalesce($7::boolean, false), $8,"
-                  " $9::integer, $10) WHERE address = $1", bal_cols);
+                  " $9::integer, $10, coalesce($11::boolean, false)) WHERE address = $1", bal_cols);
     sql_do(q, BAL_NCOLS + 1, p);
     free(q);
     PQclear(res);
@@ -126,7 +127,7 @@ static const char *bal_sql =
     " (SELECT string_agg(a.login, ', ' ORDER BY a.login) FROM bal_access x JOIN account a"
     "  ON a.id = x.account_id WHERE x.bal = b.address AND x.role = 'delegate') AS delegate_logins,"
     " b.id_nat AS rpps_adeli, b.structure_id AS finess, b.service, b.description,"
-    " b.notify_email AS notification, b.quota_mb, b.cert_name AS certificate,"
+    " b.notify_email AS notification, b.notify_local AS notify_local_mail, b.quota_mb, b.cert_name AS certificate,"
     " to_char(b.created_at, 'YYYY-MM-DD HH24:MI') AS created,"
     " to_char(b.last_login_at, 'YYYY-MM-DD HH24:MI') AS last_login"
     " FROM bal b";

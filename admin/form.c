@@ -29,6 +29,7 @@ const struct form_def form_defs[FF_COUNT] = {
     [FF_NOTIFY] = {"notification", "notification", "where new-mail notices go"},
     [FF_QUOTA] = {"quota_mo", "quota", "quota in MB (default: of its type)"},
     [FF_CERT_NAME] = {"certificat", "cert-name", "APP: the name in its client certificate"},
+    [FF_NOTIFY_LOCAL] = {"notif_locaux", "notify-local", "oui or non: notices for local mail too"},
 };
 
 int form_field_by_column(const char *name)
@@ -175,6 +176,7 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
         }
         break;
     case FF_LISTE_ROUGE:
+    case FF_NOTIFY_LOCAL:
         if ((v = word_in(s, yesno)) == NULL)
             return xasprintf("\"%s\" is neither oui nor non", s);
         break;

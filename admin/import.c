@@ -616,7 +616,7 @@ static void apply(struct import *im, struct map *first_of_login)
            " contact_email text, phone text, password text) ON COMMIT DROP", 0, NULL);
     sql_do("CREATE TEMP TABLE imp_bal (address text, bal_type text, id_nat text, structure_id text,"
            " service text, description text, liste_rouge boolean, notify_email text, quota_mb integer,"
-           " cert_name text) ON COMMIT DROP", 0, NULL);
+           " cert_name text, notify_local boolean) ON COMMIT DROP", 0, NULL);
     sql_do("CREATE TEMP TABLE imp_access (login text, bal text, role text, line integer) ON COMMIT DROP",
            0, NULL);
 
@@ -629,7 +629,7 @@ static void apply(struct import *im, struct map *first_of_login)
     im->rows = all;
     nbal = compact(im, sel, is_owner, NULL);
     im->rows = sel;
-    copy_in("imp_bal", 10, nbal, get_bal, im, NULL);
+    copy_in("imp_bal", 11, nbal, get_bal, im, NULL);
     im->rows = all;
     copy_in("imp_access", 4, im->nrows, get_access, im, NULL);
 
@@ -637,9 +637,9 @@ static void apply(struct import *im, struct map *first_of_login)
            " SELECT login, password, civility, last_name, first_name, contact_email, phone FROM imp_account",
            0, NULL);
     sql_do("INSERT INTO bal (address, bal_type, id_nat, structure_id, service, description, liste_rouge,"
-           " notify_email, quota_mb, cert_name) SELECT address, bal_type, id_nat, structure_id, service,"
-           " description, coalesce(liste_rouge, false), notify_email, quota_mb, cert_name FROM imp_bal",
-           0, NULL);
+           " notify_email, quota_mb, cert_name, notify_local) SELECT address, bal_type, id_nat, structure_id,"
+           " service, description, coalesce(liste_rouge, false), notify_email, quota_mb, cert_name,"
+           " coalesce(notify_local, false) FROM imp_bal", 0, NULL);
     sql_do("INSERT INTO bal_access (account_id, bal, role) SELECT a.id, i.bal, i.role FROM imp_access i"
            " JOIN account a ON a.login = i.login", 0, NULL);
     /* A new account opens the first BAL its rows give it as titulaire. */

@@ -106,7 +106,8 @@ send_msg('jean.dupont@a.mssante.test', 'u1');
 send_msg('jean.dupont@a.mssante.test', 'f1', $trusted, $trusted);
 ok(until_ok(sub { stored('jean.dupont') == 14 }, 30), 'local, unverified and doubly-marked mail stored');
 is(decided(), 2, 'and no notice for them');
-$psql->("UPDATE bal SET notify_local = true WHERE address = 'jean.dupont\@a.mssante.test'");
+($rc, undef, $err) = $sb->command('', $sb->bin('mssante-admin'), '-c', $conf, qw(bal set jean.dupont@a.mssante.test --notify-local oui));
+is($rc, 0, 'bal set --notify-local oui') or diag $err;
 send_msg('jean.dupont@a.mssante.test', 'l2', 'X-MSSante-Trust: local');
 ok(until_ok(sub { notices() == 3 }, 20), 'a BAL that asks for local mail: a notice for it');
 
