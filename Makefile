@@ -69,6 +69,7 @@ include milter-whitelist/whitelist.mk
 include annuaire-sync/annuaire.mk
 include dovecot-patient-folder/patient.mk
 include dovecot-notify/notify.mk
+include dovecot-marks/marks.mk
 include dovecot-auth-otp/otp.mk
 include admin/admin.mk
 include milter-smime/smime.mk

@@ -7,7 +7,9 @@
 # gives none unless the BAL asks for local mail; a sendmail that fails
 # leaves delivery intact. The local sendmail is a recorder here (Dovecot's
 # mail user may not submit into the sandbox's Postfix); t/89-quota.t sends
-# the same kind of notice through the real one.
+# the same kind of notice through the real one. The same deliveries carry
+# the marks plugin (shipped dovecot-marks.conf): the milters' verdicts
+# become IMAP keywords, forged or local ones none.
 use strict;
 use warnings;
 use FindBin;
@@ -43,12 +45,14 @@ my $n = ($snippet =~ s/^(\s*mssante_notify_sender =).*$/$1 notices\@a.mssante.te
       + ($snippet =~ s/^(\s*mssante_notify_sendmail =).*$/$1 $dir\/sendmail/m)
       + ($snippet =~ s/^(\s*mssante_notify_url =).*$/$1 https:\/\/webmail.a.mssante.test\//m);
 is($n, 3, 'the shipped snippet, its sender, sendmail and link set');
-my $dc = $sb->dovecot(plugins => [$sb->build . '/dovecot/lib96_mssante_notify_plugin.so'], userdb_sql => 1,
-                      extra => $snippet);
+my $dc = $sb->dovecot(plugins => [map { $sb->build . "/dovecot/lib96_mssante_${_}_plugin.so" } qw(notify marks)],
+                      userdb_sql => 1, users => { 'jean.dupont@a.mssante.test' => 'Mot-de-passe-1' },
+                      extra => $snippet . Sandbox::slurp("$FindBin::Bin/../conf/dovecot-marks.conf"));
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', hostname => 'mx.a.mssante.test', pgsql => 1,
                       lmtp => "inet:127.0.0.1:$dc->{lmtp_port}");
 
 my $trusted = 'X-MSSante-Trust: mssante; domain=b.mssante.test; operator="CN=mx.b.mssante.test,O=B,C=FR"';
+my $smime = 'X-MSSante-SMIME: signed=yes; verified=yes; signer="CN=dr.x"; encrypted=yes; decrypted=yes';
 sub send_msg {
     my ($to, $id, @headers) = @_;
     my $msg = join('', map { "$_\r\n" } "From: Dr Secret <dr.secret\@b.mssante.test>", "To: <$to>",
@@ -90,7 +94,8 @@ is(join(',', grep { index($note, $_) >= 0 } qw(dr.secret Secret Resultats IRM Ma
    '', 'no sender, subject, body word or attachment name in the notice');
 
 # 2. A burst: ten messages, no new notice; later, one notice counts them all.
-for my $i (2 .. 10) { send_msg('jean.dupont@a.mssante.test', "m$i", $trusted) }
+send_msg('jean.dupont@a.mssante.test', 'm2', $trusted, $smime);
+for my $i (3 .. 10) { send_msg('jean.dupont@a.mssante.test', "m$i", $trusted) }
 ok(until_ok(sub { stored('jean.dupont') == 10 }, 30), 'nine more stored');
 is(decided(), 1, 'within the interval: no other notice');
 rewind();
@@ -110,6 +115,22 @@ is(decided(), 2, 'and no notice for them');
 is($rc, 0, 'bal set --notify-local oui') or diag $err;
 send_msg('jean.dupont@a.mssante.test', 'l2', 'X-MSSante-Trust: local');
 ok(until_ok(sub { notices() == 3 }, 20), 'a BAL that asks for local mail: a notice for it');
+
+# Marks, as a mail client sees them.
+my $imap = $sb->imap($dc->{imap_port}, 'jean.dupont@a.mssante.test', 'Mot-de-passe-1');
+ok($imap->login_ok, 'IMAP login') or diag $imap->login_text;
+$imap->cmd('SELECT INBOX');
+sub flags {
+    my ($id) = @_;
+    my (undef, $t) = $imap->cmd(qq{SEARCH SUBJECT "Resultats-IRM-Martin-$id"});
+    my ($n) = $t =~ /^\* SEARCH (\d+)/m or return 'not found';
+    (undef, $t) = $imap->cmd("FETCH $n (FLAGS)");
+    return join ' ', sort grep { /^\$/ } ($t =~ /FLAGS \(([^)]*)\)/)[0] =~ /(\S+)/g;
+}
+is(flags('m1'), '$MSSante', 'relayed by an MSSanté operator: $MSSante');
+is(flags('m2'), '$MSSante $SMIME-Encrypted $SMIME-Signed', 'signed and encrypted too: the S/MIME keywords');
+is(flags('l1') . '|' . flags('u1') . '|' . flags('f1'), '||', 'local, unverified, doubly-marked: no keyword');
+$imap->logout;
 
 # 4. A notification address the sendmail refuses; a BAL with none.
 is(send_msg('anne.martin@a.mssante.test', 'a1', $trusted), 250, 'a message to a BAL whose notice fails');
