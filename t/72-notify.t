@@ -119,14 +119,7 @@ ok(until_ok(sub { notices() == 3 }, 20), 'a BAL that asks for local mail: a noti
 # Marks, as a mail client sees them.
 my $imap = $sb->imap($dc->{imap_port}, 'jean.dupont@a.mssante.test', 'Mot-de-passe-1');
 ok($imap->login_ok, 'IMAP login') or diag $imap->login_text;
-$imap->cmd('SELECT INBOX');
-sub flags {
-    my ($id) = @_;
-    my (undef, $t) = $imap->cmd(qq{SEARCH SUBJECT "Resultats-IRM-Martin-$id"});
-    my ($n) = $t =~ /^\* SEARCH (\d+)/m or return 'not found';
-    (undef, $t) = $imap->cmd("FETCH $n (FLAGS)");
-    return join ' ', sort grep { /^\$/ } ($t =~ /FLAGS \(([^)]*)\)/)[0] =~ /(\S+)/g;
-}
+sub flags { $imap->keywords('INBOX', "Resultats-IRM-Martin-$_[0]") // 'not found' }
 is(flags('m1'), '$MSSante', 'relayed by an MSSanté operator: $MSSante');
 is(flags('m2'), '$MSSante $SMIME-Encrypted $SMIME-Signed', 'signed and encrypted too: the S/MIME keywords');
 is(flags('l1') . '|' . flags('u1') . '|' . flags('f1'), '||', 'local, unverified, doubly-marked: no keyword');

@@ -99,6 +99,8 @@ for my $run (1, 2) {
 # What each step showed, checked on the output of the last run
 like($out, qr/^\s+█+$/m, 'step 1 draws the QR code');
 like($out, qr/^\s+X-MSSante-SMIME: signed=yes; verified=yes; .*decrypted=yes/m, 'step 2 shows the S/MIME verdict');
+like($out, qr/^Her mail software shows the keywords: \$MSSante \$SMIME-Encrypted \$SMIME-Signed$/m,
+     'step 2 shows the keywords the marks plugin set');
 like($out, qr/^\s+550 5\.7\.1 <dr\.house\@gmail\.com>: recipient outside the MSSante trust space/m,
      'step 3 shows the refusal');
 like($out, qr/folders holding it: "Échanges Patients"$/m, 'step 4 names the patient folder');

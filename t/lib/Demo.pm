@@ -215,15 +215,17 @@ sub world {
             $o->{sm} = $sb->milter(bin => $sb->bin('milter-smime'), name => "smime-$lk",
                                    args => ['-c', $o->{conf}, '-u', 'postfix']);
         });
-        stage($w, "operator $k: Dovecot with the OTP passdb, the SQL userdb and the patient-folder plugin", sub {
+        stage($w, "operator $k: Dovecot with the OTP passdb, the SQL userdb, the patient-folder and marks plugins", sub {
             Sandbox::write_file("$dir/dovecot-patient-folder-$lk.conf",
                                 Sandbox::slurp($sb->top . '/conf/dovecot-patient-folder.conf'));
             $o->{dc} = $sb->dovecot(name => "dovecot-$lk",
-                plugins => [$sb->build . '/dovecot/lib95_mssante_patient_folder_plugin.so'],
+                plugins => [map { $sb->build . "/dovecot/$_" }
+                            qw(lib95_mssante_patient_folder_plugin.so lib96_mssante_marks_plugin.so)],
                 auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
                 passdb => "  driver = mssante_otp\n  args = $o->{conf}", userdb_sql => $o->{db},
                 extra => encode_utf8(<<"EOF"));
 !include $dir/dovecot-patient-folder-$lk.conf
+!include ${\ $sb->top }/conf/dovecot-marks.conf
 auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_\@*
 namespace inbox {
   inbox = yes
@@ -391,20 +393,25 @@ my @STEPS = (
     $say->("Operator A's milter-smime: " . ($sent // '(no outbound line)') . "\n"
          . "Operator B received it over mutual TLS and delivered it. Dr MARTIN reads it over IMAP:\n"
          . indent("X-MSSante-Trust: $trust\nX-MSSante-SMIME: $smime"));
+    my $imap = $w->{sb}->imap($b->{dc}{imap_port}, $b->{user}, $b->{device});
+    my $marks = $imap->keywords('INBOX', $subject) // '(none)';
+    $imap->logout;
+    $say->("Her mail software shows the keywords: $marks\n");
     my ($raw) = grep { /\Q$subject\E/ } Smime::maildir($b->{dc}, $b->{mail});
     my ($vok, undef, $verr) = Smime::verify($w->{sb}, $raw // '');
     $say->("Independent check, 'openssl cms -verify' of the delivered copy: " . ($vok ? 'Verification successful' : "FAILED: $verr") . "\n");
     my $dn = $a->{cert}{dn};
     my $ok = $trust =~ /^mssante; domain=a\.mssante\.test; operator="\Q$dn\E"$/
           && $smime =~ /\bsigned=yes; verified=yes\b/ && $smime =~ /\bdecrypted=yes\b/
-          && ($sent // '') =~ /signed and encrypted/ && $vok;
+          && ($sent // '') =~ /signed and encrypted/ && $vok && $marks eq '$MSSante $SMIME-Encrypted $SMIME-Signed';
     my @seen = $smime =~ /\b((?:verified|decrypted)=\w+)/g;
     my ($tdom) = $trust =~ /(domain=[^;]+)/;
     my ($tcn) = $trust =~ /operator="(CN=[^,]+)/;
     my $tshort = $tdom && $tcn ? "$tdom $tcn" : $trust;
-    return ('encrypted by A; decrypted and verified at B; Trust names A\'s server certificate',
+    return ('encrypted by A; decrypted and verified at B; Trust names A\'s server certificate;'
+            . ' keywords: $MSSante $SMIME-Encrypted $SMIME-Signed',
             ($sent && $sent =~ /signed and encrypted/ ? 'encrypted by A' : 'NOT encrypted by A')
-            . "; at B: @seen; Trust: $tshort; openssl cms -verify: " . ($vok ? 'ok' : 'FAILED'), $ok);
+            . "; at B: @seen; Trust: $tshort; openssl cms -verify: " . ($vok ? 'ok' : 'FAILED') . "; keywords: $marks", $ok);
 }],
 ['3. A writes to a gmail address', sub {
     my ($w) = @_;
@@ -455,12 +462,19 @@ my @STEPS = (
         from => $a->{mail}, to => [$a->{mail}], subject => $subject,
         headers => ["From: <$patient>", 'X-MSSante-Trust: mssante; domain=patient.mssante.fr; operator="CN=faux"']);
     my $h = $rc ? undef : imap_wait($w, 'A', $a->{user}, $a->{device}, 'INBOX', $subject);
-    my $rc_where = $h ? 'INBOX, X-MSSante-Trust: ' . Smime::header($h, 'X-MSSante-Trust') : 'not delivered';
+    my $marks;
+    if ($h) {
+        my $imap = $w->{sb}->imap($a->{dc}{imap_port}, $a->{user}, $a->{device});
+        $marks = $imap->keywords('INBOX', $subject);
+        $imap->logout;
+    }
+    my $rc_where = $h ? 'INBOX, X-MSSante-Trust: ' . Smime::header($h, 'X-MSSante-Trust')
+                        . ', keywords: ' . ($marks || 'none') : 'not delivered';
     $say->(indent("delivered to $rc_where"));
     my ($ca, $cb) = (refusal($ra, '550 5\.7\.1'), refusal($rb));
-    return ('a) 550 b) 550 c) INBOX, verdict "local"',
+    return ('a) 550 b) 550 c) INBOX, verdict "local", keywords: none',
             'a) ' . ($ca // $ra) . ' b) ' . ($cb // $rb) . " c) $rc_where",
-            $ca && $cb && $h && Smime::header($h, 'X-MSSante-Trust') eq 'local');
+            $ca && $cb && $h && Smime::header($h, 'X-MSSante-Trust') eq 'local' && defined $marks && $marks eq '');
 }],
 ['6. tampered liste blanche', sub {
     my ($w) = @_;

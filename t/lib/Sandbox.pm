@@ -953,6 +953,19 @@ sub find {
     return $h;
 }
 
+# keywords - the keywords ($...) of the first message of a folder whose
+# subject contains the text, sorted, space-separated; undef when not found
+sub keywords {
+    my ($self, $folder, $subject) = @_;
+    my ($st) = $self->cmd('SELECT ' . quote($folder));
+    return undef if $st ne 'OK';
+    my (undef, $t) = $self->cmd('SEARCH SUBJECT ' . quote($subject));
+    my ($n) = $t =~ /^\* SEARCH (\d+)/m or return undef;
+    (undef, $t) = $self->cmd("FETCH $n (FLAGS)");
+    my ($flags) = $t =~ /FLAGS \(([^)]*)\)/ or return undef;
+    return join ' ', sort grep { /^\$/ } split ' ', $flags;
+}
+
 # append - store a message in a folder with its INTERNALDATE ("01-Jan-2026
 # 10:00:00 +0000"); the status and text of the reply
 sub append {
