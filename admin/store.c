@@ -62,7 +62,8 @@ static json_t *folders(const char *bal)
     json_error_t jerr;
 
     if (out && ((list = json_loads(out, 0, &jerr)) == NULL || !json_is_array(list))) {
-        fprintf(stderr, "mssante-admin: %s: doveadm's answer is not a list: %s\n", what, jerr.text);
+        fprintf(stderr, "mssante-admin: %s: doveadm's answer is not a list%s%s\n", what,
+                list ? "" : ": ", list ? "" : jerr.text);
         json_decref(list);
         list = NULL;
     }
@@ -71,23 +72,42 @@ static json_t *folders(const char *bal)
     return list;
 }
 
+/* folder_name - the name of the i-th folder of a list */
+static const char *folder_name(json_t *list, size_t i)
+{
+    const char *name = json_string_value(json_object_get(json_array_get(list, i), "mailbox"));
+
+    return name ? name : "";
+}
+
+/* named - whether a folder of the list has this name */
+static int named(json_t *list, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(list); i++)
+        if (strcmp(folder_name(list, i), name) == 0)
+            return 1;
+    return 0;
+}
+
 /* retentions - each folder's retention in days (0 none), from one doveadm batch; -1 on failure */
 static int retentions(const char *bal, json_t *list, long *keep)
 {
     size_t  n = json_array_size(list), na = 0;
     const char **args = xcalloc(6 + 6 * n + 1, sizeof(*args));
-    const char *sep = ":";
+    /* The batch separator must be no folder's name. */
+    const char *sep = !named(list, ":") ? ":" : !named(list, "::mssante::") ? "::mssante::" : NULL;
     char   *what = xasprintf("retention of the folders of %s", bal), *out, **hdr;
     int     ret = -1;
 
-    /* The batch separator must be no folder's name. */
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(json_string_value(json_object_get(json_array_get(list, i), "mailbox")), sep) == 0)
-            sep = "::mssante::", i = 0;
+    if (n == 0 || sep == NULL) {
+        free(what);
+        free(args);
+        return n == 0 ? 0 : -1;
+    }
     args[na++] = "-f", args[na++] = "tab", args[na++] = "batch", args[na++] = "-u", args[na++] = bal;
     for (size_t i = 0; i < n; i++) {
         args[na++] = sep, args[na++] = "mailbox", args[na++] = "metadata", args[na++] = "get";
-        args[na++] = json_string_value(json_object_get(json_array_get(list, i), "mailbox"));
+        args[na++] = folder_name(list, i);
         args[na++] = RETENTION_ENTRY;
     }
     if ((out = doveadm(what, args)) != NULL) {
@@ -107,8 +127,6 @@ static int retentions(const char *bal, json_t *list, long *keep)
                 }
             }
             ret = i == n && p == NULL ? 0 : -1;
-        } else {
-            hdr = NULL;
         }
         if (ret < 0)
             fprintf(stderr, "mssante-admin: %s: doveadm's answer is not one value per folder\n", what);
@@ -166,8 +184,7 @@ int expire(char **a)
             if (keep[i] == 0)
                 continue;
             nf++;
-            if ((c = expire_folder(bal, json_string_value(json_object_get(json_array_get(list, i), "mailbox")),
-                                   keep[i])) < 0)
+            if ((c = expire_folder(bal, folder_name(list, i), keep[i])) < 0)
                 bad = 1;
             else
                 gone += c;
