@@ -941,28 +941,25 @@ sub cmd {
     return ('EOF', $text);
 }
 
-# find - the header block of the first message of a folder whose subject
-# contains the text, or undef (also when the folder cannot be selected)
-sub find {
-    my ($self, $folder, $subject) = @_;
+# fetch - one FETCH item of the first message of a folder whose subject
+# contains the text: the reply's text, or undef (also when the folder cannot
+# be selected)
+sub fetch {
+    my ($self, $folder, $subject, $item) = @_;
     my ($st) = $self->cmd('SELECT ' . quote($folder));
     return undef if $st ne 'OK';
     my (undef, $txt) = $self->cmd('SEARCH SUBJECT ' . quote($subject));
     my ($n) = $txt =~ /^\* SEARCH (\d+)/m or return undef;
-    my (undef, $h) = $self->cmd("FETCH $n (BODY.PEEK[HEADER])");
-    return $h;
+    return ($self->cmd("FETCH $n ($item)"))[1];
 }
 
-# keywords - the keywords ($...) of the first message of a folder whose
-# subject contains the text, sorted, space-separated; undef when not found
+# find - the header block of that message, or undef
+sub find { my ($self, $folder, $subject) = @_; return $self->fetch($folder, $subject, 'BODY.PEEK[HEADER]') }
+
+# keywords - the keywords ($...) of that message, sorted, space-separated; undef when not found
 sub keywords {
     my ($self, $folder, $subject) = @_;
-    my ($st) = $self->cmd('SELECT ' . quote($folder));
-    return undef if $st ne 'OK';
-    my (undef, $t) = $self->cmd('SEARCH SUBJECT ' . quote($subject));
-    my ($n) = $t =~ /^\* SEARCH (\d+)/m or return undef;
-    (undef, $t) = $self->cmd("FETCH $n (FLAGS)");
-    my ($flags) = $t =~ /FLAGS \(([^)]*)\)/ or return undef;
+    my ($flags) = ($self->fetch($folder, $subject, 'FLAGS') // '') =~ /FLAGS \(([^)]*)\)/ or return undef;
     return join ' ', sort grep { /^\$/ } split ' ', $flags;
 }
 
