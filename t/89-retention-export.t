@@ -56,7 +56,8 @@ sub save {
     my ($user, $folder, $subject, $days_ago) = @_;
     my $msg = "From: <x\@b.mssante.test>\nSubject: $subject\nMessage-ID: <$subject\@b.test>\n\n"
             . "CONFIDENTIEL $subject\n" . ('z' x (100 * length $subject)) . "\n";
-    local $ENV{LD_PRELOAD} = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+    # Read-only use of the faketime package's library (mk/deps.sh), whatever the architecture.
+    local $ENV{LD_PRELOAD} = (glob '/usr/lib/*/faketime/libfaketime.so.1')[0] // die 'no libfaketime (package faketime)';
     local $ENV{FAKETIME} = "-${days_ago}d";
     # doveadm runs itself again with a clean environment: keep these two
     # (and not the sanitizer's preload a sanitized sandbox imports).
