@@ -255,13 +255,15 @@ void addr_free(struct addr *a)
     a->local = a->domain = a->key = NULL;
 }
 
-char  **domain_list(const char *value, const char *key, char **err)
+/* canon_list - each item of value through canon (domain_list, address_list) */
+static char **canon_list(const char *value, const char *key, char **err,
+                         char *(*canon) (const char *, const char **))
 {
     char  **raw = strlist_split(value, " ,\t"), **out = xcalloc(1, sizeof(char *));
     const char *why;
 
     for (size_t i = 0; raw[i]; i++) {
-        char   *d = domain_canon(raw[i], &why);
+        char   *d = canon(raw[i], &why);
 
         if (d == NULL) {
             *err = xasprintf("key \"%s\": \"%s\": %s", key, raw[i], why);
@@ -275,4 +277,27 @@ char  **domain_list(const char *value, const char *key, char **err)
     }
     strlist_free(raw);
     return out;
+}
+
+char  **domain_list(const char *value, const char *key, char **err)
+{
+    return canon_list(value, key, err, domain_canon);
+}
+
+/* address_key - the key of one address, or NULL and *why */
+static char *address_key(const char *in, const char **why)
+{
+    struct addr a;
+    char   *key;
+
+    if (addr_parse(in, &a, why) < 0)
+        return NULL;
+    key = xstrdup(a.key);
+    addr_free(&a);
+    return key;
+}
+
+char  **address_list(const char *value, const char *key, char **err)
+{
+    return canon_list(value, key, err, address_key);
 }

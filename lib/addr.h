@@ -32,6 +32,12 @@ char   *domain_canon(const char *in, const char **why);
  */
 char  **domain_list(const char *value, const char *key, char **err);
 
+/*
+ * address_list - the address keys (struct addr .key) of a configuration
+ * value, the same way; NULL and *err naming key on a bad one.
+ */
+char  **address_list(const char *value, const char *key, char **err);
+
 /* utf8_valid - whether len bytes are well-formed UTF-8 (no overlongs) */
 int     utf8_valid(const char *s, size_t len);
 

@@ -60,6 +60,7 @@ static enum policy default_policy;
 static struct policy_item *sender_policies, *rcpt_policies;
 static char **our_domains;
 static char **outbound_daemons;
+static char **exempt_senders;           /* address keys, whitelist_local_exempt_senders */
 
 static int policy_parse(const char *s, enum policy *p)
 {
@@ -673,6 +674,12 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
         free(text);
         return st;
     }
+    if (c->local && c->sender_key && strlist_has(exempt_senders, c->sender_key) && !c->any_required) {
+        /* Our own notices to ordinary mailboxes: nothing to sign for. */
+        msg_info("%s: outbound: sender exempt (whitelist_local_exempt_senders): unchanged",
+                 mfi_qid(ctx));
+        return SMFIS_CONTINUE;
+    }
     for (size_t i = 0; i < c->nrcpt; i++) {
         want_sign |= c->rcpts[i].policy != POL_NONE;
         want_encrypt |= c->rcpts[i].policy >= POL_WHEN_POSSIBLE;
@@ -1091,6 +1098,9 @@ static int sm_init(char **err)
     if ((our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", err)) == NULL)
         return -1;
     outbound_daemons = strlist_split(var_whitelist_outbound_daemons, " ,\t");
+    if ((exempt_senders = address_list(var_whitelist_local_exempt_senders,
+                                       "whitelist_local_exempt_senders", err)) == NULL)
+        return -1;
     if (*var_database == 0) {
         *err = xstrdup("key \"database\": milter-smime needs the certificate store");
         return -1;

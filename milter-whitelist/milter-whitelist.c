@@ -188,9 +188,6 @@ static char **exempt_senders;           /* folded address keys */
 /* wl_init - check the settings and load the list before serving */
 static int wl_init(char **err)
 {
-    char  **raw;
-    const char *why;
-
     if ((our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", err)) == NULL)
         return -1;
     issuer_cns = strlist_split(var_whitelist_issuer_cns, ",");
@@ -199,22 +196,10 @@ static int wl_init(char **err)
         return -1;
     }
     outbound_daemons = strlist_split(var_whitelist_outbound_daemons, " ,\t");
-    raw = strlist_split(var_whitelist_local_exempt_senders, " ,\t");
-    exempt_senders = xcalloc(1, sizeof(char *));
-    for (size_t i = 0; raw[i]; i++) {
-        struct addr a;
-
-        if (addr_parse(raw[i], &a, &why) < 0) {
-            *err = xasprintf("key \"whitelist_local_exempt_senders\": \"%s\": %s", raw[i], why);
-            strlist_free(raw);
-            return -1;
-        }
-        exempt_senders = xrealloc(exempt_senders, (i + 2) * sizeof(char *));
-        exempt_senders[i] = xstrdup(a.key);
-        exempt_senders[i + 1] = NULL;
-        addr_free(&a);
-    }
-    strlist_free(raw);
+    exempt_senders = address_list(var_whitelist_local_exempt_senders,
+                                  "whitelist_local_exempt_senders", err);
+    if (exempt_senders == NULL)
+        return -1;
     lb_check(1);
     return 0;
 }

@@ -65,7 +65,10 @@ sub must {
 
 # world - start everything; returns the world (see the keys below)
 #   say => sub { print }, break => one of @BREAKS,
-#   enrol => [operators whose doctor gets an app and a device password now] (default B)
+#   enrol => [operators whose doctor gets an app and a device password now] (default B),
+#   services => 1: the mailbox services at A and B (the shipped dovecot-sieve.conf
+#   with its guard and ManageSieve, the notice plugin; replies, redirects and notices
+#   through Postfix's sendmail), transport => {domain => nexthop} added at A and B
 sub world {
     my ($sb, %o) = @_;
     my $w = { sb => $sb, dir => $sb->dir, say => $o{say} || sub { } };
@@ -140,7 +143,8 @@ sub world {
             'whitelist_check_interval = 1s',
             "smime_trust_anchors = $w->{anchors}",
             "smime_spool_directory = $dir/smime-spool",
-            'smime_default_policy = sign+encrypt-when-possible');
+            'smime_default_policy = sign+encrypt-when-possible',
+            $o{services} ? "whitelist_local_exempt_senders = notices\@$o->{domain}" : ());
         stage($w, "operator $k installs the liste blanche with 'liste-blanche fetch' (signature checked)", sub {
             mkdir "$dir/lib-\L$k";
             my ($rc, $out) = cmd($w, 'liste-blanche', '-c', $o->{conf}, 'fetch');
@@ -215,12 +219,15 @@ sub world {
             $o->{sm} = $sb->milter(bin => $sb->bin('milter-smime'), name => "smime-$lk",
                                    args => ['-c', $o->{conf}, '-u', 'postfix']);
         });
-        stage($w, "operator $k: Dovecot with the OTP passdb, the SQL userdb, the patient-folder and marks plugins", sub {
+        stage($w, "operator $k: Dovecot with the OTP passdb, the SQL userdb, the patient-folder and marks plugins"
+                  . ($o{services} ? ', Sieve, ManageSieve and notices' : ''), sub {
             Sandbox::write_file("$dir/dovecot-patient-folder-$lk.conf",
                                 Sandbox::slurp($sb->top . '/conf/dovecot-patient-folder.conf'));
+            my $services = $o{services} ? services($w, $k) : '';
             $o->{dc} = $sb->dovecot(name => "dovecot-$lk",
                 plugins => [map { $sb->build . "/dovecot/$_" }
-                            qw(lib95_mssante_patient_folder_plugin.so lib96_mssante_marks_plugin.so)],
+                            qw(lib95_mssante_patient_folder_plugin.so lib96_mssante_marks_plugin.so),
+                            $o{services} ? 'lib96_mssante_notify_plugin.so' : ()],
                 auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
                 passdb => "  driver = mssante_otp\n  args = $o->{conf}", userdb_sql => $o->{db},
                 extra => encode_utf8(<<"EOF"));
@@ -239,7 +246,9 @@ service auth {
     mode = 0666
   }
 }
+$services
 EOF
+            $o->{dc}{sieve_port} = $o->{sieve_port};
         });
     }
     $_->{port} = Sandbox::free_port($_->{addr}) for @$op{qw(A B P)};
@@ -253,8 +262,8 @@ EOF
     );
     for my $k (qw(A B P)) {
         my $o = $op->{$k};
-        my %transport = map { $op->{$_}{domain} => "smtp:[$op->{$_}{addr}]:$op->{$_}{port}" }
-                        grep { $_ ne $k } qw(A B P);
+        my %transport = ((map { $op->{$_}{domain} => "smtp:[$op->{$_}{addr}]:$op->{$_}{port}" }
+                          grep { $_ ne $k } qw(A B P)), $o->{dc} ? %{ $o{transport} || {} } : ());
         my %main = (%tls, smtpd_tls_cert_file => $o->{cert}{chain}, smtpd_tls_key_file => $o->{cert}{key},
                     smtp_tls_cert_file => $o->{cert}{chain}, smtp_tls_key_file => $o->{cert}{key});
         my @sub = ('milter_macro_daemon_name=ORIGINATING');
@@ -277,6 +286,28 @@ EOF
     }
     $w->{started_in} = time - $t0;
     return $w;
+}
+
+# services - the Dovecot lines of the mailbox services at operator $k: the
+# shipped dovecot-sieve.conf (its guard copied where Dovecot's mail user
+# compiles it, ManageSieve on a port of its own) and dovecot-notify.conf,
+# both sending through Postfix's sendmail (Sandbox::sendmail_relay)
+sub services {
+    my ($w, $k) = @_;
+    my ($sb, $o, $lk) = ($w->{sb}, $w->{op}{$k}, lc $k);
+    my $d = "$w->{dir}/sieve-$lk";
+    mkdir $d;
+    chown scalar(getpwnam('nobody')), -1, $d;
+    Sandbox::write_file("$d/mssante-guard.sieve", Sandbox::slurp($sb->top . '/conf/mssante-guard.sieve'));
+    my $sieve = Sandbox::slurp($sb->top . '/conf/dovecot-sieve.conf');
+    $sieve =~ s{^(\s*sieve_before =).*$}{$1 $d/mssante-guard.sieve}m or die 'no sieve_before in dovecot-sieve.conf';
+    $sieve =~ s{^(\s*port =) 4190$}{$1 $o->{sieve_port}\n    address = 127.0.0.1}m
+        if ($o->{sieve_port} = Sandbox::free_port('127.0.0.1'));
+    my $notify = Sandbox::slurp($sb->top . '/conf/dovecot-notify.conf');
+    $notify =~ s/^(\s*mssante_notify_sender =).*$/$1 notices\@$o->{domain}/m;
+    $notify =~ s/^(\s*mssante_notify_sendmail =).*$/$1 $w->{dir}\/sendmail-$lk\/sendmail/m;
+    $o->{sendmail} = $sb->sendmail_relay($lk);
+    return "$sieve\n$notify\nsendmail_path = $o->{sendmail}\n";
 }
 
 # totp - the current code (or the code "at" seconds from now) of a secret, by oathtool

@@ -796,6 +796,49 @@ sub postqueue_empty {
     return 0;
 }
 
+# sendmail_relay - a stand-in for /usr/sbin/sendmail that Dovecot's mail
+# user may run: Postfix refuses "sendmail -C" (another configuration) to
+# users other than root. The stand-in spools the message and its arguments
+# and returns 0, as postdrop does; a process of the test (root) hands each
+# one to the real "sendmail -C" of the sandbox's Postfix, so that pickup,
+# cleanup and the non_smtpd_milters see it as they would in production.
+# name => the Postfix instance's name (it may start later). Returns the
+# stand-in's path; the relay logs each hand-over in "$path.log".
+sub sendmail_relay {
+    my ($self, $name) = @_;
+    my $d = "$self->{dir}/sendmail-$name";
+    my $config_dir = "$self->{dir}/postfix-$name/etc";
+    make_path("$d/spool");
+    chmod 01777, "$d/spool";
+    my $sm = write_file("$d/sendmail", <<"EOF", 0755);
+#!/bin/sh
+f=$d/spool/\$\$.\$(date +%s%N)
+printf '%s\\0' "\$@" > "\$f.args" && cat > "\$f.tmp" && mv "\$f.tmp" "\$f.msg"
+EOF
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        # Never back into the test's code (its DESTROY would stop the sandbox).
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        open my $log, '>>', "$sm.log" or POSIX::_exit(1);
+        $log->autoflush(1);
+        eval { while (1) {
+            for my $m (sort glob "$d/spool/*.msg") {
+                (my $b = $m) =~ s/\.msg$//;
+                my @args = split /\0/, slurp("$b.args");
+                my $rc = system(join(' ', map { shell_quote($_) } 'sendmail', '-C', $config_dir, @args)
+                                . ' <' . shell_quote($m));
+                print $log "sendmail @args: exit ", $rc >> 8, "\n";
+                unlink $m, "$b.args";
+            }
+            sleep 0.05;
+        } };
+        print $log "relay: $@";
+        POSIX::_exit(1);
+    }
+    $self->on_stop("sendmail-$name" => sub { kill 'TERM', $pid; wait_gone($pid, 5) });
+    return $sm;
+}
+
 # ---------------------------------------------------------------- milters
 
 # milter - run one of our milters in the foreground on a unix socket.
@@ -860,7 +903,8 @@ sub https_server {
 # swaks - one message over real SMTP; returns (exit status, transcript).
 #   from, to => [...], subject, helo, local (source address), cert => {cert, key}
 #   (STARTTLS with that client certificate), tls (STARTTLS without one),
-#   auth => [user, password] (AUTH PLAIN), headers => [...], body
+#   auth => [user, password] (AUTH PLAIN), headers => [...], body,
+#   attach => [file, name, type] (a multipart/mixed message)
 sub swaks {
     my ($host, $port, %o) = @_;
     my @cmd = ('swaks', '--server', $host, '--port', $port, '--helo', $o{helo} || 'client.test',
@@ -871,6 +915,8 @@ sub swaks {
     push @cmd, '--tls' if $o{tls} && !$o{cert};
     push @cmd, '--auth', 'PLAIN', '--auth-user', $o{auth}[0], '--auth-password', $o{auth}[1] if $o{auth};
     push @cmd, '--header', $_ for @{ $o{headers} || [] };
+    push @cmd, '--attach-type', $o{attach}[2], '--attach-name', $o{attach}[1], '--attach', "\@$o{attach}[0]"
+        if $o{attach};
     my $cmd = join ' ', map { shell_quote($_) } @cmd;
     my $t = qx{$cmd 2>&1};
     return ($? >> 8, $t);
