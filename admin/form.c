@@ -93,19 +93,6 @@ static char *word_in(const char *s, const char *const *groups)
     return NULL;
 }
 
-/* address - canonical "local@domain" of an address, or NULL and *why */
-static char *address(const char *s, const char **why)
-{
-    struct addr a;
-    char   *ret;
-
-    if (addr_parse(s, &a, why) < 0)
-        return NULL;
-    ret = xstrdup(a.key);
-    addr_free(&a);
-    return ret;
-}
-
 /* text_ok - printable UTF-8 of at most max bytes */
 static int text_ok(const char *s, size_t max)
 {
@@ -140,11 +127,11 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
         break;
     case FF_CONTACT:
     case FF_NOTIFY:
-        if ((v = address(s, &why)) == NULL)
+        if ((v = address_canon(s, &why)) == NULL)
             return xasprintf("\"%s\" is not an e-mail address: %s", s, why);
         break;
     case FF_BAL:
-        if ((v = address(s, &why)) == NULL)
+        if ((v = address_canon(s, &why)) == NULL)
             return xasprintf("\"%s\" is not an e-mail address: %s", s, why);
         if (!strlist_has(r->our_domains, strrchr(v, '@') + 1)) {
             char   *ret = xasprintf("%s is not in one of our domains (whitelist_our_domains)", v);

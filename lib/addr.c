@@ -284,8 +284,7 @@ char  **domain_list(const char *value, const char *key, char **err)
     return canon_list(value, key, err, domain_canon);
 }
 
-/* address_key - the key of one address, or NULL and *why */
-static char *address_key(const char *in, const char **why)
+char   *address_canon(const char *in, const char **why)
 {
     struct addr a;
     char   *key;
@@ -299,5 +298,5 @@ static char *address_key(const char *in, const char **why)
 
 char  **address_list(const char *value, const char *key, char **err)
 {
-    return canon_list(value, key, err, address_key);
+    return canon_list(value, key, err, address_canon);
 }

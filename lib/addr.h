@@ -32,6 +32,9 @@ char   *domain_canon(const char *in, const char **why);
  */
 char  **domain_list(const char *value, const char *key, char **err);
 
+/* address_canon - the key ("local@domain", folded) of one address, or NULL and *why */
+char   *address_canon(const char *in, const char **why);
+
 /*
  * address_list - the address keys (struct addr .key) of a configuration
  * value, the same way; NULL and *err naming key on a bad one.
