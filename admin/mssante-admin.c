@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "admin.h"
+#include "appsieve.h"
 #include "cmd.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -77,6 +78,8 @@ static void usage(FILE *fp)
             "       mssante-admin [options] export BAL DIR [--folder NAME] [--format maildir|mbox]\n"
             "       mssante-admin [options] inactive [--days 365] [--notify]\n"
             "                     [--delete --notified-before DAYS [--export DIR]]\n"
+            "       mssante-admin [options] app-senders   (sieve_app_senders_file; also after\n"
+            "                     bal add|set|delete, import and inactive --delete)\n"
             "PERSON and BAL are these options (import: the same names as columns):\n");
     for (int i = 0; i < FF_COUNT; i++)
         if (form_defs[i].option)
@@ -407,44 +410,69 @@ static int account_list(char **a)
     return 0;
 }
 
-/* The verbs, Postfix-style: noun, verb, arguments, function. */
+/* app_senders - rewrite sieve_app_senders_file from the database */
+static int app_senders(char **args)
+{
+    char   *err = NULL;
+    long    n;
+
+    (void) args;
+    if (*var_sieve_app_senders_file == 0) {
+        fprintf(stderr, "mssante-admin: key \"sieve_app_senders_file\" is not set\n");
+        return 1;
+    }
+    if (app_senders_write(db, var_sieve_app_senders_file, &n, &err) < 0) {
+        fprintf(stderr, "mssante-admin: %s\n", err);
+        free(err);
+        return 1;
+    }
+    printf("%s: %ld APP sender(s)\n", var_sieve_app_senders_file, n);
+    return 0;
+}
+
+/*
+ * The verbs, Postfix-style: noun, verb, arguments, function; "app": may
+ * change which BALs are APP BALs (the Sieve list is rewritten after it).
+ */
 static const struct verb {
     const char *noun, *verb;
     int     nargs;
     int     (*fn)(char **args);
+    int     app;
 } verbs[] = {
-    {"account", "add", 1, account_add},
-    {"account", "set", 1, account_set},
-    {"account", "show", 1, account_show},
-    {"account", "list", 0, account_list},
-    {"account", "passwd", 1, account_passwd},
-    {"account", "disable", 1, account_disable},
-    {"account", "enable", 1, account_enable},
-    {"account", "delete", 1, account_delete},
-    {"account", "default-bal", 2, account_default_bal},
-    {"bal", "add", 1, bal_add},
-    {"bal", "set", 1, bal_set},
-    {"bal", "show", 1, bal_show},
-    {"bal", "list", 0, bal_list},
-    {"bal", "disable", 1, bal_disable},
-    {"bal", "enable", 1, bal_enable},
-    {"bal", "delete", 1, bal_delete},
-    {"owner", "add", 2, owner_add},
-    {"owner", "remove", 2, owner_remove},
-    {"owner", "list", 1, owner_list},
-    {"delegate", "add", 2, delegate_add},
-    {"delegate", "remove", 2, delegate_remove},
-    {"delegate", "list", 1, delegate_list},
-    {"alias", "add", 2, alias_add},
-    {"alias", "remove", 1, alias_remove},
-    {"alias", "list", 0, alias_list},
-    {"quota", "default", 2, quota_default},
-    {"quota", "list", 0, quota_list},
-    {"quota-warning", NULL, 2, quota_warning},
-    {"import", NULL, 1, import_csv},
-    {"expire", NULL, 0, expire},
-    {"export", NULL, 2, export},
-    {"inactive", NULL, 0, inactive},
+    {"account", "add", 1, account_add, 0},
+    {"account", "set", 1, account_set, 0},
+    {"account", "show", 1, account_show, 0},
+    {"account", "list", 0, account_list, 0},
+    {"account", "passwd", 1, account_passwd, 0},
+    {"account", "disable", 1, account_disable, 0},
+    {"account", "enable", 1, account_enable, 0},
+    {"account", "delete", 1, account_delete, 0},
+    {"account", "default-bal", 2, account_default_bal, 0},
+    {"bal", "add", 1, bal_add, 1},
+    {"bal", "set", 1, bal_set, 1},
+    {"bal", "show", 1, bal_show, 0},
+    {"bal", "list", 0, bal_list, 0},
+    {"bal", "disable", 1, bal_disable, 0},
+    {"bal", "enable", 1, bal_enable, 0},
+    {"bal", "delete", 1, bal_delete, 1},
+    {"owner", "add", 2, owner_add, 0},
+    {"owner", "remove", 2, owner_remove, 0},
+    {"owner", "list", 1, owner_list, 0},
+    {"delegate", "add", 2, delegate_add, 0},
+    {"delegate", "remove", 2, delegate_remove, 0},
+    {"delegate", "list", 1, delegate_list, 0},
+    {"alias", "add", 2, alias_add, 0},
+    {"alias", "remove", 1, alias_remove, 0},
+    {"alias", "list", 0, alias_list, 0},
+    {"quota", "default", 2, quota_default, 0},
+    {"quota", "list", 0, quota_list, 0},
+    {"quota-warning", NULL, 2, quota_warning, 0},
+    {"import", NULL, 1, import_csv, 1},
+    {"expire", NULL, 0, expire, 0},
+    {"export", NULL, 2, export, 0},
+    {"inactive", NULL, 0, inactive, 1},
+    {"app-senders", NULL, 0, app_senders, 0},
 };
 
 int main(int argc, char **argv)
@@ -519,6 +547,11 @@ int main(int argc, char **argv)
         if ((db = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
             msg_fatal("%s", err);
         ret = verbs[i].fn(a + words);
+        if (ret == 0 && verbs[i].app && *var_sieve_app_senders_file && app_senders_write(
+                                    db, var_sieve_app_senders_file, &(long) {0}, &err) < 0) {
+            fprintf(stderr, "mssante-admin: done, but %s; run \"mssante-admin app-senders\"\n", err);
+            ret = 1;
+        }
         PQfinish(db);
         form_free(&opt_form);
         strlist_free(rules.our_domains);

@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "addr.h"
+#include "appsieve.h"
 #include "cmd.h"
 #include "extraction.h"
 #include "fhir.h"
@@ -824,6 +825,12 @@ int main(int argc, char **argv)
            " deleted %ld (run %s)\n", p[1], n.read, n.rejected, n.staged - n.distinct,
            n.inserted, n.updated, n.deleted, run_id);
     ret = 0;
+    if (*var_sieve_app_senders_file
+        && app_senders_write(conn, var_sieve_app_senders_file, &(long) {0}, &err) < 0) {
+        fprintf(stderr, "annuaire-sync: database updated, but %s\n", err);
+        free(err);
+        ret = 1;
+    }
     PQfinish(conn);
     return ret;
 

@@ -1,8 +1,11 @@
 /*
  * cmd - common options of the add-on's commands.
  */
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "msg.h"
@@ -71,4 +74,17 @@ void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
         cfg_print(stdout, mssante_params, 0);
         exit(0);
     }
+}
+
+int fsync_dir(const char *path)
+{
+    char   *copy = xstrdup(path);
+    int     fd = open(dirname(copy), O_RDONLY | O_DIRECTORY), ret = -1;
+
+    free(copy);
+    if (fd >= 0) {
+        ret = fsync(fd);
+        close(fd);
+    }
+    return ret;
 }

@@ -40,6 +40,9 @@ int     cmd_option(struct cmd_common *c, int ch, const char *arg);
  */
 void    cmd_load(struct cmd_common *c, void (*usage)(FILE *));
 
+/* fsync_dir - make a rename in the directory of path durable */
+int     fsync_dir(const char *path);
+
 /* cmd_usage_common - the lines describing the common options */
 extern const char cmd_usage_common[];
 

@@ -29,6 +29,7 @@ long    var_annuaire_max_delete_percent;
 char   *var_annuaire_fhir_api_key;
 char   *var_annuaire_fhir_ca;
 long    var_annuaire_fhir_rate;
+char   *var_sieve_app_senders_file;
 char   *var_annuaire_https_ca;
 char   *var_otp_key_file;
 long    var_otp_max_failures;
@@ -108,6 +109,10 @@ struct cfg_param mssante_params[] = {
      "PEM CAs for the FHIR API's HTTPS server (empty: the system's)", 0},
     {"annuaire_fhir_rate", CFG_INT, "17", 1, 100, &var_annuaire_fhir_rate,
      "at most this many FHIR API requests per second", 0},
+    {"sieve_app_senders_file", CFG_STR, "", 0, 0, &var_sieve_app_senders_file,
+     "Sieve script of the APP BALs' addresses (ours and the directory's) that Dovecot's "
+     "sieve_before runs: no automatic reply to them; rewritten by annuaire-sync and "
+     "mssante-admin (empty: not written)", 0},
     {"annuaire_https_ca", CFG_STR, "", 0, 0, &var_annuaire_https_ca,
      "PEM CAs for the server of an https:// extraction URL (empty: the system's)", 0},
     {"annuaire_ldap_bind_dn", CFG_STR, "", 0, 0, &var_annuaire_ldap_bind_dn,

@@ -58,6 +58,7 @@ extern char *var_sasl_proxy_dovecot;
 extern char *var_sasl_proxy_user;
 extern char *var_otp_email_sender;
 extern char *var_otp_sendmail;
+extern char *var_sieve_app_senders_file;
 extern char *var_admin_doveadm;
 extern long var_otp_email_validity;
 extern long var_otp_email_attempts;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "https.h"
+#include "cmd.h"
 #include "lb_fetch.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -43,20 +44,6 @@ static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
         return 0;
     }
     return size * n;
-}
-
-/* fsync_dir - make the rename itself durable */
-static int fsync_dir(const char *path)
-{
-    char   *copy = xstrdup(path);
-    int     fd = open(dirname(copy), O_RDONLY | O_DIRECTORY), ret = -1;
-
-    free(copy);
-    if (fd >= 0) {
-        ret = fsync(fd);
-        close(fd);
-    }
-    return ret;
 }
 
 int lb_fetch(const char *url, const char *dest, const char *https_ca,

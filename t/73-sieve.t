@@ -100,6 +100,39 @@ is($prc, 0, 'a patient writes to Dr MARTIN') or diag $pt;
 ok(decided(qr/discarding vacation response to auto-submitted message from <\Q$INS\E\@patient\.mssante\.fr>/, 1),
    'no reply to the patient: the guard marked it');
 
+# Software: an APP BAL of B's own (mssante-admin rewrites the list at once) and one
+# of the directory's (annuaire_bal; "mssante-admin app-senders" as after a sync);
+# their mail comes in over LMTP here, as Postfix hands it to Dovecot.
+my $list = "$dir/sieve-b/app-senders.sieve";
+($rc, $err) = Demo::cmd($w, 'mssante-admin', '-c', $b->{conf}, qw(bal add robot@b.mssante.test --type APP --finess 330781196));
+is($rc, 0, 'an APP BAL at B') or diag $err;
+like(Sandbox::slurp($list), qr/^\s*"robot\@b\.mssante\.test"/m, 'bal add rewrote the list of APP senders');
+$w->{pg}{psql}->("INSERT INTO annuaire_bal (address, bal_type, source, row_hash) VALUES "
+                 . "('lab.auto\@a.mssante.test', 'APP', 'extraction', 'x'), ('dr.x\@a.mssante.test', 'PER', 'extraction', 'y')",
+                 $sb->database($b->{db}));
+($rc, my $out) = Demo::cmd($w, 'mssante-admin', '-c', $b->{conf}, 'app-senders');
+is($out, "$list: 2 APP sender(s)\n", 'app-senders: ours and the directory\'s APP BALs, no other');
+# lmtp - one message handed to Dovecot B over LMTP; the final reply line
+sub lmtp {
+    my ($from, $subject, @headers) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $b->{dc}{lmtp_port}, Timeout => 10)
+        or die "LMTP connect: $!";
+    my $last = '';
+    my $say = sub { print $s "$_[0]\r\n" if defined $_[0]; while (defined(my $l = <$s>)) { $last = $l; last if $l =~ /^\d{3} / } };
+    $say->(undef);
+    $say->($_) for 'LHLO test.local', "MAIL FROM:<$from>", "RCPT TO:<$b->{mail}>", 'DATA';
+    $say->(join("\r\n", "From: <$from>", "To: <$b->{mail}>", "Subject: $subject", @headers, '', 'Bonjour', '.'));
+    print $s "QUIT\r\n";
+    return $last =~ s/\s+$//r;
+}
+like(lmtp('robot@b.mssante.test', 'Accuse de reception', 'X-MSSante-Trust: local'), qr/^250 /, 'mail from B\'s APP BAL');
+ok(decided(qr/discarding vacation response to auto-submitted message from <robot\@b\.mssante\.test>/, 1),
+   'no reply to it: the APP list marked it');
+like(lmtp('lab.auto@a.mssante.test', 'Resultat de laboratoire', 'X-MSSante-Trust: mssante; domain=a.mssante.test'),
+     qr/^250 /, 'mail from the directory\'s APP BAL');
+ok(decided(qr/discarding vacation response to auto-submitted message from <lab\.auto\@a\.mssante\.test>/, 1),
+   'no reply to it either');
+
 # 2. A colleague: one reply, then none within the period.
 is(from_a('Avis sur un dossier'), 'sent', 'Dr DUPONT writes');
 ok(Demo::imap_wait($w, 'A', $a->{user}, $a->{device}, 'INBOX', 'Absence'), 'the out-of-office reply reaches him at A');

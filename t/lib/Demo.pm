@@ -144,7 +144,12 @@ sub world {
             "smime_trust_anchors = $w->{anchors}",
             "smime_spool_directory = $dir/smime-spool",
             'smime_default_policy = sign+encrypt-when-possible',
-            $o{services} ? "whitelist_local_exempt_senders = notices\@$o->{domain}" : ());
+            $o{services} ? ("whitelist_local_exempt_senders = notices\@$o->{domain}",
+                            "sieve_app_senders_file = $dir/sieve-\L$k\E/app-senders.sieve") : ());
+        if ($o{services}) {     # where Dovecot's mail user compiles the Sieve scripts
+            mkdir "$dir/sieve-\L$k";
+            chown scalar(getpwnam('nobody')), -1, "$dir/sieve-\L$k";
+        }
         stage($w, "operator $k installs the liste blanche with 'liste-blanche fetch' (signature checked)", sub {
             mkdir "$dir/lib-\L$k";
             my ($rc, $out) = cmd($w, 'liste-blanche', '-c', $o->{conf}, 'fetch');
@@ -296,11 +301,10 @@ sub services {
     my ($w, $k) = @_;
     my ($sb, $o, $lk) = ($w->{sb}, $w->{op}{$k}, lc $k);
     my $d = "$w->{dir}/sieve-$lk";
-    mkdir $d;
-    chown scalar(getpwnam('nobody')), -1, $d;
     Sandbox::write_file("$d/mssante-guard.sieve", Sandbox::slurp($sb->top . '/conf/mssante-guard.sieve'));
     my $sieve = Sandbox::slurp($sb->top . '/conf/dovecot-sieve.conf');
     $sieve =~ s{^(\s*sieve_before =).*$}{$1 $d/mssante-guard.sieve}m or die 'no sieve_before in dovecot-sieve.conf';
+    $sieve =~ s{^(\s*sieve_before2 =).*$}{$1 $d/app-senders.sieve}m or die 'no sieve_before2 in dovecot-sieve.conf';
     $sieve =~ s{^(\s*port =) 4190$}{$1 $o->{sieve_port}\n    address = 127.0.0.1}m
         if ($o->{sieve_port} = Sandbox::free_port('127.0.0.1'));
     my $notify = Sandbox::slurp($sb->top . '/conf/dovecot-notify.conf');
