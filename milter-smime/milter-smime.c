@@ -423,6 +423,34 @@ static sfsistat sm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     return SMFIS_CONTINUE;
 }
 
+/*
+ * foreign_signer - whether our user's mail from this sender needs a
+ * signature no certificate can ever give: the sender's domain is not one
+ * of ours (nor an exempt sender), and the policy signs it whatever the
+ * recipients (no recipient entry lowers it to none).
+ */
+static int foreign_signer(const struct sm_conn *c)
+{
+    if (c->sender_domain == NULL || strlist_has(our_domains, c->sender_domain)
+        || (c->local && strlist_has(exempt_senders, c->sender_key))
+        || policy_for(c->sender_domain, NULL) == POL_NONE)
+        return 0;
+    for (const struct policy_item *r = rcpt_policies; r->domain; r++)
+        if (r->policy == POL_NONE)
+            return 0;
+    return 1;
+}
+
+/* refuse_foreign - the permanent answer to foreign_signer's case */
+static sfsistat refuse_foreign(SMFICTX *ctx, const struct sm_conn *c, const char *when)
+{
+    msg_info("%s: reject: %s: sender %s is not in one of our domains: no signing certificate "
+             "can exist", mfi_qid(ctx), when, c->sender_key);
+    return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
+                     "Expediteur hors de nos domaines : aucun certificat de signature possible",
+                     "Sender not in our domains: no signing certificate can exist");
+}
+
 static sfsistat sm_envfrom(SMFICTX *ctx, char **argv)
 {
     struct sm_conn *c = mfi_getpriv(ctx);
@@ -438,6 +466,8 @@ static sfsistat sm_envfrom(SMFICTX *ctx, char **argv)
         c->sender_domain = xstrdup(a.domain);
         addr_free(&a);
     }
+    if (c->outbound && foreign_signer(c))
+        return refuse_foreign(ctx, c, "MAIL FROM");
     return SMFIS_CONTINUE;
 }
 
@@ -724,6 +754,8 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
     if (want_sign) {
         int     r = signer_load(c->sender_key, c->sender_domain, &signer, &err);
 
+        if (r == 0 && !strlist_has(our_domains, c->sender_domain))
+            return refuse_foreign(ctx, c, "end of message");
         if (r <= 0) {
             if (r == 0)
                 err = xasprintf("no signing certificate for %s or its domain", c->sender_key);

@@ -157,6 +157,14 @@ ok(!$vok && !$gok, 'one byte changed: both tools refuse it');
 ($rc, $t) = Smime::send('127.0.0.2', $sub, 'alice@a.mssante.test', ['zed@x.mssante.test'], "$dir/m3.eml");
 like($t, qr/^<[*~]+\s+550 5\.7\.1 .*no usable certificate for this recipient/m, 'encrypt-required, no certificate: 550 5.7.1 at RCPT');
 
+# --- 4b. a sender outside our domains can never have a certificate: 550 at MAIL, not 451 forever
+($rc, $t) = Smime::send('127.0.0.2', $sub, 'x@evil.example', ['carol@b.mssante.test'], "$dir/m3.eml");
+like($t, qr/^<[*~]+\s+550 5\.7\.1 .*Sender not in our domains: no signing certificate can exist/m,
+     'a sender outside our domains: 550 5.7.1 at MAIL FROM, saying why') or diag $t;
+unlike($t, qr/^ -> RCPT TO/m, 'refused before any recipient');
+like(Sandbox::slurp($milter{a}{log}), qr/reject: MAIL FROM: sender x\@evil\.example is not in one of our domains/,
+     'the milter log says why');
+
 # --- 5. key file unreadable: 451, nothing in clear; delivered once fixed
 my $before = () = Smime::maildir($dc, 'carol@b.mssante.test');
 chmod 0, $p{alice}{key};
