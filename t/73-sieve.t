@@ -164,6 +164,10 @@ like(Sandbox::slurp($b->{pf}{maillog}), qr/from=<notices\@b\.mssante\.test>.*\n(
      'a notice from notices@b.mssante.test passed milter-whitelist to marie@perso.test');
 unlike(Sandbox::slurp($b->{wl}{log}), qr/reject.*marie\@perso\.test/, 'milter-whitelist refused no notice');
 is(scalar(() = Sandbox::slurp("$b->{sendmail}.log") =~ /: exit [1-9]/g), 0, 'every hand-over to sendmail succeeded');
+# Our verdict headers stay home (conf/postfix-main.cf's smtp_header_checks): A received
+# replies and a redirect from B, and found no X-MSSante-Trust of B's to remove.
+like(Sandbox::slurp($a->{wl}{log}), qr/inbound: mssante; domain=b\.mssante\.test/, 'A received mail from B');
+unlike(Sandbox::slurp($a->{wl}{log}), qr/removed \d+ X-MSSante-Trust/, 'with no X-MSSante-Trust of B\'s in it');
 my @reports = $sb->sanitizer_reports;
 is(scalar @reports, 0, 'no sanitizer report') or diag @reports;
 done_testing;

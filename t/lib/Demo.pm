@@ -265,11 +265,14 @@ EOF
         smtp_tls_protocols => '>=TLSv1.2', smtp_tls_mandatory_protocols => '>=TLSv1.2',
         smtp_tls_mandatory_ciphers => 'high', tls_high_cipherlist => $TLS_CIPHERS, smtp_tls_loglevel => 1,
     );
+    # The shipped line that keeps our verdict headers from leaving.
+    my %strip = Sandbox::slurp($sb->top . '/conf/postfix-main.cf') =~ /^(smtp_header_checks) = (.*)$/m
+        or die 'no smtp_header_checks in conf/postfix-main.cf';
     for my $k (qw(A B P)) {
         my $o = $op->{$k};
         my %transport = ((map { $op->{$_}{domain} => "smtp:[$op->{$_}{addr}]:$op->{$_}{port}" }
                           grep { $_ ne $k } qw(A B P)), $o->{dc} ? %{ $o{transport} || {} } : ());
-        my %main = (%tls, smtpd_tls_cert_file => $o->{cert}{chain}, smtpd_tls_key_file => $o->{cert}{key},
+        my %main = (%tls, %strip, smtpd_tls_cert_file => $o->{cert}{chain}, smtpd_tls_key_file => $o->{cert}{key},
                     smtp_tls_cert_file => $o->{cert}{chain}, smtp_tls_key_file => $o->{cert}{key});
         my @sub = ('milter_macro_daemon_name=ORIGINATING');
         if ($o->{dc}) {
