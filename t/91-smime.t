@@ -203,6 +203,38 @@ for my $op (qw(a b)) {
     diag "milter-smime $op: peak RSS " . int($hwm / 1024) . " MB after a 25 MB message";
 }
 like(Sandbox::slurp($pfa->{maillog}), qr/status=sent/, 'A relayed');
+# --- 8. honest size limits, with the shipped numbers: submission announces what fits
+# once signed and encrypted (a message just under it is delivered, just over it gets 552)
+my ($global) = Sandbox::slurp("$FindBin::Bin/../conf/postfix-main.cf") =~ /^message_size_limit = (\d+)$/m;
+my ($announced) = Sandbox::slurp("$FindBin::Bin/../conf/postfix-master.cf") =~ /-o message_size_limit=(\d+)/;
+ok($global && $announced && $announced < $global, "the snippets: submission $announced, queue $global");
+my $pfc = $sb->postfix(name => 'c', addr => '127.0.0.4', hostname => 'mx.a.mssante.test',
+    transport => { 'b.mssante.test' => "smtp:[127.0.0.3]:$pfb->{smtp_port}" },
+    submission => { args => ['milter_macro_daemon_name=ORIGINATING', "message_size_limit=$announced"] },
+    main => { milter_default_action => 'tempfail', smtpd_milters => $milter{a}{socket}, message_size_limit => $global,
+              smtpd_relay_restrictions => 'permit_mynetworks, reject' });
+my $ehlo = qx{swaks --server 127.0.0.4 --port $pfc->{submission_port} --quit-after EHLO 2>&1};
+like($ehlo, qr/250.SIZE $announced\b/, 'submission announces SIZE ' . $announced);
+for my $case ([0.98, 'under'], [1.02, 'over']) {
+    my ($f, $what) = @$case;
+    my $file = "$dir/size-$what.eml";
+    write_msg($file, 'bob@b.mssante.test', "size-$what", int($announced * $f * 3 / 4 * 76 / 77));
+    my $size = -s $file;
+    ($rc, $t) = Smime::send('127.0.0.4', $pfc->{submission_port}, 'alice@a.mssante.test', ['bob@b.mssante.test'],
+                            $file, '--suppress-data');
+    if ($what eq 'under') {
+        ok($size < $announced && $size > $announced * 0.97, "a message of $size bytes, just under");
+        is($rc, 0, 'accepted') or diag $t;
+        my $m = arrived('bob@b.mssante.test', 3);
+        like(Smime::header($m, 'X-MSSante-SMIME'), qr/^signed=yes; verified=yes; .*decrypted=yes/,
+             'signed and encrypted on the way, delivered');
+    } else {
+        ok($size > $announced, "a message of $size bytes, just over");
+        like($t, qr/^<[*~]+\s+552 5\.3\.4 /m, 'refused with 552 5.3.4, cleanly') or diag $t;
+    }
+}
+unlike(Sandbox::slurp($pfc->{maillog}), qr/message file too big|deferred/, 'no queue file too big, nothing deferred');
+
 my @leftover = grep { !/^\.\.?$/ } do { opendir my $d, "$dir/smime-spool"; readdir $d };
 is(scalar @leftover, 0, 'no temporary file left in the spool directory');
 
