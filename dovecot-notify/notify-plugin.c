@@ -29,6 +29,7 @@
 #include "settings-parser.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -208,6 +209,9 @@ static void send_notice(struct mail_user *user, const char *rcpt, unsigned int c
         /* The child leaves at once; its own child sends, adopted by init. */
         if (fork() == 0) {
             char   *err = NULL;
+
+            /* Dovecot's handlers are of no use here: its own child is waited for. */
+            signal(SIGCHLD, SIG_DFL);
 
             if (notice_send(sendmail, sender, rcpt, subject, body, &err) < 0)
                 i_error(LOG_PREFIX "%s: the notice to %s was not sent: %s", user->username, rcpt, err);

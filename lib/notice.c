@@ -39,7 +39,7 @@ int notice_send(const char *sendmail, const char *sender, const char *rcpt,
     size_t  n = 0;
     const char **argv;
     int     fds[2], status = 0;
-    pid_t   pid;
+    pid_t   pid, ret;
     FILE   *fp;
     char   *subj;
 
@@ -78,11 +78,18 @@ int notice_send(const char *sendmail, const char *sender, const char *rcpt,
             "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n"
             "Auto-Submitted: auto-generated\n\n%s", sender, rcpt, subj, body);
     free(subj);
-    if (fclose(fp) != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)
-        || WEXITSTATUS(status) != 0)
-        *err = xasprintf("%s failed (exit %d)", words[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (fclose(fp) != 0)
+        *err = xasprintf("%s: cannot write the message: %s", words[0], strerror(errno));
     else
         *err = NULL;
+    /* A signal handler of the caller's (Dovecot's SIGCHLD) may interrupt the wait. */
+    while ((ret = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+         /* again */ ;
+    if (*err == NULL && ret < 0)
+        *err = xasprintf("%s: wait: %s", words[0], strerror(errno));
+    else if (*err == NULL && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+        *err = xasprintf("%s failed (%s %d)", words[0], WIFEXITED(status) ? "exit" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     free(argv);
     strlist_free(words);
     return *err ? -1 : 0;

@@ -22,7 +22,8 @@ use Demo;
 
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
-my $w = Demo::world($sb, enrol => [qw(A B)], services => 1, transport => { 'perso.test' => 'discard:' });
+my $w = Demo::world($sb, enrol => [qw(A B)], services => 1,
+                    transport => { 'perso.test' => 'discard:', 'bounce.test' => 'error:5.1.1 mailbox unavailable' });
 my ($a, $b, $p) = @{ $w->{op} }{qw(A B P)};
 my $INS = $Demo::INS;
 
@@ -82,6 +83,17 @@ sub decided {
         sleep 0.2;
     }
     return 0;
+}
+# until_sent - wait for a line of B's Postfix log
+sub until_sent {
+    my ($re) = @_;
+    my $end = time + 60;
+    until (Sandbox::slurp($b->{pf}{maillog}) =~ $re) {
+        return 0 if time > $end;
+        $sb->postqueue_empty($_->{pf}, 1) for $a, $b;
+        sleep 0.2;
+    }
+    return 1;
 }
 my $auto = qr/discarding vacation response to auto-submitted message from <\Q$a->{mail}\E>/;
 
@@ -163,7 +175,20 @@ ok($sb->postqueue_empty($b->{pf}, 30), 'B\'s queue empty');
 like(Sandbox::slurp($b->{pf}{maillog}), qr/from=<notices\@b\.mssante\.test>.*\n(?:.*\n)*?.*to=<marie\@perso\.test>.*status=sent/,
      'a notice from notices@b.mssante.test passed milter-whitelist to marie@perso.test');
 unlike(Sandbox::slurp($b->{wl}{log}), qr/reject.*marie\@perso\.test/, 'milter-whitelist refused no notice');
+unlike(Sandbox::slurp($b->{dc}{log}), qr/mssante-notify: .* was not sent/, 'and the plugin saw every hand-over succeed');
 is(scalar(() = Sandbox::slurp("$b->{sendmail}.log") =~ /: exit [1-9]/g), 0, 'every hand-over to sendmail succeeded');
+# 5. A notification address that bounces: the message stays delivered, the notice bounces.
+($rc, $err) = Demo::cmd($w, 'mssante-admin', '-c', $b->{conf}, qw(bal add cabinet@b.mssante.test --type ORG
+    --finess 330781196 --owner marie.martin --service Cabinet --notification x@bounce.test));
+is($rc, 0, 'a BAL whose notification address bounces') or diag $err;
+my ($crc, $ct) = Sandbox::swaks($a->{addr}, $a->{pf}{submission_port}, auth => [$a->{user}, $a->{device}],
+    from => $a->{mail}, to => ['cabinet@b.mssante.test'], subject => 'Pour le cabinet');
+is($crc, 0, 'Dr DUPONT writes to it') or diag $ct;
+my $stored = sub { my @f = glob "$b->{dc}{maildir}/b.mssante.test/cabinet/{new,cur}/*"; @f };
+ok(until_sent(qr/to=<x\@bounce\.test>.*status=bounced/), 'its notice bounced');
+is(scalar(my @in = $stored->()), 1, 'the message is in the BAL all the same');
+ok($sb->postqueue_empty($b->{pf}, 30), 'and nothing waits in B\'s queue');
+
 # Our verdict headers stay home (conf/postfix-main.cf's smtp_header_checks): A received
 # replies and a redirect from B, and found no X-MSSante-Trust of B's to remove.
 like(Sandbox::slurp($a->{wl}{log}), qr/inbound: mssante; domain=b\.mssante\.test/, 'A received mail from B');
