@@ -170,6 +170,9 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
         msg_fatal("invalid socket \"%s\"", sockspec);
     if (smfi_register(*app->desc) == MI_FAILURE)
         msg_fatal("smfi_register failed");
+    /* Also how long a session may stay silent (libmilter's worker pool). */
+    if (smfi_settimeout((int) var_milter_idle_timeout) == MI_FAILURE)
+        msg_fatal("smfi_settimeout failed");
     if (smfi_opensocket(1) == MI_FAILURE)
         msg_fatal("cannot open socket \"%s\"", sockspec);
     if (user && *user && geteuid() == 0) {

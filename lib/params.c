@@ -25,6 +25,7 @@ char   *var_whitelist_issuer_cns;
 char   *var_whitelist_outbound_daemons;
 char   *var_whitelist_local_exempt_senders;
 long    var_whitelist_check_interval;
+long    var_milter_idle_timeout;
 long    var_annuaire_max_delete_percent;
 char   *var_annuaire_fhir_api_key;
 char   *var_annuaire_fhir_ca;
@@ -99,6 +100,8 @@ struct cfg_param mssante_params[] = {
     {"whitelist_local_exempt_senders", CFG_STR, "", 0, 0, &var_whitelist_local_exempt_senders,
      "envelope senders of locally submitted mail that may leave the trust space "
      "(e.g. the sender of one-time codes)", 0},
+    {"milter_idle_timeout", CFG_TIME, "5m", 10, 7200, &var_milter_idle_timeout,
+     "both milters: a connection silent this long is closed (libmilter looks every 10 min)", 0},
     {"whitelist_check_interval", CFG_TIME, "10s", 1, 3600, &var_whitelist_check_interval,
      "how often milter-whitelist looks for a newly installed list", 0},
     {"annuaire_max_delete_percent", CFG_INT, "10", 0, 100, &var_annuaire_max_delete_percent,

@@ -43,6 +43,7 @@ extern char *var_whitelist_issuer_cns;
 extern char *var_whitelist_outbound_daemons;
 extern char *var_whitelist_local_exempt_senders;
 extern long var_whitelist_check_interval;
+extern long var_milter_idle_timeout;
 extern long var_annuaire_max_delete_percent;
 extern char *var_annuaire_fhir_api_key;
 extern char *var_annuaire_fhir_ca;

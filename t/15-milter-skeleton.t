@@ -8,6 +8,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Select;
+use IO::Socket::UNIX;
 use Time::HiRes qw(sleep time);
 use Sandbox;
 
@@ -89,5 +91,41 @@ $m->{stop}->();
 ($rc, $t) = send_mail('third');
 isnt($rc, 0, 'with the milter stopped, the message is not accepted');
 like($t, qr/^<\*\* 451 4\.7\.1 /m, 'Postfix answers 451 4.7.1 (milter_default_action = tempfail)');
+
+# --- silent connections: closed after milter_idle_timeout (libmilter looks every
+# 10 minutes: the milter runs on a clock 60 times faster, libfaketime, read-only use)
+my ($libfaketime) = glob '/usr/lib/*/faketime/libfaketimeMT.so.1';
+ok($libfaketime, 'libfaketime (package faketime)') or BAIL_OUT('no libfaketime');
+# A sanitized build: its runtime must come first among the preloaded libraries.
+my ($asan) = qx{ldd $bin 2>/dev/null} =~ m{=> (\S+/libasan\.so\S*)};
+my $idle = do {
+    local $ENV{LD_PRELOAD} = join ' ', grep { defined } $asan, $libfaketime;
+    local $ENV{FAKETIME} = '+0 x60';
+    $sb->milter(bin => $bin, name => 'skel-idle', args => ['-u', 'postfix', '-o', 'milter_idle_timeout=2m']);
+};
+# negotiate - a connection that says hello as Postfix does, then nothing
+sub negotiate {
+    my $s = IO::Socket::UNIX->new(Peer => $idle->{path}) or return undef;
+    print $s pack('N', 13) . 'O' . pack('NNN', 6, 0x1ff, 0x1fffff);
+    my $got = '';
+    my $sel = IO::Select->new($s);
+    sysread($s, $got, 4096) if $sel->can_read(5);
+    return substr($got, 4, 1) eq 'O' ? $s : undef;
+}
+my @silent = grep { defined } map { negotiate() } 1 .. 20;
+is(scalar @silent, 20, '20 connections negotiated, then silent');
+my $sel = IO::Select->new(@silent);
+my $closed = 0;
+$end = time + 40;                               # 40 min of the milter's clock
+while ($closed < @silent && time < $end) {
+    for my $h ($sel->can_read(0.5)) {
+        next if sysread($h, my $b, 4096);
+        $closed++;
+        $sel->remove($h);
+    }
+}
+is($closed, 20, 'the milter closed all of them (2 min idle, checked every 10 min)');
+ok(negotiate(), 'and still answers a new connection');
+$idle->{stop}->();
 
 done_testing;
