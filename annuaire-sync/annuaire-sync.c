@@ -32,6 +32,7 @@
 #include "https.h"
 #include "ldapsrc.h"
 #include "source.h"
+#include "staging.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -51,16 +52,37 @@
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
 #define COPY_CHUNK (64 * 1024)
-#define STAGE_NCOLS 33          /* address, bal_type, ..., country, city, liste_rouge */
 
-/* The staging columns, in COPY order (all text but line). */
-#define STAGE_COLUMNS \
-    "address, bal_type, id_type, id_pp, national_id, structure_id_type, structure_id, " \
-    "service, civility, last_name, first_name, profession_category, " \
-    "profession_category_label, profession_code, profession_label, specialty_code, " \
-    "specialty_label, digitization, org_name, org_trade_name, addr_complement, " \
-    "addr_distribution, addr_number, addr_number_compl, addr_street_type, addr_street, " \
-    "addr_locality, addr_line6, postcode, department, country, city, liste_rouge"
+/* The staging columns as SQL lists (staging.h), made once by stage_sql(). */
+enum stage_form { SF_NAMES, SF_TYPED, SF_EXCLUDED };
+static char *stage_cols, *stage_typed, *stage_excluded;
+
+/* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address) */
+static char *stage_list(enum stage_form form)
+{
+#define STAGE_PART(name, col, type) col, type,
+    static const char *const parts[2 * ST_NCOLS] = {STAGE_LIST(STAGE_PART)};
+#undef STAGE_PART
+    char   *out = xstrdup(""), *next;
+
+    for (int i = form == SF_EXCLUDED ? 1 : 0; i < ST_NCOLS; i++) {
+        const char *c = parts[2 * i];
+
+        next = form == SF_NAMES ? xasprintf("%s%s%s", out, *out ? ", " : "", c)
+            : form == SF_TYPED ? xasprintf("%s%s%s %s", out, *out ? ", " : "", c, parts[2 * i + 1])
+            : xasprintf("%s%s%s = EXCLUDED.%s", out, *out ? ", " : "", c, c);
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+static void stage_sql(void)
+{
+    stage_cols = stage_list(SF_NAMES);
+    stage_typed = stage_list(SF_TYPED);
+    stage_excluded = stage_list(SF_EXCLUDED);
+}
 
 static void usage(FILE *fp)
 {
@@ -179,14 +201,14 @@ static void __attribute__((format(printf, 2, 3))) reject(struct counts *n, const
 }
 
 /*
- * stage_row - validate one mailbox (values in STAGE_COLUMNS order) and queue
+ * stage_row - validate one mailbox (values indexed by staging.h's ST_*) and queue
  * it for COPY; a bad row is counted and its reason shown (the first 20).
  */
 static int stage_row(struct copybuf *b, const char *where, long line, const char *const *v,
                      struct counts *n, char **err)
 {
     struct addr a;
-    const char *why, *type = v[1];
+    const char *why, *type = v[ST_BAL_TYPE];
     char    num[32];
 
     if ((++n->read & 1023) == 0)
@@ -195,15 +217,15 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
         reject(n, "%s: rejected line %ld: unknown BAL type \"%.20s\"", where, line, type);
         return 0;
     }
-    if (addr_parse(v[0], &a, &why) < 0) {
-        reject(n, "%s: rejected line %ld: invalid address \"%.80s\": %s", where, line, v[0], why);
+    if (addr_parse(v[ST_ADDRESS], &a, &why) < 0) {
+        reject(n, "%s: rejected line %ld: invalid address \"%.80s\": %s", where, line, v[ST_ADDRESS], why);
         return 0;
     }
     snprintf(num, sizeof(num), "%ld\t", line);
     cb_put(b, num, strlen(num));
     cb_field(b, a.key, 0);
-    for (int i = 1; i < STAGE_NCOLS; i++)
-        cb_field(b, v[i], i == STAGE_NCOLS - 1);
+    for (int i = ST_ADDRESS + 1; i < ST_NCOLS; i++)
+        cb_field(b, v[i], i == ST_NCOLS - 1);
     addr_free(&a);
     n->staged++;
     return cb_flush(b, 0, err);
@@ -212,9 +234,11 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
 /* copy_begin - start COPY into the staging table */
 static int copy_begin(PGconn *conn, char **err)
 {
-    PGresult *res = PQexec(conn, "COPY sync_stage (line, " STAGE_COLUMNS ") FROM STDIN");
+    char   *sql = xasprintf("COPY sync_stage (line, %s) FROM STDIN", stage_cols);
+    PGresult *res = PQexec(conn, sql);
     int     ok = PQresultStatus(res) == PGRES_COPY_IN;
 
+    free(sql);
     if (!ok)
         *err = pgu_error(conn);
     PQclear(res);
@@ -303,7 +327,7 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
         return -1;
     }
     while ((st = ex_next(&r, &why)) != 0) {
-        const char *v[STAGE_NCOLS];
+        const char *v[ST_NCOLS];
 
         if (st < 0) {
             *err = why;
@@ -316,13 +340,16 @@ static int load_extraction(PGconn *conn, const char *path, struct counts *n, cha
             why = NULL;
             continue;
         }
-        /* The file's columns are STAGE_COLUMNS with the first two swapped. */
-        for (int i = 0; i < EX_COLUMNS; i++)
+        /* The file's columns are the staging ones with the first two swapped. */
+        _Static_assert((int) EX_ID_TYPE == (int) ST_ID_TYPE && (int) EX_COUNTRY == (int) ST_COUNTRY
+                       && EX_COLUMNS == (int) ST_CITY,
+                       "the extraction file's columns 3 to 31 are staging.h's, in order");
+        for (int i = EX_ID_TYPE; i < EX_COLUMNS; i++)
             v[i] = r.fields[i];
-        v[0] = r.fields[EX_ADDRESS];
-        v[1] = r.fields[EX_TYPE_BAL];
-        v[EX_COLUMNS] = ex_city(r.fields[EX_L6]);
-        v[EX_COLUMNS + 1] = "f";                        /* the public file has no liste rouge */
+        v[ST_ADDRESS] = r.fields[EX_ADDRESS];
+        v[ST_BAL_TYPE] = r.fields[EX_TYPE_BAL];
+        v[ST_CITY] = ex_city(r.fields[EX_L6]);
+        v[ST_LISTE_ROUGE] = "f";                        /* the public file has no liste rouge */
         if (stage_row(&b, path, r.lineno, v, n, err) < 0)
             goto out;
     }
@@ -526,10 +553,14 @@ static int load_ldap(PGconn *conn, const char *uri, const char *base, const char
  */
 static int prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err)
 {
-    if (pgu_exec(conn, "SET LOCAL work_mem = '256MB'", err) < 0
-        || pgu_exec(conn, "CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS "
-                    "SELECT DISTINCT ON (address) s.*, md5(ROW(" STAGE_COLUMNS ")::text) AS row_hash "
-                    "FROM sync_stage s ORDER BY address, line DESC", err) < 0
+    char   *incoming = xasprintf("CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS SELECT DISTINCT "
+                                  "ON (address) s.*, md5(ROW(%s)::text) AS row_hash FROM sync_stage s "
+                                  "ORDER BY address, line DESC", stage_cols);
+    int     bad = pgu_exec(conn, "SET LOCAL work_mem = '256MB'", err) < 0
+        || pgu_exec(conn, incoming, err) < 0;
+
+    free(incoming);
+    if (bad
         || query_long(conn, "SELECT count(*) FROM sync_incoming", NULL, &n->distinct, err) < 0
         || query_long(conn, "SELECT count(*) FROM annuaire_bal WHERE source = $1", source,
                       &n->existing, err) < 0)
@@ -598,7 +629,7 @@ static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
 {
     PGresult *res;
     const char *p[1] = {source};
-    char  **defs = NULL;
+    char  **defs = NULL, *upsert;
     long    total = 0;
     int     ret = -1;
 
@@ -610,33 +641,16 @@ static int merge(PGconn *conn, const char *source, struct counts *n, char **err)
             goto out;
         pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
     }
-    res = PQexecParams(conn,
-        "WITH up AS ("
-        " INSERT INTO annuaire_bal (" STAGE_COLUMNS ", source, row_hash)"
-        " SELECT " STAGE_COLUMNS ", $1, row_hash FROM sync_changed"
-        " ON CONFLICT (address) DO UPDATE SET"
-        "  bal_type = EXCLUDED.bal_type, id_type = EXCLUDED.id_type, id_pp = EXCLUDED.id_pp,"
-        "  national_id = EXCLUDED.national_id, structure_id_type = EXCLUDED.structure_id_type,"
-        "  structure_id = EXCLUDED.structure_id, service = EXCLUDED.service,"
-        "  civility = EXCLUDED.civility, last_name = EXCLUDED.last_name,"
-        "  first_name = EXCLUDED.first_name, profession_category = EXCLUDED.profession_category,"
-        "  profession_category_label = EXCLUDED.profession_category_label,"
-        "  profession_code = EXCLUDED.profession_code, profession_label = EXCLUDED.profession_label,"
-        "  specialty_code = EXCLUDED.specialty_code, specialty_label = EXCLUDED.specialty_label,"
-        "  digitization = EXCLUDED.digitization, org_name = EXCLUDED.org_name,"
-        "  org_trade_name = EXCLUDED.org_trade_name, addr_complement = EXCLUDED.addr_complement,"
-        "  addr_distribution = EXCLUDED.addr_distribution, addr_number = EXCLUDED.addr_number,"
-        "  addr_number_compl = EXCLUDED.addr_number_compl,"
-        "  addr_street_type = EXCLUDED.addr_street_type, addr_street = EXCLUDED.addr_street,"
-        "  addr_locality = EXCLUDED.addr_locality, addr_line6 = EXCLUDED.addr_line6,"
-        "  postcode = EXCLUDED.postcode, department = EXCLUDED.department,"
-        "  country = EXCLUDED.country, city = EXCLUDED.city, liste_rouge = EXCLUDED.liste_rouge,"
-        "  source = EXCLUDED.source,"
-        "  row_hash = EXCLUDED.row_hash, last_changed = now()"
+    upsert = xasprintf("WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
+        " SELECT %s, $1, row_hash FROM sync_changed ON CONFLICT (address) DO UPDATE SET %s,"
+        " source = EXCLUDED.source, row_hash = EXCLUDED.row_hash, last_changed = now()"
         " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
         " RETURNING (xmax = 0) AS ins)"
         " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up",
+        stage_cols, stage_cols, stage_excluded);
+    res = PQexecParams(conn, upsert,
         1, NULL, p, NULL, NULL, 0);
+    free(upsert);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);
@@ -715,7 +729,7 @@ int main(int argc, char **argv)
     char   *fhir[argc];            /* --fhir sources: at most one per argument */
     int     nfhir = 0, full;
     int     ch, force = 0, dry = 0, ret = 1;
-    char   *err = NULL, run_id[32] = "";
+    char   *err = NULL, *stage_table, run_id[32] = "";
     PGconn *conn;
     PGresult *res;
     long    got_lock = 0;
@@ -755,6 +769,9 @@ int main(int argc, char **argv)
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s; database unchanged", err);
 
+    stage_sql();
+    stage_table = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s) ON COMMIT DROP",
+                            stage_typed);
     /* One run at a time; a run left "running" by a killed process is closed. */
     if (query_long(conn, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")::int", NULL, &got_lock, &err) < 0)
         msg_fatal("%s", err);
@@ -776,16 +793,7 @@ int main(int argc, char **argv)
     PQclear(res);
 
     if (pgu_exec(conn, "BEGIN", &err) < 0
-        || pgu_exec(conn, "CREATE TEMP TABLE sync_stage (line bigint, address text, bal_type text,"
-                    " id_type text, id_pp text, national_id text, structure_id_type text,"
-                    " structure_id text, service text, civility text, last_name text,"
-                    " first_name text, profession_category text, profession_category_label text,"
-                    " profession_code text, profession_label text, specialty_code text,"
-                    " specialty_label text, digitization text, org_name text, org_trade_name text,"
-                    " addr_complement text, addr_distribution text, addr_number text,"
-                    " addr_number_compl text, addr_street_type text, addr_street text,"
-                    " addr_locality text, addr_line6 text, postcode text, department text,"
-                    " country text, city text, liste_rouge boolean) ON COMMIT DROP", &err) < 0
+        || pgu_exec(conn, stage_table, &err) < 0
         || (extraction ? load_extraction(conn, extraction, &n, &err)
             : ldap ? load_ldap(conn, ldap, base, filter, &n, &err)
             : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0

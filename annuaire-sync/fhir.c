@@ -12,17 +12,13 @@
 #include <jansson.h>
 
 #include "fhir.h"
+#include "staging.h"
 #include "mymalloc.h"
 
 #define EXT_EMAIL_TYPE "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-contact-point-email-type"
 #define EXT_MSS_META "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-ext-mailbox-mss-metadata"
 #define OID_RPPS "urn:oid:1.2.250.1.71.4.2.1"
 #define SYS_FINESS "https://finess.esante.gouv.fr"
-
-/* Staging column positions used here. */
-enum { C_ADDRESS = 0, C_TYPE = 1, C_ID_TYPE = 2, C_ID_PP = 3, C_NATIONAL_ID = 4,
-       C_STRUCT_ID_TYPE = 5, C_STRUCT_ID = 6, C_SERVICE = 7, C_LAST = 9, C_FIRST = 10,
-       C_ORG = 18, C_LISTE_ROUGE = 32 };
 
 static const char *str(json_t *o, const char *key)
 {
@@ -99,7 +95,7 @@ int fhir_bundle(const char *text, size_t len, const char *where, fhir_row_fn fn,
         if (!org && strcmp(rt, "Practitioner") && strcmp(rt, "PractitionerRole"))
             continue;
         json_array_foreach(json_object_get(r, "telecom"), j, t) {
-            const char *v[FHIR_NCOLS];
+            const char *v[ST_NCOLS];
             json_t *meta = extension(t, EXT_MSS_META), *type = meta ? extension(meta, "type") : NULL;
             json_t *red = meta ? extension(meta, "listeRouge") : NULL;
             json_t *svc = meta ? extension(meta, "service") : NULL;
@@ -108,29 +104,29 @@ int fhir_bundle(const char *text, size_t len, const char *where, fhir_row_fn fn,
 
             if (!is_mssante(t))
                 continue;
-            for (int k = 0; k < FHIR_NCOLS; k++)
+            for (int k = 0; k < ST_NCOLS; k++)
                 v[k] = "";
-            v[C_ADDRESS] = str(t, "value");
-            v[C_TYPE] = type ? str(json_array_get(json_object_get(json_object_get(type,
+            v[ST_ADDRESS] = str(t, "value");
+            v[ST_BAL_TYPE] = type ? str(json_array_get(json_object_get(json_object_get(type,
                         "valueCodeableConcept"), "coding"), 0), "code") : org ? "ORG" : "PER";
             if (*nat) {
                 char    kind[2] = {nat[0], 0};
 
-                v[C_ID_TYPE] = strcmp(kind, "8") == 0 ? "8" : strcmp(kind, "0") == 0 ? "0" : "";
-                v[C_ID_PP] = nat + 1;
-                v[C_NATIONAL_ID] = nat;
+                v[ST_ID_TYPE] = strcmp(kind, "8") == 0 ? "8" : strcmp(kind, "0") == 0 ? "0" : "";
+                v[ST_ID_PP] = nat + 1;
+                v[ST_NATIONAL_ID] = nat;
             }
             if (org) {
-                v[C_ORG] = json_is_string(json_object_get(r, "name")) ? str(r, "name") : "";
-                v[C_STRUCT_ID] = identifier(r, SYS_FINESS);
-                v[C_STRUCT_ID_TYPE] = *v[C_STRUCT_ID] ? "1" : "";
+                v[ST_ORG_NAME] = json_is_string(json_object_get(r, "name")) ? str(r, "name") : "";
+                v[ST_STRUCT_ID] = identifier(r, SYS_FINESS);
+                v[ST_STRUCT_ID_TYPE] = *v[ST_STRUCT_ID] ? "1" : "";
             } else if (name) {
-                v[C_LAST] = str(name, "family");
-                v[C_FIRST] = json_string_value(json_array_get(json_object_get(name, "given"), 0))
+                v[ST_LAST_NAME] = str(name, "family");
+                v[ST_FIRST_NAME] = json_string_value(json_array_get(json_object_get(name, "given"), 0))
                     ? json_string_value(json_array_get(json_object_get(name, "given"), 0)) : "";
             }
-            v[C_SERVICE] = svc ? str(svc, "valueString") : "";
-            v[C_LISTE_ROUGE] = red && json_is_true(json_object_get(red, "valueBoolean")) ? "t" : "f";
+            v[ST_SERVICE] = svc ? str(svc, "valueString") : "";
+            v[ST_LISTE_ROUGE] = red && json_is_true(json_object_get(red, "valueBoolean")) ? "t" : "f";
             if (fn(ctx, (long) i + 1, v) < 0)
                 goto out;
         }

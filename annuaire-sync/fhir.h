@@ -6,9 +6,7 @@
 
 #include <stddef.h>
 
-#define FHIR_NCOLS 33   /* the staging columns: address, bal_type, ..., city, liste_rouge */
-
-/* fhir_row_fn - one mailbox; values in staging column order; <0 stops */
+/* fhir_row_fn - one mailbox; values indexed by staging.h's ST_*; <0 stops */
 typedef int (*fhir_row_fn)(void *ctx, long entry, const char *const *values);
 
 /*

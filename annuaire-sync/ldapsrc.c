@@ -28,25 +28,19 @@
 
 #include "addr.h"
 #include "ldapsrc.h"
+#include "staging.h"
 #include "mymalloc.h"
 #include "params.h"
-
-#define NCOLS 33
-enum {
-    C_ADDRESS = 0, C_BAL_TYPE = 1, C_ID_PP = 3, C_NATIONAL_ID = 4, C_SERVICE = 7, C_CIVILITY = 8,
-    C_LAST_NAME = 9, C_FIRST_NAME = 10, C_PROF_LABEL = 14, C_ORG_NAME = 18, C_STREET = 25,
-    C_POSTCODE = 28, C_DEPARTMENT = 29, C_CITY = 31, C_LISTE_ROUGE = 32,
-};
 
 /* The single-valued attributes and their column; mail is handled apart. */
 static const struct {
     const char *attr;
     int     col;
 } map[] = {
-    {"employeeType", C_BAL_TYPE}, {"employeeNumber", C_ID_PP}, {"personalTitle", C_CIVILITY},
-    {"sn", C_LAST_NAME}, {"givenName", C_FIRST_NAME}, {"title", C_PROF_LABEL},
-    {"o", C_ORG_NAME}, {"ou", C_SERVICE}, {"street", C_STREET}, {"postalCode", C_POSTCODE},
-    {"st", C_DEPARTMENT}, {"l", C_CITY},
+    {"employeeType", ST_BAL_TYPE}, {"employeeNumber", ST_ID_PP}, {"personalTitle", ST_CIVILITY},
+    {"sn", ST_LAST_NAME}, {"givenName", ST_FIRST_NAME}, {"title", ST_PROF_LABEL},
+    {"o", ST_ORG_NAME}, {"ou", ST_SERVICE}, {"street", ST_L4_STREET}, {"postalCode", ST_POSTCODE},
+    {"st", ST_DEPARTMENT}, {"l", ST_CITY},
 };
 #define NMAP (sizeof(map) / sizeof(map[0]))
 
@@ -82,26 +76,26 @@ static char *value(LDAP *ld, LDAPMessage *e, const char *attr, const char **why)
 static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void *ctx)
 {
     char   *dn = ldap_get_dn(ld, e), *own[NMAP] = {0};
-    const char *v[NCOLS], *why = NULL;
+    const char *v[ST_NCOLS], *why = NULL;
     struct berval **mails = ldap_get_values_len(ld, e, "mail");
     char    type[4] = "", *mail = NULL;
     int     ret = 0;
 
-    for (int i = 0; i < NCOLS; i++)
+    for (int i = 0; i < ST_NCOLS; i++)
         v[i] = "";
     for (size_t i = 0; i < NMAP; i++)
         if ((own[i] = value(ld, e, map[i].attr, &why)) != NULL)
             v[map[i].col] = own[i];
-    v[C_NATIONAL_ID] = v[C_ID_PP];
-    v[C_LISTE_ROUGE] = "f";
-    if (*v[C_BAL_TYPE]) {
-        for (int i = 0; i < 3 && v[C_BAL_TYPE][i]; i++)
-            type[i] = (char) toupper((unsigned char) v[C_BAL_TYPE][i]);
-        if (strlen(v[C_BAL_TYPE]) != 3)
+    v[ST_NATIONAL_ID] = v[ST_ID_PP];
+    v[ST_LISTE_ROUGE] = "f";
+    if (*v[ST_BAL_TYPE]) {
+        for (int i = 0; i < 3 && v[ST_BAL_TYPE][i]; i++)
+            type[i] = (char) toupper((unsigned char) v[ST_BAL_TYPE][i]);
+        if (strlen(v[ST_BAL_TYPE]) != 3)
             type[0] = 0;                    /* reported by the row check */
-        v[C_BAL_TYPE] = *type ? type : v[C_BAL_TYPE];
+        v[ST_BAL_TYPE] = *type ? type : v[ST_BAL_TYPE];
     } else {
-        v[C_BAL_TYPE] = *v[C_FIRST_NAME] ? "PER" : "ORG";
+        v[ST_BAL_TYPE] = *v[ST_FIRST_NAME] ? "PER" : "ORG";
     }
     if (mails == NULL || mails[0] == NULL)
         why = why ? why : "no mail attribute";
@@ -110,7 +104,7 @@ static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void
     } else {
         for (int m = 0; mails[m] && ret >= 0; m++) {
             mail = xstrndup(mails[m]->bv_val, mails[m]->bv_len);
-            v[C_ADDRESS] = mail;
+            v[ST_ADDRESS] = mail;
             ret = fn(ctx, dn, entry, v, strlen(mail) == mails[m]->bv_len ? NULL
                      : "a mail value holds a NUL byte");
             free(mail);

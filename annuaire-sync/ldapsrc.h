@@ -11,7 +11,7 @@
 #define LDAP_DEFAULT_FILTER "(&(objectClass=inetOrgPerson)(mail=*))"
 
 /*
- * ldap_row_fn - one mailbox (staging column order) of the entry dn, or, with
+ * ldap_row_fn - one mailbox (values indexed by staging.h's ST_*) of the entry dn, or, with
  * values NULL, an entry that cannot be used and why; <0 stops the search.
  */
 typedef int (*ldap_row_fn)(void *ctx, const char *dn, long entry, const char *const *values,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../annuaire-sync/fhir.h"
+#include "../../annuaire-sync/staging.h"
 #include "fuzz.h"
 
 static int row(void *ctx, long entry, const char *const *values)
@@ -13,7 +14,7 @@ static int row(void *ctx, long entry, const char *const *values)
     size_t *rows = ctx;
 
     fuzz_check(entry >= 0);
-    for (int i = 0; i < FHIR_NCOLS; i++)
+    for (int i = 0; i < ST_NCOLS; i++)
         if (values[i] != NULL)
             (void) strlen(values[i]);
     ++*rows;
