@@ -3,7 +3,8 @@ ANNUAIRE_SYNC := $(B)/bin/annuaire-sync
 PROGS += $(ANNUAIRE_SYNC)
 ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o \
 	$(B)/annuaire-sync/fhir.o $(B)/annuaire-sync/ldapsrc.o \
-	$(B)/annuaire-sync/source.o
+	$(B)/annuaire-sync/source.o $(B)/annuaire-sync/stage.o $(B)/annuaire-sync/merge.o \
+	$(B)/annuaire-sync/download.o
 
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,201 @@
+/*
+ * merge - the staged rows into annuaire_bal, in the run's transaction: one
+ * row per address, only the new and changed ones written, the vanished ones
+ * of the source deleted; and the run's outcome in sync_run.
+ */
+#include <stdlib.h>
+
+#include "msg.h"
+#include "mymalloc.h"
+#include "pgutil.h"
+#include "sync.h"
+
+/* query_long - one number from a query with one text parameter */
+int query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, &param, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    *out = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/* exec_source - a statement with the source as $1; rows affected, or -1 */
+static long exec_source(PGconn *conn, const char *sql, const char *source, char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, &source, NULL, NULL, 0);
+    long    n = -1;
+
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        n = atol(PQcmdTuples(res));
+    else
+        *err = pgu_error(conn);
+    PQclear(res);
+    return n;
+}
+
+/*
+ * prepare - one row per address (the last one of the file), then, by hash
+ * joins, the rows that are new or changed and the addresses that are gone:
+ * the merge then touches only those.
+ */
+int prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err)
+{
+    char   *incoming = xasprintf("CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS SELECT DISTINCT "
+                                  "ON (address) s.*, md5(ROW(%s)::text) AS row_hash FROM sync_stage s "
+                                  "ORDER BY address, line DESC", stage_cols);
+    int     bad = pgu_exec(conn, "SET LOCAL work_mem = '256MB'", err) < 0
+        || pgu_exec(conn, incoming, err) < 0;
+
+    free(incoming);
+    if (bad
+        || query_long(conn, "SELECT count(*) FROM sync_incoming", NULL, &n->distinct, err) < 0
+        || query_long(conn, "SELECT count(*) FROM annuaire_bal WHERE source = $1", source,
+                      &n->existing, err) < 0)
+        return -1;
+    if (exec_source(conn, "CREATE TEMP TABLE sync_changed ON COMMIT DROP AS "
+                    "SELECT i.*, b.address IS NULL AS is_new FROM sync_incoming i "
+                    "LEFT JOIN annuaire_bal b USING (address) "
+                    "WHERE b.address IS NULL OR b.row_hash <> i.row_hash OR b.source <> $1",
+                    source, err) < 0)
+        return -1;
+    if (!full)                              /* a delta never deletes */
+        return pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0
+            || query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
+                          &n->inserted, err) < 0
+            || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
+                          &n->updated, err) < 0 ? -1 : 0;
+    if ((n->deleted = exec_source(conn, "CREATE TEMP TABLE sync_gone ON COMMIT DROP AS "
+                                  "SELECT b.address FROM annuaire_bal b LEFT JOIN sync_incoming i "
+                                  "USING (address) WHERE b.source = $1 AND i.address IS NULL",
+                                  source, err)) < 0)
+        return -1;
+    return query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
+                      &n->inserted, err) < 0
+        || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
+                      &n->updated, err) < 0 ? -1 : 0;
+}
+
+/*
+ * drop_indexes - before the first load into an empty table: building the
+ * secondary indexes once after the insert is much cheaper than maintaining
+ * them row by row. Their definitions are read back from the catalog, so
+ * schema/ stays their only definition. Returns the CREATE statements.
+ */
+static char **drop_indexes(PGconn *conn, char **err)
+{
+    PGresult *res = PQexec(conn, "SELECT indexname, indexdef FROM pg_indexes "
+                           "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
+                           "AND indexname <> 'annuaire_bal_pkey'");
+    char  **defs;
+    int     n;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return NULL;
+    }
+    n = PQntuples(res);
+    defs = xcalloc((size_t) n + 1, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        char   *drop = xasprintf("DROP INDEX \"%s\"", PQgetvalue(res, i, 0));
+        int     r = pgu_exec(conn, drop, err);
+
+        free(drop);
+        defs[i] = xstrdup(PQgetvalue(res, i, 1));
+        if (r < 0) {
+            PQclear(res);
+            return defs;            /* the caller rolls back */
+        }
+    }
+    PQclear(res);
+    return defs;
+}
+
+/* merge - the prepared rows into annuaire_bal: only changed rows written */
+int merge(PGconn *conn, const char *source, struct counts *n, char **err)
+{
+    PGresult *res;
+    const char *p[1] = {source};
+    char  **defs = NULL, *upsert;
+    long    total = 0;
+    int     ret = -1;
+
+    if (query_long(conn, "SELECT count(*) FROM (SELECT 1 FROM annuaire_bal LIMIT 1) t", NULL,
+                   &total, err) < 0)
+        return -1;
+    if (total == 0 && n->inserted > 1000) {
+        if ((defs = drop_indexes(conn, err)) == NULL || *err)
+            goto out;
+        pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
+    }
+    upsert = xasprintf("WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
+        " SELECT %s, $1, row_hash FROM sync_changed ON CONFLICT (address) DO UPDATE SET %s,"
+        " source = EXCLUDED.source, row_hash = EXCLUDED.row_hash, last_changed = now()"
+        " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
+        " RETURNING (xmax = 0) AS ins)"
+        " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up",
+        stage_cols, stage_cols, stage_excluded);
+    res = PQexecParams(conn, upsert,
+        1, NULL, p, NULL, NULL, 0);
+    free(upsert);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        goto out;
+    }
+    n->inserted = atol(PQgetvalue(res, 0, 0));
+    n->updated = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if ((n->deleted = exec_source(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
+                                  "WHERE b.address = g.address AND b.source = $1", source, err)) < 0)
+        goto out;
+    for (char **d = defs; d && *d; d++)
+        if (pgu_exec(conn, *d, err) < 0)
+            goto out;
+    ret = 0;
+out:
+    for (char **d = defs; d && *d; d++)
+        free(*d);
+    free(defs);
+    return ret;
+}
+
+/* record - write the outcome of a run into sync_run (its own statement) */
+void record(PGconn *conn, const char *run_id, const struct counts *n, const char *status,
+            const char *error)
+{
+    char    v[6][32];
+    const char *p[9];
+    PGresult *res;
+
+    snprintf(v[0], 32, "%ld", n->read);
+    snprintf(v[1], 32, "%ld", n->inserted);
+    snprintf(v[2], 32, "%ld", n->updated);
+    snprintf(v[3], 32, "%ld", n->deleted);
+    snprintf(v[4], 32, "%ld", n->rejected);
+    p[0] = run_id;
+    p[1] = v[0];
+    p[2] = v[1];
+    p[3] = v[2];
+    p[4] = v[3];
+    p[5] = v[4];
+    p[6] = status;
+    p[7] = error;
+    res = PQexecParams(conn, "UPDATE sync_run SET finished_at = now(), rows_read = $2,"
+                       " rows_inserted = $3, rows_updated = $4, rows_deleted = $5,"
+                       " rows_rejected = $6, status = $7, error = $8 WHERE id = $1",
+                       8, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char   *why = pgu_error(conn);
+
+        msg_warn("cannot record the run in sync_run: %s", why);
+        free(why);
+    }
+    PQclear(res);
+}

@@ -1,0 +1,372 @@
+/*
+ * stage - every source's rows, checked, into the temporary table
+ * sync_stage by COPY (staging.h says the columns): the extraction file, FHIR
+ * Bundles (saved or downloaded page by page) and the operator's LDAP.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "extraction.h"
+#include "fhir.h"
+#include "ldapsrc.h"
+#include "mymalloc.h"
+#include "params.h"
+#include "pgutil.h"
+#include "source.h"
+#include "staging.h"
+#include "sync.h"
+
+#define FHIR_MAX_PAGES 100000
+#define COPY_CHUNK (64 * 1024)
+
+/* The staging columns as SQL lists (staging.h), made by stage_create(). */
+enum stage_form { SF_NAMES, SF_TYPED, SF_EXCLUDED };
+char   *stage_cols, *stage_excluded;
+static char *stage_typed;
+
+/* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address) */
+static char *stage_list(enum stage_form form)
+{
+#define STAGE_PART(name, col, type) col, type,
+    static const char *const parts[2 * ST_NCOLS] = {STAGE_LIST(STAGE_PART)};
+#undef STAGE_PART
+    char   *out = xstrdup(""), *next;
+
+    for (int i = form == SF_EXCLUDED ? 1 : 0; i < ST_NCOLS; i++) {
+        const char *c = parts[2 * i];
+
+        next = form == SF_NAMES ? xasprintf("%s%s%s", out, *out ? ", " : "", c)
+            : form == SF_TYPED ? xasprintf("%s%s%s %s", out, *out ? ", " : "", c, parts[2 * i + 1])
+            : xasprintf("%s%s%s = EXCLUDED.%s", out, *out ? ", " : "", c, c);
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+int stage_create(PGconn *conn, char **err)
+{
+    char   *sql;
+    int     ret;
+
+    stage_cols = stage_list(SF_NAMES);
+    stage_typed = stage_list(SF_TYPED);
+    stage_excluded = stage_list(SF_EXCLUDED);
+    sql = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s) ON COMMIT DROP", stage_typed);
+    ret = pgu_exec(conn, sql, err);
+    free(sql);
+    return ret;
+}
+
+/* copybuf - rows in COPY text format, sent in chunks */
+struct copybuf {
+    PGconn *conn;
+    char   *buf;
+    size_t  len, cap;
+};
+
+static void cb_put(struct copybuf *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap)
+        b->buf = xrealloc(b->buf, b->cap = (b->len + n) * 2);
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+}
+
+/* cb_field - one value, escaped; an empty value is NULL */
+static void cb_field(struct copybuf *b, const char *v, int last)
+{
+    if (*v == 0) {
+        cb_put(b, "\\N", 2);
+    } else {
+        for (const char *p = v; *p; p++) {
+            switch (*p) {
+            case '\\': cb_put(b, "\\\\", 2); break;
+            case '\t': cb_put(b, "\\t", 2); break;
+            case '\n': cb_put(b, "\\n", 2); break;
+            case '\r': cb_put(b, "\\r", 2); break;
+            default: cb_put(b, p, 1); break;
+            }
+        }
+    }
+    cb_put(b, last ? "\n" : "\t", 1);
+}
+
+static int cb_flush(struct copybuf *b, int force, char **err)
+{
+    if (b->len == 0 || (!force && b->len < COPY_CHUNK))
+        return 0;
+    if (PQputCopyData(b->conn, b->buf, (int) b->len) != 1) {
+        *err = pgu_error(b->conn);
+        return -1;
+    }
+    b->len = 0;
+    return 0;
+}
+
+/*
+ * progress - on a terminal, what the run is doing, at most once a second
+ * (cron and pipes see nothing); progress(NULL, NULL) clears the line.
+ */
+void progress(const struct counts *n, const char *doing)
+{
+    static int tty = -1, shown;
+    static time_t last;
+
+    if (tty < 0)
+        tty = isatty(STDERR_FILENO);
+    if (!tty)
+        return;
+    if (n == NULL) {
+        if (shown)
+            fputs("\r\033[K", stderr);
+        shown = 0;
+        return;
+    }
+    if (doing == NULL && time(NULL) == last)
+        return;
+    last = time(NULL);
+    fprintf(stderr, "\r\033[Kannuaire-sync: %ld rows read, %ld rejected%s%s", n->read, n->rejected,
+            doing ? "; " : "", doing ? doing : "");
+    shown = 1;
+}
+
+/* reject - count a row left out, and say why for the first 20 */
+static void __attribute__((format(printf, 2, 3))) reject(struct counts *n, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (n->rejected++ >= 20)
+        return;
+    fputs("annuaire-sync: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/*
+ * stage_row - validate one mailbox (values indexed by staging.h's ST_*) and queue
+ * it for COPY; a bad row is counted and its reason shown (the first 20).
+ */
+static int stage_row(struct copybuf *b, const char *where, long line, const char *const *v,
+                     struct counts *n, char **err)
+{
+    struct addr a;
+    const char *why, *type = v[ST_BAL_TYPE];
+    char    num[32];
+
+    if ((++n->read & 1023) == 0)
+        progress(n, NULL);
+    if (strcmp(type, "PER") && strcmp(type, "ORG") && strcmp(type, "APP") && strcmp(type, "CAB")) {
+        reject(n, "%s: rejected line %ld: unknown BAL type \"%.20s\"", where, line, type);
+        return 0;
+    }
+    if (addr_parse(v[ST_ADDRESS], &a, &why) < 0) {
+        reject(n, "%s: rejected line %ld: invalid address \"%.80s\": %s", where, line, v[ST_ADDRESS], why);
+        return 0;
+    }
+    snprintf(num, sizeof(num), "%ld\t", line);
+    cb_put(b, num, strlen(num));
+    cb_field(b, a.key, 0);
+    for (int i = ST_ADDRESS + 1; i < ST_NCOLS; i++)
+        cb_field(b, v[i], i == ST_NCOLS - 1);
+    addr_free(&a);
+    n->staged++;
+    return cb_flush(b, 0, err);
+}
+
+/* copy_begin - start COPY into the staging table */
+static int copy_begin(PGconn *conn, char **err)
+{
+    char   *sql = xasprintf("COPY sync_stage (line, %s) FROM STDIN", stage_cols);
+    PGresult *res = PQexec(conn, sql);
+    int     ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+    free(sql);
+    if (!ok)
+        *err = pgu_error(conn);
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/*
+ * copy_end - send what is buffered and finish the COPY (ok), or abort it;
+ * either way drain the results so that the connection can go on.
+ */
+static int copy_end(struct copybuf *b, int ok, char **err)
+{
+    PGresult *res;
+    int     ret = -1;
+
+    if (!ok) {
+        PQputCopyEnd(b->conn, "source refused");
+    } else if (cb_flush(b, 1, err) < 0 || PQputCopyEnd(b->conn, NULL) != 1) {
+        if (*err == NULL)
+            *err = pgu_error(b->conn);
+    } else if (PQresultStatus(res = PQgetResult(b->conn)) != PGRES_COMMAND_OK) {
+        *err = pgu_error(b->conn);
+        PQclear(res);
+    } else {
+        PQclear(res);
+        ret = 0;
+    }
+    while ((res = PQgetResult(b->conn)) != NULL)
+        PQclear(res);
+    free(b->buf);
+    b->buf = NULL;
+    return ret;
+}
+
+/*
+ * load_extraction - stream the file into the staging table (inside the
+ * caller's transaction); rejected lines are counted and the first ones shown.
+ */
+int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err)
+{
+    FILE   *fp = source_open(path, var_annuaire_https_ca, err);
+    struct ex_reader r;
+    struct copybuf b = {conn, NULL, 0, 0};
+    char   *why = NULL;
+    int     st, ok = 0;
+
+    if (fp == NULL)
+        return -1;
+    if (ex_open(&r, fp, path, err) < 0) {
+        ex_close(&r);
+        fclose(fp);
+        return -1;
+    }
+    if (copy_begin(conn, err) < 0) {
+        ex_close(&r);
+        fclose(fp);
+        return -1;
+    }
+    while ((st = ex_next(&r, &why)) != 0) {
+        const char *v[ST_NCOLS];
+
+        if (st < 0) {
+            *err = why;
+            goto out;
+        }
+        if (st == 2) {
+            n->read++;
+            reject(n, "%s: rejected %s", path, why);
+            free(why);
+            why = NULL;
+            continue;
+        }
+        /* The file's columns are the staging ones with the first two swapped. */
+        _Static_assert((int) EX_ID_TYPE == (int) ST_ID_TYPE && (int) EX_COUNTRY == (int) ST_COUNTRY
+                       && EX_COLUMNS == (int) ST_CITY,
+                       "the extraction file's columns 3 to 31 are staging.h's, in order");
+        for (int i = EX_ID_TYPE; i < EX_COLUMNS; i++)
+            v[i] = r.fields[i];
+        v[ST_ADDRESS] = r.fields[EX_ADDRESS];
+        v[ST_BAL_TYPE] = r.fields[EX_TYPE_BAL];
+        v[ST_CITY] = ex_city(r.fields[EX_L6]);
+        v[ST_LISTE_ROUGE] = "f";                        /* the public file has no liste rouge */
+        if (stage_row(&b, path, r.lineno, v, n, err) < 0)
+            goto out;
+    }
+    if (n->rejected > 20)
+        fprintf(stderr, "annuaire-sync: %s: %ld more lines rejected\n", path, n->rejected - 20);
+    ok = 1;
+out:
+    ok = copy_end(&b, ok, err) == 0;
+    ex_close(&r);
+    fclose(fp);
+    return ok ? 0 : -1;
+}
+
+/* sink - where the rows of a source go (FHIR Bundles, LDAP entries) */
+struct sink {
+    struct copybuf *b;
+    const char *where;
+    struct counts *n;
+    char  **err;
+};
+
+static int fhir_stage(void *ctx, long entry, const char *const *v)
+{
+    struct sink *k = ctx;
+
+    return stage_row(k->b, k->where, entry, v, k->n, k->err);
+}
+
+/*
+ * load_fhir - every Bundle of every source into the staging table: saved
+ * files as they are, https:// search URLs page after page.
+ */
+int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct counts *n,
+              char **err)
+{
+    struct copybuf b = {conn, NULL, 0, 0};
+
+    if (copy_begin(conn, err) < 0)
+        return -1;
+    for (int s = 0; s < nsrc; s++) {
+        int     remote = strstr(srcs[s], "://") != NULL;
+        char   *url = remote ? with_since(srcs[s], since) : NULL;
+        long    pages = 0;
+
+        do {
+            char   *next = NULL, *where = xstrdup(remote ? url : srcs[s]), *text;
+            size_t  len = 0;
+            struct sink k = {&b, where, n, err};
+            int     r;
+
+            text = remote ? http_get(url, &len, err) : read_source(srcs[s], &len, err);
+            r = text ? fhir_bundle(text, len, where, fhir_stage, &k, &next, err) : -1;
+            free(text);
+            free(where);
+            free(url);
+            url = remote ? next : NULL;
+            if (!remote)
+                free(next);
+            if (r == 0 && ++pages > FHIR_MAX_PAGES) {
+                *err = xasprintf("%s: more than %d pages", srcs[s], FHIR_MAX_PAGES);
+                r = -1;
+            }
+            if (r < 0) {
+                free(url);
+                copy_end(&b, 0, err);
+                return -1;
+            }
+        } while (url);
+    }
+    return copy_end(&b, 1, err);
+}
+
+/* ldap_stage - an entry's mailbox into COPY, or an unusable entry counted */
+static int ldap_stage(void *ctx, const char *dn, long entry, const char *const *v, const char *why)
+{
+    struct sink *k = ctx;
+
+    if (why == NULL)
+        return stage_row(k->b, dn, entry, v, k->n, k->err);
+    k->n->read++;
+    reject(k->n, "%s: rejected entry %s: %s", k->where, dn, why);
+    return 0;
+}
+
+/* load_ldap - a paged search of the operator's directory */
+int load_ldap(PGconn *conn, const char *uri, const char *base, const char *filter,
+              struct counts *n, char **err)
+{
+    struct copybuf b = {conn, NULL, 0, 0};
+    struct sink k = {&b, uri, n, err};
+    long    entries;
+
+    if (copy_begin(conn, err) < 0)
+        return -1;
+    if (ldap_load(uri, base, filter, ldap_stage, &k, &entries, err) < 0) {
+        copy_end(&b, 0, err);
+        return -1;
+    }
+    return copy_end(&b, 1, err);
+}

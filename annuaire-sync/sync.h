@@ -1,0 +1,45 @@
+/*
+ * sync - the parts of annuaire-sync: stage.c (sources into sync_stage),
+ * merge.c (sync_stage into annuaire_bal), download.c (FHIR pages).
+ */
+#ifndef MSSANTE_SYNC_H
+#define MSSANTE_SYNC_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+
+struct counts {
+    long    read, rejected, staged, distinct, inserted, updated, deleted, existing;
+};
+
+/* stage.c: the staging columns as SQL lists, set by stage_create */
+extern char *stage_cols, *stage_excluded;
+
+/* stage_create - the temporary table sync_stage of the run's transaction */
+int     stage_create(PGconn *conn, char **err);
+
+/* progress - a line on a terminal; progress(NULL, NULL) clears it */
+void    progress(const struct counts *n, const char *doing);
+
+/* load_* - stream one source into sync_stage; 0, or -1 and *err */
+int     load_extraction(PGconn *conn, const char *path, struct counts *n, char **err);
+int     load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct counts *n,
+                  char **err);
+int     load_ldap(PGconn *conn, const char *uri, const char *base, const char *filter,
+                  struct counts *n, char **err);
+
+/* merge.c */
+int     query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
+int     prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err);
+int     merge(PGconn *conn, const char *source, struct counts *n, char **err);
+void    record(PGconn *conn, const char *run_id, const struct counts *n, const char *status,
+               const char *error);
+
+/* download.c: a page's text, from an https:// URL or a file (*len); NULL and *err */
+char   *http_get(const char *url, size_t *len, char **err);
+char   *read_source(const char *path, size_t *len, char **err);
+char   *with_since(const char *url, const char *since);
+
+#endif
