@@ -288,18 +288,8 @@ is(join('|', $rc, Smime::header($stdout, 'X-MSSante-SMIME')),
 
 # Revocation from a CRL file of the issuing CA: dan's certificate revoked.
 {
-    my $pki = $sb->pki;
-    my $cadir = "$dir/crl";
-    mkdir $cadir;
-    my $serial = Sandbox::run('openssl', 'x509', '-in', $p{dan}{cert}, '-noout', '-serial') =~ s/.*=|\s//gr;
-    my $subject = Sandbox::run('openssl', 'x509', '-in', $p{dan}{cert}, '-noout', '-subject', '-nameopt', 'compat') =~ s/^subject=\s*|\s+$//gr;
-    Sandbox::write_file("$cadir/index.txt", "R\t301231000000Z\t251101000000Z\t$serial\tunknown\t$subject\n");
-    Sandbox::write_file("$cadir/crlnumber", "01\n");
-    Sandbox::write_file("$cadir/ca.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = $cadir/index.txt\n"
-        . "crlnumber = $cadir/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n");
-    Sandbox::run('openssl', 'ca', '-gencrl', '-config', "$cadir/ca.cnf", '-cert', $pki->{personnes}{cert},
-                 '-keyfile', $pki->{personnes}{key}, '-out', "$cadir/personnes.crl");
-    my @crl = ('-o', "smime_crl_files=$cadir/personnes.crl");
+    my $crl = $sb->crl('personnes', $p{dan}{cert});
+    my @crl = ('-o', "smime_crl_files=$crl");
     ($rc, $stdout, $err) = Smime::tm($w, $by_openssl, @crl, @inbound);
     like(Smime::header($stdout, 'X-MSSante-SMIME'), qr/^signed=yes; verified=no; signer="CN=Dan LEROY.*reason="not verified: .*certificate revoked/,
          'a signer revoked by a configured CRL: not verified, "certificate revoked"') or diag $err;

@@ -21,23 +21,13 @@ my $partner = $sb->issue(kind => 'server', cn => 'mx.b.mssante.test', ou => '318
 my $ours = $sb->issue(kind => 'server', cn => 'mx.a.mssante.test', ou => '318310021300028', o => 'OPERATEUR A');
 
 # The CRL of the organisations CA, listing the partner's certificate.
-my $cadir = "$dir/crl";
-mkdir $cadir;
-my $serial = Sandbox::run('openssl', 'x509', '-in', $partner->{cert}, '-noout', '-serial') =~ s/.*=|\s//gr;
-my $subject = Sandbox::run('openssl', 'x509', '-in', $partner->{cert}, '-noout', '-subject', '-nameopt', 'compat')
-    =~ s/^subject=\s*|\s+$//gr;
-Sandbox::write_file("$cadir/index.txt", "R\t301231000000Z\t251101000000Z\t$serial\tunknown\t$subject\n");
-Sandbox::write_file("$cadir/crlnumber", "01\n");
-Sandbox::write_file("$cadir/ca.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = $cadir/index.txt\n"
-    . "crlnumber = $cadir/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n");
-Sandbox::run('openssl', 'ca', '-gencrl', '-config', "$cadir/ca.cnf", '-cert', $pki->{organisations}{cert},
-             '-keyfile', $pki->{organisations}{key}, '-out', "$cadir/organisations.crl");
-my $witness = qx{openssl verify -crl_check -CAfile $pki->{bundle} -CRLfile $cadir/organisations.crl $partner->{cert} 2>&1};
+my $crl = $sb->crl('organisations', $partner->{cert});
+my $witness = qx{openssl verify -crl_check -CAfile $pki->{bundle} -CRLfile $crl $partner->{cert} 2>&1};
 like($witness, qr/certificate revoked/, 'openssl verify -crl_check: the partner\'s certificate is revoked');
 
 # Our inbound Postfix: the IGC-Santé CAs and the CRL in smtpd_tls_CAfile; a
 # fingerprint map consulted first.
-my $cafile = Sandbox::write_file("$dir/ca-and-crl.pem", Sandbox::slurp($pki->{bundle}) . Sandbox::slurp("$cadir/organisations.crl"));
+my $cafile = Sandbox::write_file("$dir/ca-and-crl.pem", Sandbox::slurp($pki->{bundle}) . Sandbox::slurp($crl));
 my $map = Sandbox::write_file("$dir/revoked-ccerts", "# none yet\n");
 # postmap reads a main.cf: one of its own (Postfix's package installs none).
 Sandbox::write_file("$dir/postmap/main.cf", "compatibility_level = 3.6\n");

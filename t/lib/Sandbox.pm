@@ -275,6 +275,29 @@ sub issue {
     };
 }
 
+# crl - a CRL of one of the test PKI's issuing CAs ('organisations' or
+# 'personnes') revoking the given certificates (PEM files); returns its path
+sub crl {
+    my ($self, $kind, @certs) = @_;
+    my $ca = $self->pki->{$kind} or croak "crl: no CA $kind";
+    my $d = "$self->{dir}/crl-$kind";
+    make_path($d);
+    my $index = '';
+    for my $c (@certs) {
+        my $serial = run('openssl', 'x509', '-in', $c, '-noout', '-serial') =~ s/.*=|\s//gr;
+        my $subject = run('openssl', 'x509', '-in', $c, '-noout', '-subject', '-nameopt', 'compat')
+            =~ s/^subject=\s*|\s+$//gr;
+        $index .= "R\t301231000000Z\t251101000000Z\t$serial\tunknown\t$subject\n";
+    }
+    write_file("$d/index.txt", $index);
+    write_file("$d/crlnumber", "01\n");
+    write_file("$d/ca.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = $d/index.txt\n"
+        . "crlnumber = $d/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n");
+    run('openssl', 'ca', '-gencrl', '-config', "$d/ca.cnf", '-cert', $ca->{cert}, '-keyfile', $ca->{key},
+        '-out', "$d/$kind.crl");
+    return "$d/$kind.crl";
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 
 sub pg_bindir {
