@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <openssl/cms.h>
@@ -68,34 +69,39 @@ int main(int argc, char **argv)
     fclose(fp);
     sk_X509_push(rcpts, rcpt);
 
+    /*
+     * The floor: only what any signer and encrypter must do, the way OpenSSL
+     * does it fastest: the detached signature over the message, then one
+     * envelope streamed over message and signature (no MIME around them)
+     * through OpenSSL's base64 filter into a sink (the result is not kept).
+     */
     t = cpu_ms();
     for (int i = 0; i < rounds; i++) {
-        BIO    *in = BIO_new_mem_buf(msg, (int) len), *sig = BIO_new(BIO_s_mem());
-        BIO    *env = BIO_new(BIO_s_mem()), *b64 = BIO_new(BIO_f_base64());
-        CMS_ContentInfo *s = CMS_sign(cert, key, NULL, in, CMS_DETACHED | CMS_BINARY);
-        CMS_ContentInfo *e;
-        BIO    *both;
+        BIO    *in = BIO_new_mem_buf(msg, (int) len), *sig = BIO_new(BIO_s_mem()), *both;
+        BIO    *b64 = BIO_push(BIO_new(BIO_f_base64()), BIO_new(BIO_s_null()));
+        CMS_ContentInfo *s = CMS_sign(cert, key, NULL, in, CMS_DETACHED | CMS_BINARY), *e;
+        unsigned char *cat;
+        char   *p;
+        long    n;
 
         i2d_CMS_bio(sig, s);
-        /* the signed entity: content plus signature, then one envelope */
-        both = BIO_new(BIO_s_mem());
-        BIO_write(both, msg, (int) len);
-        {
-            char   *p;
-            long    n = BIO_get_mem_data(sig, &p);
-
-            BIO_write(both, p, (int) n);
-        }
-        e = CMS_encrypt(rcpts, both, EVP_aes_256_cbc(), CMS_BINARY);
-        BIO_push(b64, env);
-        i2d_CMS_bio(b64, e);
-        (void) BIO_flush(b64);
+        n = BIO_get_mem_data(sig, &p);
+        if ((cat = malloc(len + (size_t) n)) == NULL)
+            return 2;
+        memcpy(cat, msg, len);
+        memcpy(cat + len, p, (size_t) n);
+        both = BIO_new_mem_buf(cat, (int) (len + (size_t) n));
+        e = CMS_encrypt(rcpts, both, EVP_aes_256_cbc(), CMS_BINARY | CMS_STREAM);
+        if (e == NULL || i2d_CMS_bio_stream(b64, e, both, CMS_BINARY | CMS_STREAM) != 1
+            || BIO_flush(b64) != 1)
+            return 1;
         CMS_ContentInfo_free(s);
         CMS_ContentInfo_free(e);
         BIO_free(in);
         BIO_free(sig);
         BIO_free(both);
         BIO_free_all(b64);
+        free(cat);
     }
     floor_ms = (cpu_ms() - t) / rounds;
 
