@@ -31,6 +31,7 @@ static int plain(const char *s)
     return 1;
 }
 
+/* app_senders_write - see appsieve.h */
 int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
 {
     PGresult *res;
@@ -38,7 +39,7 @@ int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
     size_t  len = 0;
     FILE   *fp;
     long    n = 0, skipped = 0;
-    int     fd, ret = -1;
+    int     fd, written, ret = -1;
 
     res = PQexec(conn, "SELECT address FROM bal WHERE bal_type = 'APP'"
                  " UNION SELECT address FROM annuaire_bal WHERE bal_type = 'APP' ORDER BY 1");
@@ -77,11 +78,12 @@ int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
         return -1;
     }
     tmp = xasprintf("%s.tmp%ld", path, (long) getpid());
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0
-        || write(fd, buf, len) != (ssize_t) len || fsync(fd) < 0 || close(fd) < 0) {
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    written = fd >= 0 && write(fd, buf, len) == (ssize_t) len && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) < 0)
+        written = 0;
+    if (!written) {
         *err = xasprintf("%s not written: %s: %s", path, tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
     } else if (rename(tmp, path) < 0) {
         *err = xasprintf("%s not written: rename: %s", path, strerror(errno));
     } else {
