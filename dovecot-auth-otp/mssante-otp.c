@@ -29,10 +29,10 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <png.h>
 #include <qrencode.h>
 
 #include "cmd.h"
+#include "enrol.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "otp.h"
@@ -40,13 +40,10 @@
 #include "pgutil.h"
 #include "pwhash.h"
 
-#define ISSUER "MSSante"
 #define OPT_TOTP 0x200
 #define OPT_EMAIL 0x201
 #define OPT_PNG 0x202
 #define OPT_QR 0x203
-#define PNG_SCALE 8                     /* pixels per module */
-#define PNG_BORDER 4                    /* modules of quiet zone */
 
 static void usage(FILE *fp)
 {
@@ -133,40 +130,27 @@ static void qr_print(const char *uri)
 /* qr_png - the URI as a QR code in a new PNG file, readable by its owner only */
 static void qr_png(const char *uri, const char *path)
 {
-    QRcode *qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    png_image img = {.version = PNG_IMAGE_VERSION, .format = PNG_FORMAT_GRAY};
-    unsigned char *px;
-    int     fd, side;
+    size_t  len = 0;
+    unsigned char *png = enrol_qr_png(uri, &len);
+    int     fd;
     FILE   *fp;
 
-    if (qr == NULL)
-        msg_fatal("cannot encode the QR code: %m");
-    side = (qr->width + 2 * PNG_BORDER) * PNG_SCALE;
-    px = xmalloc((size_t) side * (size_t) side);
-    memset(px, 255, (size_t) side * (size_t) side);
-    for (int y = 0; y < qr->width; y++)
-        for (int x = 0; x < qr->width; x++)
-            if (qr->data[y * qr->width + x] & 1)
-                for (int dy = 0; dy < PNG_SCALE; dy++)
-                    memset(px + (size_t) ((y + PNG_BORDER) * PNG_SCALE + dy) * (size_t) side
-                           + (size_t) (x + PNG_BORDER) * PNG_SCALE, 0, PNG_SCALE);
-    img.width = img.height = (png_uint_32) side;
+    if (png == NULL)
+        msg_fatal("cannot encode the QR code");
     /* It holds the secret: a new file, mode 0600, never an existing one. */
     if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0
         || (fp = fdopen(fd, "wb")) == NULL)
         msg_fatal("%s: %m", path);
-    if (!png_image_write_to_stdio(&img, fp, 0, px, 0, NULL) || fclose(fp) != 0)
-        msg_fatal("%s: cannot write the PNG: %s", path, img.message);
-    png_image_free(&img);
-    OPENSSL_cleanse(px, (size_t) side * (size_t) side);
-    free(px);
-    QRcode_free(qr);
+    if (fwrite(png, 1, len, fp) != len || fclose(fp) != 0)
+        msg_fatal("%s: cannot write the PNG: %m", path);
+    OPENSSL_cleanse(png, len);
+    free(png);
 }
 
 static int cmd_enroll(const char *login, const char *png, int qr)
 {
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN], sealed[OTP_SEALED_LEN];
-    char   *id = account_id(login), *b32, *uri;
+    char   *id = account_id(login), *uri;
     size_t  elen;
     unsigned char *esc;
     const char *p[2];
@@ -182,9 +166,7 @@ static int cmd_enroll(const char *login, const char *png, int qr)
               " confirmed = false, created_at = now()", 2, p));
     PQfreemem(esc);
     pgu_audit(conn, "mssante-otp", "otp-enroll", login, "totp");
-    b32 = otp_base32(secret, sizeof(secret));
-    uri = xasprintf("otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER
-                    "&algorithm=SHA1&digits=%d&period=%d", login, b32, OTP_DIGITS, OTP_STEP);
+    uri = enrol_uri(login, secret);
     printf("%s\n", uri);
     if (qr || isatty(STDOUT_FILENO))
         qr_print(uri);
@@ -195,9 +177,7 @@ static int cmd_enroll(const char *login, const char *png, int qr)
     printf("Scan it, then confirm with: mssante-otp verify %s CODE\n", login);
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(key, sizeof(key));
-    OPENSSL_cleanse(b32, strlen(b32));
     OPENSSL_cleanse(uri, strlen(uri));
-    free(b32);
     free(uri);
     free(id);
     return 0;
@@ -220,8 +200,8 @@ static int cmd_enroll_email(const char *login, const char *address)
 static int cmd_verify(const char *login, const char *code)
 {
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN];
-    char   *id = account_id(login), step[32];
-    const char *p[2] = {id, NULL};
+    char   *id = account_id(login), *err = NULL;
+    const char *p[1] = {id};
     PGresult *res = pgu_must(conn, "SELECT secret_enc, extract(epoch FROM now())::bigint FROM otp_secret"
                       " WHERE account_id = $1", 1, p);
     size_t  slen;
@@ -237,23 +217,16 @@ static int cmd_verify(const char *login, const char *code)
     s = otp_totp_match(secret, sizeof(secret), code, (time_t) atoll(PQgetvalue(res, 0, 1)), 0);
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(key, sizeof(key));
-    PQfreemem(sealed);
     PQclear(res);
     if (s == 0) {
         fprintf(stderr, "mssante-otp: wrong code for %s (check the phone's clock); not confirmed\n", login);
+        PQfreemem(sealed);
         free(id);
         return 1;
     }
-    snprintf(step, sizeof(step), "%ld", s);
-    p[1] = step;
-    PQclear(pgu_must(conn, "BEGIN", 0, NULL));
-    PQclear(pgu_must(conn, "UPDATE otp_secret SET confirmed = true WHERE account_id = $1", 1, p));
-    PQclear(pgu_must(conn, "UPDATE account SET otp_method = 'totp' WHERE id = $1", 1, p));
-    PQclear(pgu_must(conn, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
-              " ON CONFLICT (account_id) DO UPDATE SET last_step = GREATEST(otp_state.last_step, $2)",
-              2, p));
-    pgu_audit(conn, "mssante-otp", "otp-confirm", login, "totp");
-    PQclear(pgu_must(conn, "COMMIT", 0, NULL));
+    if (enrol_totp_confirm(conn, id, sealed, slen, s, "mssante-otp", "admin", NULL, &err) < 0)
+        msg_fatal("%s", err);
+    PQfreemem(sealed);
     printf("%s: TOTP confirmed; logins now need password followed by the code\n", login);
     free(id);
     return 0;

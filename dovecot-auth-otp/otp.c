@@ -211,7 +211,7 @@ const char *otp_outcome_name(enum otp_outcome outcome)
         [OTP_BAL_DISABLED] = "bal-disabled", [OTP_NO_SECOND_FACTOR] = "no-second-factor",
         [OTP_CODE_SENT] = "code-sent",
         [OTP_NO_CONTACT] = "no-contact", [OTP_CERT_ONLY] = "certificate-only",
-        [OTP_TEMPFAIL] = "tempfail",
+        [OTP_TEMPFAIL] = "tempfail", [OTP_PENDING] = "pending", [OTP_CODE_NEEDED] = "code-needed",
     };
 
     return (unsigned) outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "fail";

@@ -77,8 +77,19 @@ enum otp_outcome {
     OTP_CODE_SENT,                      /* right password: a code was e-mailed */
     OTP_NO_CONTACT,                     /* right password: no address to mail a code to */
     OTP_CERT_ONLY,                      /* a software BAL: its certificate, never a password */
+    OTP_PENDING,                        /* the account waits for its holder's activation */
+    OTP_CODE_NEEDED,                    /* portal: right password alone, the app's code next */
     OTP_TEMPFAIL,                       /* our own failure: the client retries */
 };
+
+/*
+ * The service name mssante-portal gives Dovecot's auth service. For it the
+ * passdb accepts no device password (a mail client's password opens no
+ * portal), and says when a password alone is right and a code must follow.
+ * Its answers carry "mssante_outcome" (the audit trail's word) and
+ * "mssante_login" (the account) as extra fields, for the portal only.
+ */
+#define OTP_PORTAL_SERVICE "mssante-portal"
 
 /* otp_outcome_name - the word of the audit trail ("ok", "fail", "bad-code", ...) */
 const char *otp_outcome_name(enum otp_outcome outcome);

@@ -15,7 +15,7 @@ $(OTP_MODULE): $(OTP_MODULE_SRCS) dovecot-auth-otp/otp.h lib/params.h lib/cfg.h 
 MSSANTE_OTP := $(B)/bin/mssante-otp
 PROGS += $(MSSANTE_OTP)
 
-$(MSSANTE_OTP): $(B)/dovecot-auth-otp/mssante-otp.o $(B)/dovecot-auth-otp/otp.o $(LIBMSSANTE)
+$(MSSANTE_OTP): $(B)/dovecot-auth-otp/mssante-otp.o $(B)/dovecot-auth-otp/enrol.o $(B)/dovecot-auth-otp/otp.o $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -loath -lqrencode -lpng -lcrypt
 

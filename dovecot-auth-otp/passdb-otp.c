@@ -18,6 +18,10 @@
  *     the current, previous or next 30 s step, each step good once;
  *   - with otp_method email: the password followed by the code mailed to
  *     the contact address after a login with the password alone.
+ * Asked by mssante-portal (service OTP_PORTAL_SERVICE): no device password;
+ * a right password alone on a TOTP account is answered "code-needed", and
+ * the portal sends the password and the code next. An account still
+ * waiting for activation is refused with a reason naming the link.
  *
  * Failures are counted per (account, client address): otp_max_failures
  * from one address lock that address out of the account (otp_lockout_time,
@@ -71,6 +75,7 @@ struct attempt {
     const char *id, *login;
     const char *how;                    /* what was presented, for the audit trail */
     const char *device_id;              /* the device password that matched */
+    bool    portal;                     /* asked by mssante-portal (OTP_PORTAL_SERVICE) */
 };
 
 /* The account as one query returns it, with the BAL to open. */
@@ -414,15 +419,22 @@ static enum otp_outcome credentials(struct attempt *a, const char *password)
     size_t  pwlen = 0;
     bool    tempfail;
 
-    if ((device = device_match(a, password, &tempfail)) != NULL) {
+    /* A device password opens mail, never the portal that manages the account. */
+    if (!a->portal && (device = device_match(a, password, &tempfail)) != NULL) {
         a->how = t_strdup_printf("device %s", device);
         return OTP_OK;
     }
-    if (tempfail)
+    if (!a->portal && tempfail)
         return OTP_TEMPFAIL;
-    if (strcmp(method, "totp") == 0 && !PQgetisnull(a->row, 0, F_SECRET)
-        && (code = otp_split(password, &pwlen)) != NULL)
-        return totp(a, password, code, pwlen);
+    if (strcmp(method, "totp") == 0 && !PQgetisnull(a->row, 0, F_SECRET)) {
+        /* The portal asks for the password first, then for the code. */
+        if (a->portal && password_ok(a, password)) {
+            a->how = "password";
+            return OTP_CODE_NEEDED;
+        }
+        if ((code = otp_split(password, &pwlen)) != NULL)
+            return totp(a, password, code, pwlen);
+    }
     if (strcmp(method, "email") == 0)
         return email_code(a, password);
     a->how = "password";
@@ -458,6 +470,11 @@ static enum otp_outcome verdict(struct attempt *a, const char *target, const cha
     enum otp_outcome outcome;
     int     may;
 
+    if (strcmp(PQgetvalue(a->row, 0, F_STATE), "pending") == 0) {
+        auth_request_set_field(a->request, "reason", "This account is not activated yet: follow the"
+                               " activation link sent to your contact address", NULL);
+        return OTP_PENDING;
+    }
     if (strcmp(PQgetvalue(a->row, 0, F_STATE), "active") != 0)
         return OTP_DISABLED;
     if (!PQgetisnull(a->row, 0, F_LOCKED)) {
@@ -500,10 +517,27 @@ static enum passdb_result passdb_result_of(enum otp_outcome outcome)
     case OTP_CODE_SENT:
     case OTP_NO_CONTACT:
     case OTP_BAL_DISABLED:
+    case OTP_PENDING:
+    case OTP_CODE_NEEDED:
         return PASSDB_RESULT_USER_DISABLED;
     default:
         return PASSDB_RESULT_PASSWORD_MISMATCH;
     }
+}
+
+/*
+ * portal_fields - what mssante-portal reads of the answer: the outcome's
+ * word and the account. Dovecot passes a failure's fields on only for
+ * "disabled" answers, which follow the right password (or a pending
+ * account): a stranger's wrong guess still reads as nothing but FAIL.
+ */
+static void portal_fields(struct attempt *a, enum otp_outcome outcome)
+{
+    auth_request_set_field(a->request, "mssante_outcome", otp_outcome_name(outcome), NULL);
+    auth_request_set_field(a->request, "mssante_login", a->login, NULL);
+    /* The right password: the code page should not wait auth_failure_delay. */
+    if (outcome == OTP_CODE_NEEDED || outcome == OTP_CODE_SENT || outcome == OTP_NO_SECOND_FACTOR)
+        auth_request_set_field(a->request, "nodelay", "yes", NULL);
 }
 
 /*
@@ -519,6 +553,7 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     struct attempt a = {
         .m = m, .request = request, .how = "any",
         .client = request->fields.remote_ip.family != 0 ? net_ip2addr(&request->fields.remote_ip) : "",
+        .portal = null_strcmp(request->fields.service, OTP_PORTAL_SERVICE) == 0,
     };
     /* The BAL asked for: the one named before "*", or the address used as login. */
     const char *asked = target ? target : strchr(who, '@') != NULL ? who : NULL;
@@ -547,6 +582,8 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     if (outcome == OTP_OK)
         /* The mailbox to open: the BAL, whatever the login typed. */
         auth_request_set_field(request, "user", bal, NULL);
+    if (a.portal)
+        portal_fields(&a, outcome);
     return passdb_result_of(outcome);
 }
 

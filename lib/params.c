@@ -40,6 +40,22 @@ long    var_otp_login_window;
 char   *var_sasl_proxy_socket;
 char   *var_sasl_proxy_dovecot;
 char   *var_sasl_proxy_user;
+char   *var_portal_listen;
+char   *var_portal_user;
+char   *var_portal_url;
+char   *var_portal_auth_socket;
+char   *var_portal_trusted_proxies;
+long    var_portal_threads;
+long    var_portal_session_lifetime;
+long    var_portal_idle_timeout;
+long    var_portal_activation_validity;
+long    var_portal_reset_validity;
+long    var_portal_rate_limit;
+long    var_portal_mail_rate_limit;
+long    var_portal_password_min_length;
+char   *var_portal_terms_version;
+char   *var_portal_imap_server;
+char   *var_portal_submission_server;
 char   *var_otp_email_sender;
 char   *var_otp_sendmail;
 char   *var_admin_doveadm;
@@ -147,6 +163,39 @@ struct cfg_param mssante_params[] = {
      &var_sasl_proxy_dovecot, "Dovecot's auth client socket that mssante-sasl-proxy relays to", 0},
     {"sasl_proxy_user", CFG_STR, "postfix", 0, 0, &var_sasl_proxy_user,
      "account mssante-sasl-proxy runs as (it must be able to open the Dovecot socket)", 0},
+    {"portal_listen", CFG_STR, "127.0.0.1:8091", 0, 0, &var_portal_listen,
+     "mssante-portal's HTTP address (host:port), for the reverse proxy only", 0},
+    {"portal_user", CFG_STR, "mssante-portal", 0, 0, &var_portal_user,
+     "account mssante-portal runs as (it must be able to open portal_auth_socket)", 0},
+    {"portal_url", CFG_STR, "", 0, 0, &var_portal_url,
+     "the portal's public address, as users reach it through the proxy (https://...): the links"
+     " mailed for activation and password reset start with it", 0},
+    {"portal_auth_socket", CFG_STR, "/run/dovecot/mssante-portal-auth", 0, 0,
+     &var_portal_auth_socket, "Dovecot's auth client socket the portal checks credentials with", 0},
+    {"portal_trusted_proxies", CFG_STR, "127.0.0.1, ::1", 0, 0, &var_portal_trusted_proxies,
+     "addresses whose X-Real-IP header names the client (the reverse proxy)", 0},
+    {"portal_threads", CFG_INT, "8", 1, 256, &var_portal_threads,
+     "mssante-portal's worker threads (each with its own PostgreSQL connection)", 0},
+    {"portal_session_lifetime", CFG_TIME, "8h", 60, 604800, &var_portal_session_lifetime,
+     "a portal session ends this long after sign-in, used or not", 0},
+    {"portal_idle_timeout", CFG_TIME, "15m", 60, 86400, &var_portal_idle_timeout,
+     "a portal session unused this long ends", 0},
+    {"portal_activation_validity", CFG_TIME, "48h", 600, 2592000, &var_portal_activation_validity,
+     "how long an activation link is good", 0},
+    {"portal_reset_validity", CFG_TIME, "30m", 300, 86400, &var_portal_reset_validity,
+     "how long a password reset link is good", 0},
+    {"portal_rate_limit", CFG_INT, "30", 1, 100000, &var_portal_rate_limit,
+     "form submissions a client address may make per minute", 0},
+    {"portal_mail_rate_limit", CFG_INT, "3", 1, 1000, &var_portal_mail_rate_limit,
+     "messages (links, codes) the portal sends for one login per hour", 0},
+    {"portal_password_min_length", CFG_INT, "12", 8, 128, &var_portal_password_min_length,
+     "characters a password chosen on the portal has at least", 0},
+    {"portal_terms_version", CFG_STR, "1", 0, 0, &var_portal_terms_version,
+     "the version of the terms of use the portal records as accepted", 0},
+    {"portal_imap_server", CFG_STR, "", 0, 0, &var_portal_imap_server,
+     "IMAP server (host:port, TLS on connect) that client autoconfiguration announces", 0},
+    {"portal_submission_server", CFG_STR, "", 0, 0, &var_portal_submission_server,
+     "submission server (host:port, STARTTLS) that client autoconfiguration announces", 0},
     {"otp_email_sender", CFG_STR, "", 0, 0, &var_otp_email_sender,
      "envelope and From: address of e-mailed codes and quota warnings (list it in"
      " whitelist_local_exempt_senders)", 0},
