@@ -72,6 +72,7 @@ include dovecot-notify/notify.mk
 include dovecot-marks/marks.mk
 include dovecot-auth-otp/otp.mk
 include admin/admin.mk
+include portal/portal.mk
 include milter-smime/smime.mk
 include t/t.mk
 include t/fuzz/fuzz.mk

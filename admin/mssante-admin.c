@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "addr.h"
 #include "admin.h"
@@ -32,6 +33,7 @@
 #include "pgutil.h"
 #include "pwhash.h"
 #include "strlist.h"
+#include "token.h"
 
 #define OPT_GENERATE 0x200
 #define OPT_JSON 0x201
@@ -45,11 +47,12 @@
 #define OPT_EXPORT 0x209
 #define OPT_FOLDER 0x20a
 #define OPT_FORMAT 0x20b
+#define OPT_ACTIVATION 0x20c
 #define OPT_FORM 0x300                  /* + enum form_field */
 #define PASSWORD_MIN 12
 
 PGconn *db;
-int     opt_json, opt_generate, opt_default, opt_apply;
+int     opt_json, opt_generate, opt_default, opt_apply, opt_activation;
 const char *opt_passwords;
 struct form opt_form;
 struct form_rules rules;
@@ -58,7 +61,8 @@ struct form_rules rules;
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: mssante-admin [options] account add LOGIN [--generate] [PERSON]\n"
+            "usage: mssante-admin [options] account add LOGIN [--generate | --activation] [PERSON]\n"
+            "       mssante-admin [options] account activation LOGIN   (a new link)\n"
             "       mssante-admin [options] account show LOGIN | list\n"
             "       mssante-admin [options] account passwd LOGIN [--generate]\n"
             "       mssante-admin [options] account set LOGIN PERSON\n"
@@ -87,7 +91,8 @@ static void usage(FILE *fp)
                     form_defs[i].help);
     fprintf(fp,
             "A password is read from the standard input (one line, %d characters at least)\n"
-            "or, with --generate, made and printed once. --json: listings as JSON.\n"
+            "or, with --generate, made and printed once; with --activation the holder chooses it\n"
+            "through a link mailed to the contact address (mssante-portal). --json: JSON listings.\n"
             "%s"
             "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n",
             PASSWORD_MIN, cmd_usage_common);
@@ -301,17 +306,68 @@ static void set_person(const char *login)
         refuse("%s: no such login", login);
 }
 
+/*
+ * send_activation - a new activation link of a pending account to its
+ * contact address, inside the caller's transaction: a link that could not
+ * be sent leaves nothing behind.
+ */
+static void send_activation(const char *login)
+{
+    const char *p[1] = {login};
+    PGresult *res = sql("SELECT id, contact_email FROM account WHERE login = lower($1) AND state = 'pending'",
+                        1, p);
+    char   *token, *err = NULL;
+
+    if (PQntuples(res) != 1)
+        refuse("%s: no account waiting for activation", login);
+    if (PQgetisnull(res, 0, 1) || *PQgetvalue(res, 0, 1) == '\0')
+        refuse("%s: no contact address to send the activation link to (--contact)", login);
+    if (strncmp(var_portal_url, "https://", 8) != 0)
+        refuse("portal_url: the portal's https:// address is needed for the link");
+    if ((token = token_new(db, PQgetvalue(res, 0, 0), "activation", var_portal_activation_validity, &err)) == NULL)
+        refuse("%s", err);
+    if (token_mail("activation", var_portal_url, token, var_portal_activation_validity,
+                   PQgetvalue(res, 0, 1), &err) < 0)
+        refuse("%s: the activation link was not sent: %s", login, err);
+    audit("account-activation-link", login, PQgetvalue(res, 0, 1));
+    fprintf(stderr, "mssante-admin: activation link of %s sent to %s\n", login, PQgetvalue(res, 0, 1));
+    OPENSSL_cleanse(token, strlen(token));
+    free(token);
+    PQclear(res);
+}
+
 static int account_add(char **a)
 {
     opt_form.in[FF_LOGIN] = a[0];
     check_options(0);
+    if (opt_activation && opt_generate)
+        refuse("--activation and --generate: the holder chooses the password, or you do");
     sql_do("BEGIN", 0, NULL);
-    store_password("INSERT INTO account (login, password) VALUES ($1, $2) ON CONFLICT (login) DO NOTHING",
-                   opt_form.val[FF_LOGIN], "this login exists already");
+    if (opt_activation) {
+        const char *p[1] = {opt_form.val[FF_LOGIN]};
+
+        /* "!" is no password: every login is refused until the holder chooses one. */
+        if (sql_do("INSERT INTO account (login, password, state) VALUES ($1, '!', 'pending')"
+                   " ON CONFLICT (login) DO NOTHING", 1, p) != 1)
+            refuse("%s: this login exists already", opt_form.val[FF_LOGIN]);
+    } else {
+        store_password("INSERT INTO account (login, password) VALUES ($1, $2) ON CONFLICT (login) DO NOTHING",
+                       opt_form.val[FF_LOGIN], "this login exists already");
+    }
     set_person(opt_form.val[FF_LOGIN]);
     audit("account-add", opt_form.val[FF_LOGIN], opt_form.val[FF_CONTACT]);
+    if (opt_activation)
+        send_activation(opt_form.val[FF_LOGIN]);
     sql_do("COMMIT", 0, NULL);
     fprintf(stderr, "mssante-admin: account %s added\n", opt_form.val[FF_LOGIN]);
+    return 0;
+}
+
+static int account_activation(char **a)
+{
+    sql_do("BEGIN", 0, NULL);
+    send_activation(a[0]);
+    sql_do("COMMIT", 0, NULL);
     return 0;
 }
 
@@ -441,6 +497,7 @@ static const struct verb {
     int     app;
 } verbs[] = {
     {"account", "add", 1, account_add, 0},
+    {"account", "activation", 1, account_activation, 0},
     {"account", "set", 1, account_set, 0},
     {"account", "show", 1, account_show, 0},
     {"account", "list", 0, account_list, 0},
@@ -480,6 +537,7 @@ int main(int argc, char **argv)
     static const struct option fixed[] = {
         CMD_LONGOPTS,
         {"generate", no_argument, 0, OPT_GENERATE},
+        {"activation", no_argument, 0, OPT_ACTIVATION},
         {"json", no_argument, 0, OPT_JSON},
         {"default", no_argument, 0, OPT_DEFAULT},
         {"apply", no_argument, 0, OPT_APPLY},
@@ -511,6 +569,7 @@ int main(int argc, char **argv)
             continue;
         switch (ch) {
         case OPT_GENERATE: opt_generate = 1; break;
+        case OPT_ACTIVATION: opt_activation = 1; break;
         case OPT_JSON: opt_json = 1; break;
         case OPT_DEFAULT: opt_default = 1; break;
         case OPT_APPLY: opt_apply = 1; break;

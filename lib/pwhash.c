@@ -65,3 +65,25 @@ void    pwhash_forget(char *plain)
         free(plain);
     }
 }
+
+/* pwhash_same - crypt(3) of plain with the stored hash's own salt */
+int     pwhash_same(const char *plain, const char *stored)
+{
+    static const char *const prefixes[] = {"{SHA512-CRYPT}", "{SHA256-CRYPT}", "{BLF-CRYPT}", "{CRYPT}"};
+    struct crypt_data *cd;
+    const char *setting = NULL, *hash;
+    int     same;
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && setting == NULL; i++)
+        if (strncmp(stored, prefixes[i], strlen(prefixes[i])) == 0)
+            setting = stored + strlen(prefixes[i]);
+    if (setting == NULL || *setting == '\0')
+        return 0;
+    cd = xcalloc(1, sizeof(*cd));
+    hash = crypt_r(plain, setting, cd);
+    same = hash != NULL && *hash != '*' && strlen(hash) == strlen(setting)
+        && CRYPTO_memcmp(hash, setting, strlen(hash)) == 0;
+    OPENSSL_cleanse(cd, sizeof(*cd));
+    free(cd);
+    return same;
+}

@@ -919,6 +919,68 @@ sub https_server {
     return { port => slurp($portfile), log => $log, dir => $root };
 }
 
+# ---------------------------------------------------------------- web
+
+# nginx - an nginx of the sandbox serving the given server blocks (text);
+# its pid file, logs and temporary files all in its directory. Returns
+# {dir, error_log, access_log}.
+sub nginx {
+    my ($self, %o) = @_;
+    my $d = "$self->{dir}/" . ($o{name} || 'nginx');
+    make_path("$d/tmp");
+    my $conf = write_file("$d/nginx.conf", <<"EOF");
+# sandbox nginx: nothing here reads /etc/nginx
+daemon on;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+worker_processes 1;
+events { worker_connections 512; }
+http {
+    default_type application/octet-stream;
+    access_log $d/access.log;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+$o{servers}
+}
+EOF
+    my @cmd = ('nginx', '-p', $d, '-e', "$d/error.log", '-c', $conf);
+    system(join(' ', map { shell_quote($_) } @cmd) . " >$d/start.out 2>&1") == 0
+        or croak "nginx did not start:\n" . tail("$d/start.out") . tail("$d/error.log");
+    $self->on_stop(nginx => sub {
+        my ($pid) = (-e "$d/nginx.pid" ? slurp("$d/nginx.pid") : '') =~ /(\d+)/;
+        system(join(' ', map { shell_quote($_) } @cmd, '-s', 'quit') . " >>$d/start.out 2>&1");
+        wait_gone($pid, 10) or kill 'KILL', $pid if $pid;
+    });
+    return { dir => $d, error_log => "$d/error.log", access_log => "$d/access.log" };
+}
+
+# daemon - one of our daemons in the foreground (-f), output to its log;
+# ready when port answers on 127.0.0.1. Returns {pid, log, stop => sub}.
+sub daemon {
+    my ($self, %o) = @_;
+    my $name = $o{name} or croak "daemon: name";
+    my $log = "$self->{dir}/$name.log";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', $log; open STDERR, '>&', \*STDOUT;
+        exec @{ $o{cmd} };
+        exit 127;
+    }
+    my $d = { pid => $pid, log => $log };
+    $d->{stop} = sub {
+        return unless kill 0, $pid;
+        kill 'TERM', $pid;
+        wait_gone($pid, 10) or do { kill 'KILL', $pid; wait_gone($pid, 5) };
+    };
+    $self->on_stop($name => $d->{stop});
+    wait_port('127.0.0.1', $o{port}, 10)
+        or croak "$name does not listen on 127.0.0.1:$o{port}:\n" . tail($log);
+    return $d;
+}
+
 # ---------------------------------------------------------------- clients
 
 # imap - a minimal IMAP client: login, then commands; returns an object
