@@ -12,6 +12,7 @@
 #include "enrol.h"
 #include "mymalloc.h"
 #include "pgutil.h"
+#include "pwhash.h"
 
 #define PNG_SCALE 8                     /* pixels per module */
 #define PNG_BORDER 4                    /* modules of quiet zone */
@@ -98,4 +99,91 @@ int enrol_totp_confirm(PGconn *conn, const char *account_id, const unsigned char
     PQclear(res);
     PQfreemem(esc);
     return ok ? 0 : -1;
+}
+
+/* run - one statement; its result, or NULL with *err */
+static PGresult *run(PGconn *conn, const char *sql, int n, const char *const *p, char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    *err = pgu_error(conn);
+    PQclear(res);
+    return NULL;
+}
+
+/* audit_device - the audit row of a device change, in the caller's transaction */
+static PGresult *audit_device(PGconn *conn, const char *account_id, const char *action, const char *name,
+                              const char *actor, const char *service, const char *client, char **err)
+{
+    const char *p[6] = {account_id, action, name, actor, service, client};
+
+    return run(conn, "INSERT INTO audit_event (actor, action, service, remote_ip, request, result)"
+               " SELECT coalesce($4, login), $2, $5, $6::inet, login || ': ' || $3, 'ok'"
+               " FROM account WHERE id = $1", 6, p, err);
+}
+
+char   *enrol_device_add(PGconn *conn, const char *account_id, const char *name, const char *actor,
+                         const char *service, const char *client, int *exists, char **err)
+{
+    const char *p[3] = {account_id, name, NULL};
+    PGresult *res = NULL, *r2;
+    char   *body = NULL, *pw = NULL, *hash = NULL;
+
+    *exists = 0;
+    PQclear(run(conn, "BEGIN", 0, NULL, err));
+    if ((res = run(conn, "INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
+                   " ON CONFLICT DO NOTHING RETURNING id", 2, p, err)) == NULL)
+        goto fail;
+    if (PQntuples(res) != 1) {
+        *exists = 1;
+        *err = xasprintf("a device \"%s\" exists already", name);
+        goto fail;
+    }
+    /* "d<id>-": the passdb checks one hash, not one per device. */
+    body = pwhash_random();
+    pw = xasprintf("d%s-%s", PQgetvalue(res, 0, 0), body);
+    pwhash_forget(body);
+    if ((hash = pwhash_hash(pw, err)) == NULL)
+        goto fail;
+    p[1] = hash;
+    p[2] = PQgetvalue(res, 0, 0);
+    if ((r2 = run(conn, "UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p, err)) == NULL)
+        goto fail;
+    PQclear(r2);
+    if ((r2 = audit_device(conn, account_id, "device-add", name, actor, service, client, err)) == NULL)
+        goto fail;
+    PQclear(r2);
+    if ((r2 = run(conn, "COMMIT", 0, NULL, err)) == NULL)
+        goto fail;
+    PQclear(r2);
+    PQclear(res);
+    free(hash);
+    return pw;
+fail:
+    PQclear(PQexec(conn, "ROLLBACK"));
+    PQclear(res);
+    free(hash);
+    pwhash_forget(pw);
+    return NULL;
+}
+
+int enrol_device_revoke(PGconn *conn, const char *account_id, const char *name, const char *actor,
+                        const char *service, const char *client, char **err)
+{
+    const char *p[5] = {account_id, name, actor, service, client};
+    PGresult *res;
+    long    n;
+
+    /* The revocation and its trace in one statement: no trace, no revocation. */
+    if ((res = run(conn, "WITH d AS (UPDATE device_password SET revoked_at = now() WHERE account_id = $1"
+                   "  AND name = $2 AND revoked_at IS NULL RETURNING 1)"
+                   " INSERT INTO audit_event (actor, action, service, remote_ip, request, result)"
+                   " SELECT coalesce($3, login), 'device-revoke', $4, $5::inet, login || ': ' || $2, 'ok'"
+                   " FROM account WHERE id = $1 AND EXISTS (SELECT 1 FROM d)", 5, p, err)) == NULL)
+        return -1;
+    n = atol(PQcmdTuples(res));
+    PQclear(res);
+    return n > 0;
 }

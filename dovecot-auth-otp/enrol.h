@@ -29,4 +29,17 @@ int     enrol_totp_confirm(PGconn *conn, const char *account_id, const unsigned 
                            size_t len, long step, const char *actor, const char *service,
                            const char *client, char **err);
 
+/*
+ * enrol_device_add - a new device password "d<id>-xxxxx-xxxxx-xxxxx-xxxxx"
+ * of the account, stored hashed, audited as actor/service/client. The
+ * password (malloc'd, to show once and wipe), or NULL with *err (*exists
+ * set when the account has a live device of that name already).
+ */
+char   *enrol_device_add(PGconn *conn, const char *account_id, const char *name, const char *actor,
+                         const char *service, const char *client, int *exists, char **err);
+
+/* enrol_device_revoke - revoke a live device by name: 1 done, 0 none such, -1 with *err */
+int     enrol_device_revoke(PGconn *conn, const char *account_id, const char *name, const char *actor,
+                            const char *service, const char *client, char **err);
+
 #endif

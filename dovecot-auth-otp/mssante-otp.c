@@ -232,16 +232,6 @@ static int cmd_verify(const char *login, const char *code)
     return 0;
 }
 
-/* device_password - d<id>-xxxxx-xxxxx-xxxxx-xxxxx (100 random bits) */
-/* device_password - "d<id>-" and a random password: one hash to check per login */
-static char *device_password(const char *devid)
-{
-    char   *body = pwhash_random(), *pw = xasprintf("d%s-%s", devid, body);
-
-    pwhash_forget(body);
-    return pw;
-}
-
 static int cmd_device(const char *verb, const char *login, const char *name)
 {
     char   *id = account_id(login);
@@ -262,34 +252,23 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         free(id);
         return 2;
     } else if (strcmp(verb, "add") == 0) {
-        char   *pw, *hash, *err = NULL;
+        char   *pw, *err = NULL;
+        int     exists;
 
-        PQclear(pgu_must(conn, "BEGIN", 0, NULL));
-        res = pgu_must(conn, "INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
-                " ON CONFLICT DO NOTHING RETURNING id", 2, p);
-        if (PQntuples(res) != 1)
-            msg_fatal("%s already has a device \"%s\" (revoke it, or choose another name)", login, name);
-        pw = device_password(PQgetvalue(res, 0, 0));
-        if ((hash = pwhash_hash(pw, &err)) == NULL)
-            msg_fatal("device password: %s", err);
-        p[2] = PQgetvalue(res, 0, 0);
-        p[1] = hash;
-        PQclear(pgu_must(conn, "UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p));
-        free(hash);
-        PQclear(res);
-        pgu_audit(conn, "mssante-otp", "device-add", login, name);
-        PQclear(pgu_must(conn, "COMMIT", 0, NULL));
+        if ((pw = enrol_device_add(conn, id, name, "mssante-otp", "admin", NULL, &exists, &err)) == NULL)
+            msg_fatal("%s%s", err, exists ? " (revoke it, or choose another name)" : "");
         printf("%s\n", pw);
         fprintf(stderr, "device password of %s for \"%s\": shown once, give it to the device now\n",
                 login, name);
         pwhash_forget(pw);
     } else if (strcmp(verb, "revoke") == 0) {
-        res = pgu_must(conn, "UPDATE device_password SET revoked_at = now() WHERE account_id = $1 AND name = $2"
-                " AND revoked_at IS NULL", 2, p);
-        if (atol(PQcmdTuples(res)) != 1)
+        char   *err = NULL;
+        int     r = enrol_device_revoke(conn, id, name, "mssante-otp", "admin", NULL, &err);
+
+        if (r < 0)
+            msg_fatal("%s", err);
+        if (r == 0)
             msg_fatal("%s has no live device \"%s\"", login, name);
-        PQclear(res);
-        pgu_audit(conn, "mssante-otp", "device-revoke", login, name);
         printf("%s: device \"%s\" revoked\n", login, name);
     } else {
         usage(stderr);

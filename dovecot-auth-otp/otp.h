@@ -90,6 +90,9 @@ enum otp_outcome {
  * "mssante_login" (the account) as extra fields, for the portal only.
  */
 #define OTP_PORTAL_SERVICE "mssante-portal"
+/* The portal's forwarded field asking for the password alone to be checked
+ * ("password"): "code-needed" when right, whatever the method, no code sent. */
+#define OTP_PORTAL_CHECK "mssante_check"
 
 /* otp_outcome_name - the word of the audit trail ("ok", "fail", "bad-code", ...) */
 const char *otp_outcome_name(enum otp_outcome outcome);

@@ -37,6 +37,7 @@
  * and the statement run once more, so the next login after an outage works.
  */
 #include "auth-common.h"
+#include "auth-fields.h"
 #include "passdb.h"
 #include "password-scheme.h"
 
@@ -76,6 +77,7 @@ struct attempt {
     const char *how;                    /* what was presented, for the audit trail */
     const char *device_id;              /* the device password that matched */
     bool    portal;                     /* asked by mssante-portal (OTP_PORTAL_SERVICE) */
+    bool    password_only;              /* the portal checks a password alone (no code sent) */
 };
 
 /* The account as one query returns it, with the BAL to open. */
@@ -426,6 +428,11 @@ static enum otp_outcome credentials(struct attempt *a, const char *password)
     }
     if (!a->portal && tempfail)
         return OTP_TEMPFAIL;
+    /* The portal re-checks a signed-in user's password (a change of password). */
+    if (a->password_only) {
+        a->how = "password";
+        return password_ok(a, password) ? OTP_CODE_NEEDED : OTP_FAIL;
+    }
     if (strcmp(method, "totp") == 0 && !PQgetisnull(a->row, 0, F_SECRET)) {
         /* The portal asks for the password first, then for the code. */
         if (a->portal && password_ok(a, password)) {
@@ -560,6 +567,8 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     const char *p[4] = {who, a.client, dec2str(var_otp_login_window), asked}, *bal, *detail = NULL;
     enum otp_outcome outcome;
 
+    a.password_only = a.portal && null_strcmp(auth_fields_find(request->fields.extra_fields,
+                                                               "forward_" OTP_PORTAL_CHECK), "password") == 0;
     if ((a.row = query(m, request, account_sql, 4, p)) == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
     if (PQntuples(a.row) != 1) {

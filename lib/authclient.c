@@ -180,6 +180,13 @@ static int safe_value(const char *s)
 int authc_plain(const char *path, const char *service, const char *user, const char *password,
                 const char *rip, int timeout, struct authc_reply *reply, char **err)
 {
+    return authc_plain_fwd(path, service, user, password, rip, NULL, timeout, reply, err);
+}
+
+int authc_plain_fwd(const char *path, const char *service, const char *user, const char *password,
+                    const char *rip, const char *forward, int timeout, struct authc_reply *reply,
+                    char **err)
+{
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct conn c = {.fd = -1};
     size_t  consumed = 0, b64len = 0;
@@ -188,7 +195,7 @@ int authc_plain(const char *path, const char *service, const char *user, const c
 
     memset(reply, 0, sizeof(*reply));
     *err = NULL;
-    if (!safe_value(service) || (rip != NULL && !safe_value(rip))) {
+    if (!safe_value(service) || (rip != NULL && !safe_value(rip)) || (forward && !safe_value(forward))) {
         *err = xstrdup("a field holds a tab or a newline");
         return -1;
     }
@@ -218,8 +225,9 @@ int authc_plain(const char *path, const char *service, const char *user, const c
     if (!done)
         goto lost;
     b64 = plain_response(user, password, &b64len);
-    req = xasprintf("AUTH\t1\tPLAIN\tservice=%s%s%s\tsecured\tresp=%s\n", service,
-                    rip ? "\trip=" : "", rip ? rip : "", b64);
+    req = xasprintf("AUTH\t1\tPLAIN\tservice=%s%s%s%s%s\tsecured\tresp=%s\n", service,
+                    rip ? "\trip=" : "", rip ? rip : "", forward ? "\tforward_fields=" : "",
+                    forward ? forward : "", b64);
     if (write_all(&c, req, strlen(req)) < 0)
         goto lost;
     if ((line = read_line(&c, &consumed)) == NULL)

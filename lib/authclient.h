@@ -32,6 +32,14 @@ struct authc_reply {
 int     authc_plain(const char *path, const char *service, const char *user, const char *password,
                     const char *rip, int timeout, struct authc_reply *reply, char **err);
 
+/*
+ * authc_plain_fwd - authc_plain with one forwarded field ("key=value", no
+ * tab or newline) that the passdb reads as forward_<key>
+ */
+int     authc_plain_fwd(const char *path, const char *service, const char *user, const char *password,
+                        const char *rip, const char *forward, int timeout, struct authc_reply *reply,
+                        char **err);
+
 /* authc_free - the strings of a reply */
 void    authc_free(struct authc_reply *reply);
 

@@ -178,7 +178,7 @@ struct cfg_param mssante_params[] = {
      "mssante-portal's worker threads (each with its own PostgreSQL connection)", 0},
     {"portal_session_lifetime", CFG_TIME, "8h", 60, 604800, &var_portal_session_lifetime,
      "a portal session ends this long after sign-in, used or not", 0},
-    {"portal_idle_timeout", CFG_TIME, "15m", 60, 86400, &var_portal_idle_timeout,
+    {"portal_idle_timeout", CFG_TIME, "15m", 5, 86400, &var_portal_idle_timeout,
      "a portal session unused this long ends", 0},
     {"portal_activation_validity", CFG_TIME, "48h", 600, 2592000, &var_portal_activation_validity,
      "how long an activation link is good", 0},

@@ -42,7 +42,7 @@ static const char css[] =
 /* ---------------------------------------------------------------- writing */
 
 /* page_begin - the head of a page, the navigation of a signed-in user, the title */
-static void page_begin(struct req *r, const char *title)
+void page_begin(struct req *r, const char *title)
 {
     buf_printf(&r->body, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>",
@@ -53,11 +53,12 @@ static void page_begin(struct req *r, const char *title)
                                                           "MSSante mail"),
                T(r, "Messagerie s\xc3\xa9" "curis\xc3\xa9" "e de sant\xc3\xa9", "Secure health mail"));
     if (r->have_session && r->s.stage == ST_IN)
-        buf_printf(&r->body, "<nav><a href=\"/compte\">%s</a><a href=\"/canal\">%s</a>"
+        buf_printf(&r->body, "<nav><a href=\"/compte\">%s</a><a href=\"/profil\">%s</a>"
+                   "<a href=\"/appareils\">%s</a><a href=\"/delegues\">%s</a>"
                    "<form method=\"post\" action=\"/deconnexion\"><input type=\"hidden\" name=\"csrf\""
                    " value=\"%s\"><button class=\"link\" type=\"submit\">%s</button></form></nav>",
-                   T(r, "Mon compte", "My account"), T(r, "Canal de t\xc3\xa9l\xc3\xa9" "communication",
-                                                      "Code channel"),
+                   T(r, "Mon compte", "My account"), T(r, "Mon profil", "My profile"),
+                   T(r, "Mes appareils", "My devices"), T(r, "D\xc3\xa9l\xc3\xa9gu\xc3\xa9s", "Delegates"),
                    r->s.csrf, T(r, "Se d\xc3\xa9" "connecter", "Sign out"));
     buf_puts(&r->body, "</header><main><h1>");
     buf_html(&r->body, title);
@@ -71,14 +72,14 @@ static void page_begin(struct req *r, const char *title)
 }
 
 /* page_end - the foot of a page */
-static void page_end(struct req *r)
+void page_end(struct req *r)
 {
     buf_printf(&r->body, "</main><footer><a href=\"/langue?l=%s\" lang=\"%s\">%s</a></footer></body></html>\n",
                r->en ? "fr" : "en", r->en ? "fr" : "en", r->en ? "Fran\xc3\xa7" "ais" : "English");
 }
 
 /* message - a paragraph of a kind (error, note, ok) */
-static void message(struct req *r, const char *kind, const char *text)
+void message(struct req *r, const char *kind, const char *text)
 {
     buf_printf(&r->body, "<p class=\"%s\"%s>", kind, strcmp(kind, "error") == 0 ? " role=\"alert\"" : "");
     buf_html(&r->body, text);
@@ -86,14 +87,14 @@ static void message(struct req *r, const char *kind, const char *text)
 }
 
 /* form_begin - a POST form with the CSRF token */
-static void form_begin(struct req *r, const char *action)
+void form_begin(struct req *r, const char *action)
 {
     buf_printf(&r->body, "<form method=\"post\" action=\"%s\"><input type=\"hidden\" name=\"csrf\""
                " value=\"%s\">", action, r->s.csrf);
 }
 
 /* input - a labelled field */
-static void input(struct req *r, const char *type, const char *name, const char *label,
+void input(struct req *r, const char *type, const char *name, const char *label,
                   const char *autocomplete, const char *value, const char *extra)
 {
     buf_printf(&r->body, "<p><label for=\"%s\">", name);
@@ -109,7 +110,7 @@ static void input(struct req *r, const char *type, const char *name, const char 
 }
 
 /* form_end - the submit button and the end of the form */
-static void form_end(struct req *r, const char *button)
+void form_end(struct req *r, const char *button)
 {
     buf_printf(&r->body, "<button type=\"submit\">%s</button></form>", button);
 }
@@ -125,7 +126,7 @@ void page_error(struct req *r, int status, const char *fr, const char *en)
 }
 
 /* redirect - 303 to a path of ours */
-static void redirect(struct req *r, const char *path)
+void redirect(struct req *r, const char *path)
 {
     r->status = 303;
     free(r->location);
@@ -133,20 +134,20 @@ static void redirect(struct req *r, const char *path)
 }
 
 /* unavailable - our own failure: the user retries later */
-static void unavailable(struct req *r)
+void unavailable(struct req *r)
 {
     page_error(r, 503, "Service momentan\xc3\xa9ment indisponible : r\xc3\xa9" "essayez dans quelques minutes.",
                "Service temporarily unavailable: try again in a few minutes.");
 }
 
 /* flash - a message for the next page */
-static void flash(struct req *r, const char *fr, const char *en)
+void flash(struct req *r, const char *fr, const char *en)
 {
     snprintf(r->s.flash, sizeof(r->s.flash), "%s", T(r, fr, en));
 }
 
 /* audit - an audit_event row of the portal */
-static void audit(struct req *r, const char *actor, const char *action, const char *result,
+void audit(struct req *r, const char *actor, const char *action, const char *result,
                   const char *detail)
 {
     const char *p[5] = {actor, action, r->client[0] ? r->client : NULL, result, detail};
@@ -161,7 +162,7 @@ static void audit(struct req *r, const char *actor, const char *action, const ch
 /* ---------------------------------------------------------------- rules */
 
 /* password_problem - why a new password is refused, or NULL */
-static const char *password_problem(struct req *r, const char *pw, const char *confirm, const char *login,
+const char *password_problem(struct req *r, const char *pw, const char *confirm, const char *login,
                                     const char *current)
 {
     int     lower = 0, upper = 0, digit = 0, other = 0;
@@ -193,7 +194,7 @@ static const char *password_problem(struct req *r, const char *pw, const char *c
 }
 
 /* password_rules - the rules, as the page states them */
-static void password_rules(struct req *r)
+void password_rules(struct req *r)
 {
     char    line[300];
 
@@ -238,12 +239,13 @@ static void enter(struct req *r, enum stage stage)
 }
 
 /* ask_dovecot - credentials to the passdb through Dovecot; -1 when it could not be asked */
-static int ask_dovecot(struct req *r, const char *login, const char *password, struct authc_reply *rep)
+int ask_dovecot(struct req *r, const char *login, const char *password, const char *forward,
+                struct authc_reply *rep)
 {
     char   *err = NULL;
 
-    if (authc_plain(var_portal_auth_socket, OTP_PORTAL_SERVICE, login, password,
-                    r->client[0] ? r->client : NULL, 30, rep, &err) < 0) {
+    if (authc_plain_fwd(var_portal_auth_socket, OTP_PORTAL_SERVICE, login, password,
+                        r->client[0] ? r->client : NULL, forward, 30, rep, &err) < 0) {
         msg_error("sign-in: Dovecot's auth service cannot be asked: %s", err);
         free(err);
         return -1;
@@ -287,7 +289,7 @@ static void sign_in(struct req *r)
                         "Enter your login and password."), login && strlen(login) < 128 ? login : NULL);
         return;
     }
-    if (ask_dovecot(r, login, pw, &rep) < 0) {
+    if (ask_dovecot(r, login, pw, NULL, &rep) < 0) {
         unavailable(r);
         return;
     }
@@ -380,7 +382,7 @@ static void code_submit(struct req *r)
         return;
     }
     snprintf(both, sizeof(both), "%s%s", r->s.password, code);
-    asked = ask_dovecot(r, r->s.login, both, &rep);
+    asked = ask_dovecot(r, r->s.login, both, NULL, &rep);
     OPENSSL_cleanse(both, sizeof(both));
     if (asked < 0) {
         unavailable(r);
@@ -877,25 +879,54 @@ static void forgot_form(struct req *r, const char *note)
     page_end(r);
 }
 
-/* A link to mail, away from the request (its time says nothing). */
+/* A message to send away from the request (its time says nothing). */
 struct mailing {
-    char    kind[16], token[TOKEN_HEX_LEN + 1], rcpt[256], url[512];
+    char   *rcpt, *subject, *body;
+    char    kind[16], token[TOKEN_HEX_LEN + 1], url[512];   /* or a link */
     long    validity;
 };
 
-/* mail_thread - send one link */
+/* mail_thread - send one message or link */
 static void *mail_thread(void *arg)
 {
     struct mailing *m = arg;
     char   *err = NULL;
+    int     ret = m->body ? notice_send(var_otp_sendmail, var_otp_email_sender, m->rcpt, m->subject, m->body, &err)
+        : token_mail(m->kind, m->url, m->token, m->validity, m->rcpt, &err);
 
-    if (token_mail(m->kind, m->url, m->token, m->validity, m->rcpt, &err) < 0) {
-        msg_error("a %s link was not sent: %s", m->kind, err);
+    if (ret < 0) {
+        msg_error("a message to a contact address was not sent: %s", err);
         free(err);
     }
+    if (m->body)
+        OPENSSL_cleanse(m->body, strlen(m->body));
+    free(m->rcpt);
+    free(m->subject);
+    free(m->body);
     OPENSSL_cleanse(m, sizeof(*m));
     free(m);
     return NULL;
+}
+
+/* send_later - a thread for the message */
+static void send_later(struct mailing *m)
+{
+    pthread_t th;
+
+    if (pthread_create(&th, NULL, mail_thread, m) != 0)
+        mail_thread(m);
+    else
+        pthread_detach(th);
+}
+
+void mail_later(const char *rcpt, const char *subject, const char *body)
+{
+    struct mailing *m = xcalloc(1, sizeof(*m));
+
+    m->rcpt = xstrdup(rcpt);
+    m->subject = xstrdup(subject);
+    m->body = xstrdup(body);
+    send_later(m);
 }
 
 /* forgot_submit - POST /oubli: the same answer whether or not the pair exists */
@@ -925,7 +956,6 @@ static void forgot_submit(struct req *r)
             int     act = strcmp(PQgetvalue(res, 0, 1), "pending") == 0;
             struct mailing *m = xcalloc(1, sizeof(*m));
             char   *err = NULL, *tok;
-            pthread_t th;
 
             m->validity = act ? var_portal_activation_validity : var_portal_reset_validity;
             snprintf(m->kind, sizeof(m->kind), "%s", act ? "activation" : "reset");
@@ -938,15 +968,12 @@ static void forgot_submit(struct req *r)
                 return;
             }
             snprintf(m->token, sizeof(m->token), "%s", tok);
-            snprintf(m->rcpt, sizeof(m->rcpt), "%s", PQgetvalue(res, 0, 2));
+            m->rcpt = xstrdup(PQgetvalue(res, 0, 2));
             snprintf(m->url, sizeof(m->url), "%s", var_portal_url);
             OPENSSL_cleanse(tok, strlen(tok));
             free(tok);
             audit(r, PQgetvalue(res, 0, 3), act ? "portal-activation-link" : "portal-reset-link", "ok", NULL);
-            if (pthread_create(&th, NULL, mail_thread, m) != 0)
-                mail_thread(m);
-            else
-                pthread_detach(th);
+            send_later(m);
         } else {
             audit(r, login, "portal-reset-link", "unknown", NULL);
         }
@@ -1095,6 +1122,11 @@ void page_route(struct req *r)
         redirect(r, "/canal");
     } else if (is(r, "GET", "/compte")) {
         account_page(r);
+    } else if (!in && (strncmp(r->path, "/profil", 7) == 0 || strncmp(r->path, "/appareils", 10) == 0
+                       || strncmp(r->path, "/delegues", 9) == 0)) {
+        redirect(r, r->have_session && r->s.stage == ST_ENROL ? "/canal" : "/connexion");
+    } else if (account_route(r)) {
+        ;
     } else {
         page_error(r, 404, "Page introuvable.", "Page not found.");
     }

@@ -44,6 +44,12 @@ struct session {
     time_t  enrol_expires;
     int     enrol_tries;
     char    flash[256];                 /* a message for the next page */
+    /* a change that needs the second factor again */
+    char    pending_contact[256];
+    /* a device password just made, shown once */
+    char    device_pw[96];
+    char    device_name[64];
+    time_t  device_until;
 };
 
 /* One form field. */
@@ -106,6 +112,60 @@ int     rate_ok(const char *key, long limit, long window);
 
 /* random_hex - n random bytes as 2n hex digits and a NUL */
 void    random_hex(char *out, size_t n);
+
+/* pages.c: the page writer and what every page may need */
+struct authc_reply;
+
+/* page_begin - the head of a page, the navigation of a signed-in user, the title */
+void    page_begin(struct req *r, const char *title);
+
+/* page_end - the foot of a page */
+void    page_end(struct req *r);
+
+/* message - a paragraph of a kind (error, note, ok) */
+void    message(struct req *r, const char *kind, const char *text);
+
+/* form_begin - a POST form with the CSRF token */
+void    form_begin(struct req *r, const char *action);
+
+/* input - a labelled field (value and extra attributes may be NULL) */
+void    input(struct req *r, const char *type, const char *name, const char *label,
+              const char *autocomplete, const char *value, const char *extra);
+
+/* form_end - the submit button and the end of the form */
+void    form_end(struct req *r, const char *button);
+
+/* redirect - 303 to a path of ours */
+void    redirect(struct req *r, const char *path);
+
+/* unavailable - our own failure: 503, the user retries later */
+void    unavailable(struct req *r);
+
+/* flash - a message for the next page */
+void    flash(struct req *r, const char *fr, const char *en);
+
+/* audit - an audit_event row of the portal */
+void    audit(struct req *r, const char *actor, const char *action, const char *result, const char *detail);
+
+/* password_problem - why a new password is refused, or NULL */
+const char *password_problem(struct req *r, const char *pw, const char *confirm, const char *login,
+                             const char *current);
+
+/* password_rules - the rules, as the page states them */
+void    password_rules(struct req *r);
+
+/* ask_dovecot - credentials to the passdb through Dovecot (forward: NULL or
+ * "key=value"); -1 (logged) when it could not decide */
+int     ask_dovecot(struct req *r, const char *login, const char *password, const char *forward,
+                    struct authc_reply *rep);
+
+/* mail_later - a short message to an address, sent by a thread of its own */
+void    mail_later(const char *rcpt, const char *subject, const char *body);
+
+/* account.c: the pages of a signed-in user */
+
+/* account_route - profile, devices, delegates; 0 when the path is none of theirs */
+int     account_route(struct req *r);
 
 /* pages.c */
 

@@ -16,6 +16,7 @@ use Carp;
 use File::Path qw(make_path);
 use Time::HiRes qw(sleep time);
 use Sandbox;
+use OtpWorld;
 
 our $HOST = 'portail.a.mssante.test';
 our $PERSO_PASSWORD = 'Perso-Boite-1';
@@ -86,6 +87,42 @@ sub admin {
     my ($w, @args) = @_;
     my $o = ref $args[-1] ? pop @args : {};
     return $w->{sb}->command($o->{stdin} // '', $w->{sb}->bin('mssante-admin'), '-c', $w->{conf}, @args);
+}
+
+# account - an account with a password, its BAL (PER, or type), its second
+# factor: totp => 1 (enrolled and confirmed by mssante-otp; returns the
+# secret and the time of the code used) or email => 1; contact at perso.test
+sub account {
+    my ($w, $login, $password, %o) = @_;
+    my ($first) = split /\./, $login;
+    my @a = ('account', 'add', $login, '--contact', "$first\@perso.test", '--first-name', ucfirst $first,
+             '--last-name', uc((split /\./, $login)[1]));
+    my ($rc, $out, $err) = admin($w, @a, { stdin => "$password\n" });
+    croak "account add $login: $err" if $rc;
+    my $bal = $o{bal} || "$login\@a.mssante.test";
+    ($rc, $out, $err) = admin($w, 'bal', 'add', $bal, '--owner', $login,
+                              ($o{type} ? ('--type', $o{type}) : ('--rpps-adeli', sprintf('1%010d', ++$w->{rpps}))));
+    croak "bal add $bal: $err" if $rc;
+    my $otp = $w->{sb}->bin('mssante-otp');
+    if ($o{email}) {
+        Sandbox::run($otp, '-c', $w->{conf}, 'enroll', $login, '--email', "$first\@perso.test");
+        return;
+    }
+    my ($secret) = Sandbox::run($otp, '-c', $w->{conf}, 'enroll', $login, '--totp') =~ /secret=([A-Z2-7]+)/
+        or croak "enroll $login";
+    my $t = time;
+    Sandbox::run($otp, '-c', $w->{conf}, 'verify', $login, OtpWorld::code_at($secret, $t));
+    return ($secret, $t);
+}
+
+# sign_in - through the pages: password, then the code; the last answer
+sub sign_in {
+    my ($c, $login, $password, $code) = @_;
+    $c->get('/connexion');
+    my $r = $c->post('/connexion', login => $login, password => $password);
+    return $r unless ($r->{location} // '') eq '/code';
+    $c->get('/code');
+    return $c->post('/code', code => $code);
 }
 
 # mail - the text of the newest message in a contact mailbox whose subject
