@@ -32,12 +32,20 @@ static const char css[] =
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;color:#1b1b1b}"
     "header{border-bottom:3px solid #000091;margin-bottom:1rem}.brand{font-weight:bold;color:#000091}"
     "label{display:block;font-weight:600;margin-top:.8rem}"
-    "input[type=text],input[type=password],input[type=email]{width:100%;padding:.5rem;font-size:1rem;"
+    "input[type=text],input[type=password],input[type=email],input[type=tel]{width:100%;padding:.5rem;font-size:1rem;"
     "box-sizing:border-box}button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem;background:#000091;"
     "color:#fff;border:0;cursor:pointer}button.link{background:none;color:#000091;text-decoration:underline;"
     "padding:0}.error{color:#ce0500;font-weight:600}.note{color:#3a3a3a}.ok{color:#18753c;font-weight:600}"
     "nav form{display:inline}nav a{margin-right:1rem}code.secret{font-size:1.1rem;letter-spacing:.1rem}"
-    "footer{margin-top:2rem;border-top:1px solid #ddd;padding-top:.5rem;font-size:.9rem}";
+    "footer{margin-top:2rem;border-top:1px solid #ddd;padding-top:.5rem;font-size:.9rem}"
+    "label.inline{display:inline;font-weight:normal;margin-left:.4rem}table{border-collapse:collapse;width:100%}"
+    "th,td{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}fieldset{border:1px solid #ccc}"
+    "dt{font-weight:600;margin-top:.5rem}dd{margin-left:0}";
+
+/* The icon of the pages: the MSSanté blue, no third-party asset. */
+static const char icon[] =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\""
+    " fill=\"#000091\"/><path d=\"M4 8h8M8 4v8\" stroke=\"#fff\" stroke-width=\"2.5\"/></svg>";
 
 /* ---------------------------------------------------------------- writing */
 
@@ -48,7 +56,8 @@ void page_begin(struct req *r, const char *title)
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>",
                r->en ? "en" : "fr");
     buf_html(&r->body, title);
-    buf_printf(&r->body, " \xe2\x80\x93 %s</title><link rel=\"stylesheet\" href=\"/style.css\"></head>"
+    buf_printf(&r->body, " \xe2\x80\x93 %s</title><link rel=\"stylesheet\" href=\"/style.css\">"
+               "<link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"></head>"
                "<body><header><p class=\"brand\">%s</p>", T(r, "Messagerie MSSant\xc3\xa9",
                                                           "MSSante mail"),
                T(r, "Messagerie s\xc3\xa9" "curis\xc3\xa9" "e de sant\xc3\xa9", "Secure health mail"));
@@ -495,9 +504,9 @@ static void channel_page(struct req *r, const char *error)
     form_begin(r, "/canal");
     buf_printf(&r->body, "<fieldset><legend>%s</legend>"
                "<p><input type=\"radio\" id=\"m-totp\" name=\"method\" value=\"totp\" checked>"
-               "<label for=\"m-totp\" style=\"display:inline\">%s</label></p>"
+               "<label for=\"m-totp\" class=\"inline\">%s</label></p>"
                "<p><input type=\"radio\" id=\"m-email\" name=\"method\" value=\"email\">"
-               "<label for=\"m-email\" style=\"display:inline\">%s</label></p></fieldset>",
+               "<label for=\"m-email\" class=\"inline\">%s</label></p></fieldset>",
                T(r, "Recevoir mes codes", "Receive my codes"),
                T(r, "par une application d'authentification (recommand\xc3\xa9)", "from an authenticator app"
                  " (recommended)"),
@@ -745,7 +754,7 @@ static void password_form(struct req *r, const char *action, const char *title, 
           NULL, NULL);
     if (terms)
         buf_printf(&r->body, "<p><input type=\"checkbox\" id=\"terms\" name=\"terms\" value=\"yes\" required>"
-                   "<label for=\"terms\" style=\"display:inline\">%s</label></p>",
+                   "<label for=\"terms\" class=\"inline\">%s</label></p>",
                    T(r, "J'accepte les conditions g\xc3\xa9n\xc3\xa9rales d'utilisation de la messagerie"
                      " s\xc3\xa9" "curis\xc3\xa9" "e de sant\xc3\xa9 (usage professionnel, confidentialit\xc3\xa9"
                      " des \xc3\xa9" "changes, tra\xc3\xa7" "abilit\xc3\xa9 des connexions).",
@@ -1070,6 +1079,9 @@ void page_route(struct req *r)
     if (is(r, "GET", "/style.css")) {
         r->ctype = "text/css; charset=utf-8";
         buf_puts(&r->body, css);
+    } else if (is(r, "GET", "/favicon.svg") || is(r, "GET", "/favicon.ico")) {
+        r->ctype = "image/svg+xml";
+        buf_puts(&r->body, icon);
     } else if (is(r, "GET", "/.well-known/autoconfig/mail/config-v1.1.xml")
                || is(r, "GET", "/mail/config-v1.1.xml")) {
         autoconfig(r, r->query_email);

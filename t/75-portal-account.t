@@ -32,7 +32,7 @@ sub imap_login { my ($user, $pass) = @_; return $sb->imap($dc->{imap_port}, $use
 sub until_ok { my ($what, $secs) = @_; my $end = time + $secs; sleep 0.2 until $what->() || time > $end; $what->() }
 # step - a code of paul's app not used yet (each is good once)
 my $pstep = int($pt / 30);
-sub pcode { $pstep++; my $t = time; sleep 0.5 while int((time) / 30) + 1 < $pstep; return OtpWorld::code_at($psecret, $pstep * 30) }
+sub pcode { OtpWorld::next_code($psecret, \$pstep) }
 
 my $p = PortalWorld::client($w, 'paul');
 my $r = PortalWorld::sign_in($p, 'paul.durand', $ppw, pcode());
@@ -151,7 +151,7 @@ $r = $p->get('/delegues');
 like($r->{body}, qr{<h2>secretariat\@a\.mssante\.test</h2>}, 'paul sees the ORG BAL he is responsible of');
 unlike($r->{body}, qr{<h2>paul\.durand\@}, 'not his own PER BAL');
 my $cstep = int($ct / 30);
-sub ccode { $cstep++; sleep 0.5 while int((time) / 30) + 1 < $cstep; return OtpWorld::code_at($csecret, $cstep * 30) }
+sub ccode { OtpWorld::next_code($csecret, \$cstep) }
 $imap = imap_login('secretariat@a.mssante.test*claire.simon', $cpw . ccode());
 ok(!$imap->login_ok, 'claire cannot open the BAL yet');
 $r = $p->post('/delegues', bal => 'secretariat@a.mssante.test', login => 'personne.inconnue');

@@ -46,6 +46,16 @@ sub code {
     return code_at($secret, time);
 }
 
+# next_code - a code of the secret not used yet: the step after *$step (the
+# last one used), or the current one if that is later; waits when the step
+# is not due yet (a code is good from one step early). Updates *$step.
+sub next_code {
+    my ($secret, $step) = @_;
+    $$step = $$step + 1 > int(time / 30) ? $$step + 1 : int(time / 30);
+    select(undef, undef, undef, 0.5) while int(time / 30) + 1 < $$step;
+    return code_at($secret, $$step * 30);
+}
+
 # code_at - the TOTP code of a secret at a given time
 sub code_at {
     my ($secret, $t) = @_;
