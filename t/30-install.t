@@ -29,7 +29,7 @@ my @man = map { glob "$root/usr/share/man/$_" } qw(man1/*.1 man5/*.5 man7/*.7 ma
 my %have = map { m{([^/]+)$}; ($1 => 1) } @man;
 for my $p (qw(milter-whitelist.8 liste-blanche.8 milter-smime.8 mssante-smime.8 annuaire-sync.8
               annuaire-search.1 mssante-db.8 mssante-otp.8 mssante-patient-folder.7 mssante-auth-otp.7
-              mssante-sasl-proxy.8 mssante-admin.8
+              mssante-sasl-proxy.8 mssante-admin.8 mssante-portal.8
               mssante.conf.5)) {
     ok($have{$p}, "man page $p installed");
 }
