@@ -90,8 +90,9 @@ enum otp_outcome {
  * "mssante_login" (the account) as extra fields, for the portal only.
  */
 #define OTP_PORTAL_SERVICE "mssante-portal"
-/* The portal's forwarded field asking for the password alone to be checked
- * ("password"): "code-needed" when right, whatever the method, no code sent. */
+/* The portal's forwarded field: "password" asks for the password alone to be
+ * checked ("code-needed" when right, whatever the method, no code sent);
+ * "code" says the password is followed by a code (one hash, not two). */
 #define OTP_PORTAL_CHECK "mssante_check"
 
 /* otp_outcome_name - the word of the audit trail ("ok", "fail", "bad-code", ...) */

@@ -78,6 +78,7 @@ struct attempt {
     const char *device_id;              /* the device password that matched */
     bool    portal;                     /* asked by mssante-portal (OTP_PORTAL_SERVICE) */
     bool    password_only;              /* the portal checks a password alone (no code sent) */
+    bool    with_code;                  /* the portal sends the password and the code */
 };
 
 /* The account as one query returns it, with the BAL to open. */
@@ -435,7 +436,7 @@ static enum otp_outcome credentials(struct attempt *a, const char *password)
     }
     if (strcmp(method, "totp") == 0 && !PQgetisnull(a->row, 0, F_SECRET)) {
         /* The portal asks for the password first, then for the code. */
-        if (a->portal && password_ok(a, password)) {
+        if (a->portal && !a->with_code && password_ok(a, password)) {
             a->how = "password";
             return OTP_CODE_NEEDED;
         }
@@ -567,8 +568,12 @@ static enum passdb_result check(struct otp_passdb *m, struct auth_request *reque
     const char *p[4] = {who, a.client, dec2str(var_otp_login_window), asked}, *bal, *detail = NULL;
     enum otp_outcome outcome;
 
-    a.password_only = a.portal && null_strcmp(auth_fields_find(request->fields.extra_fields,
-                                                               "forward_" OTP_PORTAL_CHECK), "password") == 0;
+    if (a.portal) {
+        const char *check = auth_fields_find(request->fields.extra_fields, "forward_" OTP_PORTAL_CHECK);
+
+        a.password_only = null_strcmp(check, "password") == 0;
+        a.with_code = null_strcmp(check, "code") == 0;
+    }
     if ((a.row = query(m, request, account_sql, 4, p)) == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
     if (PQntuples(a.row) != 1) {

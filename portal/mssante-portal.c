@@ -466,19 +466,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     (void) cls;
     (void) version;
     r.is_post = strcmp(method, "POST") == 0;
-    if (r.is_post) {
-        if (up == NULL) {
-            *con_cls = xcalloc(1, sizeof(*up));
-            return MHD_YES;
-        }
-        if (*data_len > 0) {
-            if (up->len + *data_len > BODY_MAX)
-                up->too_big = 1;
-            else
-                memcpy(up->buf + up->len, data, *data_len), up->len += *data_len;
+    /* The first call only sees the headers: an answer queued then would close
+     * the connection (libmicrohttpd refuses keep-alive after an early answer). */
+    if (up == NULL) {
+        *con_cls = xcalloc(1, sizeof(*up));
+        return MHD_YES;
+    }
+    if (*data_len > 0) {
+        if (!r.is_post) {
+            up->too_big = 1;                    /* a body where none belongs: refused below */
             *data_len = 0;
             return MHD_YES;
         }
+        if (up->len + *data_len > BODY_MAX) {
+            up->too_big = 1;
+        } else {
+            memcpy(up->buf + up->len, data, *data_len);
+            up->len += *data_len;
+        }
+        *data_len = 0;
+        return MHD_YES;
     }
     client_of(c, r.client, sizeof(r.client));
     r.accept_lang = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language");
@@ -496,7 +503,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         || (r.query_t && u8_check((const uint8_t *) r.query_t, strlen(r.query_t)) != NULL)
         || (r.query_email && u8_check((const uint8_t *) r.query_email, strlen(r.query_email)) != NULL)) {
         page_error(&r, 400, "Adresse invalide.", "Invalid address.");
-    } else if (r.is_post && up->too_big) {
+    } else if (up->too_big) {
         page_error(&r, 413, "Formulaire trop long.", "Form too large.");
     } else if (r.is_post && (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0)) {
         page_error(&r, 415, "Formulaire illisible.", "Unreadable form.");
@@ -667,6 +674,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                          handler, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                          MHD_OPTION_LISTEN_SOCKET, fd,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned) var_portal_threads,
                          MHD_OPTION_CONNECTION_LIMIT, 1000u,
@@ -674,7 +682,6 @@ int main(int argc, char **argv)
                          MHD_OPTION_CONNECTION_TIMEOUT, 30u,
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 65536,
                          MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                          MHD_OPTION_END);
     if (d == NULL)
         msg_fatal("cannot start the HTTP server on %s", listen_spec);

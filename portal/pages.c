@@ -391,7 +391,7 @@ static void code_submit(struct req *r)
         return;
     }
     snprintf(both, sizeof(both), "%s%s", r->s.password, code);
-    asked = ask_dovecot(r, r->s.login, both, NULL, &rep);
+    asked = ask_dovecot(r, r->s.login, both, OTP_PORTAL_CHECK "=code", &rep);
     OPENSSL_cleanse(both, sizeof(both));
     if (asked < 0) {
         unavailable(r);

@@ -12,18 +12,29 @@ our $PASSWORD = 'Mot-de-passe-commun';
 # setup - ($dovecot, [ {login, secret, device}, ... ]) for n accounts
 sub setup {
     my ($sb, %o) = @_;
-    my $n = $o{n} || 100;
     my $dir = $sb->dir;
     my ($pg, $conf) = $sb->migrated;
     Sandbox::write_file($conf, Sandbox::slurp($conf) . "otp_key_file = $dir/otp.key\n");
+    Sandbox::run($sb->bin('mssante-otp'), '-c', $conf, 'key');
+    my $acct = accounts($sb, $conf, $o{n} || 100);
+    my $dc = $sb->dovecot(%{ $o{dovecot} || {} },
+                          auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
+                          passdb => "  driver = mssante_otp\n  args = $conf");
+    return ($dc, $acct);
+}
+
+# accounts - n accounts medecin.NNNN with $PASSWORD, a BAL each, a confirmed
+# TOTP enrolment and a device password (otp_key_file exists): [ {login, secret, device} ]
+sub accounts {
+    my ($sb, $conf, $n) = @_;
+    my ($pg) = $sb->migrated;
     my $otp = $sb->bin('mssante-otp');
-    Sandbox::run($otp, '-c', $conf, 'key');
     chomp(my $hash = Sandbox::run('doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p', $PASSWORD));
     my @logins = map { sprintf 'medecin.%04d', $_ } 1 .. $n;
     $pg->{psql}->(join ';',
         "INSERT INTO account (login, password) SELECT 'medecin.' || lpad(g::text, 4, '0'), '$hash' FROM generate_series(1, $n) g",
-        "INSERT INTO bal (address) SELECT login || '\@a.mssante.test' FROM account",
-        "INSERT INTO bal_access SELECT id, login || '\@a.mssante.test', 'owner' FROM account");
+        "INSERT INTO bal (address) SELECT login || '\@a.mssante.test' FROM account WHERE login LIKE 'medecin.%'",
+        "INSERT INTO bal_access SELECT id, login || '\@a.mssante.test', 'owner' FROM account WHERE login LIKE 'medecin.%'");
     my @acct;
     for my $login (@logins) {
         my ($secret) = Sandbox::run($otp, '-c', $conf, 'enroll', $login, '--totp') =~ /secret=([A-Z2-7]+)/
@@ -33,11 +44,8 @@ sub setup {
         push @acct, { login => $login, secret => $secret, device => $device };
     }
     # Confirmed as "mssante-otp verify" would (the codes themselves are for the logins).
-    $pg->{psql}->("UPDATE otp_secret SET confirmed = true; UPDATE account SET otp_method = 'totp'");
-    my $dc = $sb->dovecot(%{ $o{dovecot} || {} },
-                          auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
-                          passdb => "  driver = mssante_otp\n  args = $conf");
-    return ($dc, \@acct);
+    $pg->{psql}->("UPDATE otp_secret SET confirmed = true; UPDATE account SET otp_method = 'totp' WHERE login LIKE 'medecin.%'");
+    return \@acct;
 }
 
 # code - the current TOTP code of a base32 secret (oathtool)
