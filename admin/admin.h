@@ -10,7 +10,7 @@
 #include "form.h"
 
 extern PGconn *db;
-extern int opt_json, opt_generate, opt_default, opt_apply;
+extern int opt_json, opt_generate, opt_default, opt_apply, opt_activation;
 extern const char *opt_passwords;
 extern struct form opt_form;            /* the form fields given as --options */
 extern struct form_rules rules;
@@ -19,6 +19,12 @@ extern int opt_notify, opt_delete;
 
 /* refuse - a decided refusal: say why, change nothing (the transaction dies with us), exit 1 */
 void    refuse(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/*
+ * send_activation - a new activation link of a pending account to its
+ * contact address, in the caller's transaction (refuses on failure)
+ */
+void    send_activation(const char *login);
 
 /* sql - a statement that must succeed (exits on a database error) */
 PGresult *sql(const char *q, int n, const char *const *params);

@@ -633,9 +633,10 @@ static void apply(struct import *im, struct map *first_of_login)
     im->rows = all;
     copy_in("imp_access", 4, im->nrows, get_access, im, NULL);
 
-    sql_do("INSERT INTO account (login, password, civility, last_name, first_name, contact_email, phone)"
-           " SELECT login, password, civility, last_name, first_name, contact_email, phone FROM imp_account",
-           0, NULL);
+    sql_do("INSERT INTO account (login, password, civility, last_name, first_name, contact_email, phone, state)"
+           " SELECT login, password, civility, last_name, first_name, contact_email, phone,"
+           " CASE WHEN $1 THEN 'pending' ELSE 'active' END FROM imp_account", 1,
+           (const char *[]) {opt_activation ? "t" : "f"});
     sql_do("INSERT INTO bal (address, bal_type, id_nat, structure_id, service, description, liste_rouge,"
            " notify_email, quota_mb, cert_name, notify_local) SELECT address, bal_type, id_nat, structure_id,"
            " service, description, coalesce(liste_rouge, false), notify_email, quota_mb, cert_name,"
@@ -646,6 +647,14 @@ static void apply(struct import *im, struct map *first_of_login)
     sql_do("UPDATE account a SET default_bal = f.bal FROM (SELECT DISTINCT ON (i.login) i.login, i.bal"
            " FROM imp_access i JOIN imp_account n ON n.login = i.login WHERE i.role = 'owner'"
            " ORDER BY i.login, i.line) f WHERE a.login = f.login", 0, NULL);
+    /* Each link leaves before the commit: one that cannot be sent leaves nothing imported. */
+    if (opt_activation) {
+        PGresult *res = sql("SELECT login FROM imp_account ORDER BY login", 0, NULL);
+
+        for (int i = 0; i < PQntuples(res); i++)
+            send_activation(PQgetvalue(res, i, 0));
+        PQclear(res);
+    }
     sql_do("INSERT INTO audit_event (actor, action, service, request, result)"
            " SELECT 'mssante-admin', 'account-add', 'admin', login || ': import ' || $1, 'ok' FROM imp_account"
            " UNION ALL SELECT 'mssante-admin', 'bal-add', 'admin', address || ': import ' || $1, 'ok' FROM imp_bal"
@@ -671,6 +680,8 @@ int import_csv(char **a)
     struct map first_of_login = {0}, owner_of_bal = {0};
     struct made made = {0};
 
+    if (opt_activation && opt_passwords)
+        refuse("--activation and --passwords: the holders choose their passwords, or you give them");
     parse(&im);
     if (im.header_ok)
         check(&im, &first_of_login, &owner_of_bal, &made);
@@ -690,6 +701,8 @@ int import_csv(char **a)
     else if (opt_passwords)
         printf("%s: the new accounts' passwords are in %s (mode 0600): hand them over, then delete it\n",
                im.file, opt_passwords);
+    else if (opt_activation)
+        printf("%s: each new account's activation link was sent to its contact address\n", im.file);
     else if (made.accounts)
         printf("%s: the new accounts have no password yet (mssante-admin account passwd)\n", im.file);
     map_free(&first_of_login);

@@ -77,7 +77,7 @@ static void usage(FILE *fp)
             "       mssante-admin [options] alias add ALIAS BAL | remove ALIAS | list\n"
             "       mssante-admin [options] quota default TYPE MB | list\n"
             "       mssante-admin [options] quota-warning PERCENT BAL   (run by Dovecot)\n"
-            "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE]\n"
+            "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE | --activation]\n"
             "       mssante-admin [options] expire   (cron: the folders' retention)\n"
             "       mssante-admin [options] export BAL DIR [--folder NAME] [--format maildir|mbox]\n"
             "       mssante-admin [options] inactive [--days 365] [--notify]\n"
@@ -311,7 +311,7 @@ static void set_person(const char *login)
  * contact address, inside the caller's transaction: a link that could not
  * be sent leaves nothing behind.
  */
-static void send_activation(const char *login)
+void send_activation(const char *login)
 {
     const char *p[1] = {login};
     PGresult *res = sql("SELECT id, contact_email FROM account WHERE login = lower($1) AND state = 'pending'",

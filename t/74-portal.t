@@ -14,6 +14,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use Sandbox;
 use OtpWorld;
@@ -237,6 +238,24 @@ $psql->("UPDATE portal_token SET expires_at = now() - interval '1 second' WHERE 
 $r = $f->follow($f->get($elink =~ s{^https://[^/]+}{}r));
 is($r->{status}, 410, 'an expired link: refused');
 
+# ---------------------------------------------------------------- import --activation
+Sandbox::write_file("$sb->{dir}/nocontact.csv", "login;nom;prenom;email_contact;bal;rpps_adeli\n"
+    . "louis.pasteur;PASTEUR;Louis;;louis.pasteur\@a.mssante.test;10001234571\n");
+my ($irc, $iout, $ierr) = PortalWorld::admin($w, 'import', "$sb->{dir}/nocontact.csv", '--apply', '--activation');
+ok($irc == 1 && $ierr =~ /a new account needs its email_contact/, 'import --activation: a row without contact address refused')
+    or diag "$iout$ierr";
+is($psql->("SELECT count(*) FROM account WHERE login = 'louis.pasteur'"), "0\n", 'nothing imported');
+my $had = PortalWorld::count($w, 'paul');
+Sandbox::write_file("$sb->{dir}/form.csv", "login;nom;prenom;email_contact;bal;rpps_adeli\n"
+    . "louis.pasteur;PASTEUR;Louis;paul\@perso.test;louis.pasteur\@a.mssante.test;10001234571\n"
+    . "emile.roux;ROUX;Emile;paul\@perso.test;emile.roux\@a.mssante.test;10001234572\n");
+($irc, $iout, $ierr) = PortalWorld::admin($w, 'import', "$sb->{dir}/form.csv", '--apply', '--activation');
+ok($irc == 0 && $iout =~ /activation link was sent/, 'import --activation of two rows') or diag "$iout$ierr";
+is($psql->("SELECT string_agg(login || ' ' || state, ',' ORDER BY login) FROM account"
+           . " WHERE login IN ('louis.pasteur', 'emile.roux')"), "emile.roux pending,louis.pasteur pending\n",
+   'both wait for their holders');
+ok(until_ok(sub { PortalWorld::count($w, 'paul') == $had + 2 }, 30), 'each activation link reached its contact address');
+
 # ---------------------------------------------------------------- autoconfiguration
 $r = $x->get('/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=paul.durand%40a.mssante.test');
 ok($r->{status} == 200 && $r->{body} =~ m{<incomingServer type="imap">\s*<hostname>imap\.a\.mssante\.test</hostname>\s*<port>993</port>\s*<socketType>SSL</socketType>}
@@ -268,6 +287,29 @@ for my $i (1 .. 200) {
     $hostile++ if $s >= 400 && $s < 500;
 }
 is($hostile, 200, '200 hostile forms: each refused with a 4xx');
+# 1,000 more straight to the portal's port: huge headers, bad UTF-8, truncated
+# and oversized bodies, garbage; each connection closed by the client.
+my @raw = (
+    "GET /connexion HTTP/1.1\r\nHost: x\r\nX-Big: " . ('y' x 100000) . "\r\n\r\n",
+    "GET /%FF%FE%C3%28 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET /activation?t=%C3%28%FF HTTP/1.1\r\nHost: x\r\n\r\n",
+    "POST /connexion HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        . "Content-Length: 5000\r\n\r\nlogin=abc&pass",
+    "POST /oubli HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n" . ('z' x 3000),
+    "\x00\x01\x02 garbage \xff\r\n\r\n",
+    "GET " . ('/a' x 20000) . " HTTP/1.1\r\nHost: x\r\n\r\n",
+    "POST /code HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        . "Content-Length: 20000\r\n\r\n" . ('code=1&' x 2857),
+);
+my $sent = 0;
+for my $i (1 .. 1000) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $w->{portal_port}, Proto => 'tcp',
+                                  Timeout => 5) or next;
+    $s->send($raw[$i % @raw]);
+    $sent++;
+    close $s;
+}
+is($sent, 1000, '1,000 hostile requests sent straight to the portal');
 $r = $x->get('/connexion');
 is($r->{status}, 200, 'the portal still answers');
 ok(kill(0, $w->{portal}{pid}), 'the same process');
