@@ -329,4 +329,6 @@ unlike(Sandbox::slurp($w->{portal}{log}), qr/\Q$password\E|Ancien-Mot|$psecret/,
 like(Sandbox::slurp($w->{portal}{log}), qr/paul\.durand signed in from 127\.0\.0\.1/,
      'its log names who signed in, from where (X-Real-IP from nginx)');
 
+unlike(Sandbox::slurp($w->{portal}{log}), qr/Sanitizer|runtime error/, 'no sanitizer report from the portal');
+
 done_testing;

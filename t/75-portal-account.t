@@ -185,4 +185,6 @@ is($p->get('/compte')->{status}, 200, 'used within 5 s: still signed in');
 sleep 6;    # the state asserted is the passing of the idle time itself
 is($p->get('/compte')->{location}, '/connexion', 'idle for 6 s: the session is over');
 
+unlike(Sandbox::slurp($w->{portal}{log}), qr/Sanitizer|runtime error/, 'no sanitizer report from the portal');
+
 done_testing;
