@@ -123,7 +123,7 @@ static void password_change(struct req *r)
     const char *confirm = form_get(&r->form, "confirm"), *why, *p[2] = {r->s.account_id, NULL};
     struct authc_reply rep;
     PGresult *res;
-    char   *hash, *err = NULL;
+    char   *hash;
     int     right;
 
     if (cur == NULL || *cur == '\0' || strlen(cur) > 256) {
@@ -148,12 +148,8 @@ static void password_change(struct req *r)
         profile_page(r, why, NULL);
         return;
     }
-    if ((hash = pwhash_hash(pw, &err)) == NULL) {
-        msg_error("%s: %s", r->s.login, err);
-        free(err);
-        unavailable(r);
+    if ((hash = new_hash(r, pw)) == NULL)
         return;
-    }
     p[1] = hash;
     right = changed(r, "UPDATE account SET password = $2, password_changed_at = now() WHERE id = $1", 2, p) == 1;
     OPENSSL_cleanse(hash, strlen(hash));
@@ -211,26 +207,14 @@ static void contact_code_page(struct req *r, const char *error)
         redirect(r, "/profil");
         return;
     }
-    page_begin(r, T(r, "Confirmer la nouvelle adresse", "Confirm the new address"));
-    if (error)
-        message(r, "error", error);
-    message(r, "note", r->s.email_channel
-            ? T(r, "Un code vient d'\xc3\xaatre envoy\xc3\xa9 \xc3\xa0 votre adresse de contact actuelle.",
-                "A code was sent to your current contact address.")
-            : T(r, "Saisissez le code affich\xc3\xa9 par votre application.", "Enter the code your app shows."));
-    form_begin(r, "/profil/code");
-    input(r, "text", "code", T(r, "Code", "Code"), "one-time-code", NULL,
-          "inputmode=\"numeric\" pattern=\"[0-9]{6}\" maxlength=\"6\" autofocus");
-    form_end(r, T(r, "Valider", "Confirm"));
-    page_end(r);
+    page_code(r, T(r, "Confirmer la nouvelle adresse", "Confirm the new address"), "/profil/code", error);
 }
 
 /* contact_finish - POST /profil/code: password and code to the passdb, then the change */
 static void contact_finish(struct req *r)
 {
     const char *code = form_get(&r->form, "code"), *p[2] = {r->s.account_id, r->s.pending_contact};
-    char    both[sizeof(r->s.password) + OTP_DIGITS + 1], *body;
-    struct authc_reply rep;
+    char   *body;
     PGresult *res;
     int     asked;
 
@@ -238,7 +222,7 @@ static void contact_finish(struct req *r)
         redirect(r, "/profil");
         return;
     }
-    if (code == NULL || strlen(code) != OTP_DIGITS || strspn(code, "0123456789") != OTP_DIGITS) {
+    if (!is_code(code)) {
         contact_code_page(r, T(r, "Le code a 6 chiffres.", "The code has 6 digits."));
         return;
     }
@@ -248,15 +232,10 @@ static void contact_finish(struct req *r)
         profile_page(r, T(r, "Trop de codes incorrects : recommencez.", "Too many wrong codes: start again."), NULL);
         return;
     }
-    snprintf(both, sizeof(both), "%s%s", r->s.password, code);
-    asked = ask_dovecot(r, r->s.login, both, OTP_PORTAL_CHECK "=code", &rep);
-    OPENSSL_cleanse(both, sizeof(both));
-    if (asked < 0) {
+    if ((asked = ask_with_code(r, code)) < 0) {
         unavailable(r);
         return;
     }
-    asked = rep.status == AUTHC_OK;
-    authc_free(&rep);
     if (!asked) {
         contact_code_page(r, T(r, "Code incorrect ou d\xc3\xa9j\xc3\xa0 utilis\xc3\xa9.", "Wrong or used code."));
         return;
@@ -412,14 +391,9 @@ static void device_qr(struct req *r)
     }
     text = xasprintf("Compte MSSante\nIdentifiant: %s\nMot de passe: %s\nIMAP: %s (SSL)\nSMTP: %s (STARTTLS)\n",
                      r->s.login, r->s.device_pw, var_portal_imap_server, var_portal_submission_server);
-    r->bin = enrol_qr_png(text, &r->binlen);
+    page_qr(r, text);
     OPENSSL_cleanse(text, strlen(text));
     free(text);
-    if (r->bin == NULL) {
-        page_error(r, 500, "Erreur interne.", "Internal error.");
-        return;
-    }
-    r->ctype = "image/png";
 }
 
 /* device_revoke - POST /appareils/revoquer: at once */

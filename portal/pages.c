@@ -202,6 +202,18 @@ const char *password_problem(struct req *r, const char *pw, const char *confirm,
     return NULL;
 }
 
+char   *new_hash(struct req *r, const char *pw)
+{
+    char   *err = NULL, *hash = pwhash_hash(pw, &err);
+
+    if (hash == NULL) {
+        msg_error("%s: %s", r->s.login, err);
+        free(err);
+        unavailable(r);
+    }
+    return hash;
+}
+
 /* password_rules - the rules, as the page states them */
 void password_rules(struct req *r)
 {
@@ -265,6 +277,36 @@ int ask_dovecot(struct req *r, const char *login, const char *password, const ch
         return -1;
     }
     return 0;
+}
+
+int is_code(const char *code)
+{
+    return code != NULL && strlen(code) == OTP_DIGITS && strspn(code, "0123456789") == OTP_DIGITS;
+}
+
+int ask_with_code(struct req *r, const char *code)
+{
+    char    both[sizeof(r->s.password) + OTP_DIGITS + 1];
+    struct authc_reply rep;
+    int     asked;
+
+    snprintf(both, sizeof(both), "%s%s", r->s.password, code);
+    asked = ask_dovecot(r, r->s.login, both, OTP_PORTAL_CHECK "=code", &rep);
+    OPENSSL_cleanse(both, sizeof(both));
+    if (asked < 0)
+        return -1;
+    asked = rep.status == AUTHC_OK;
+    authc_free(&rep);
+    return asked;
+}
+
+void page_qr(struct req *r, const char *text)
+{
+    if ((r->bin = enrol_qr_png(text, &r->binlen)) == NULL) {
+        page_error(r, 500, "Erreur interne.", "Internal error.");
+        return;
+    }
+    r->ctype = "image/png";
 }
 
 /* login_form - the sign-in page */
@@ -346,14 +388,9 @@ static void sign_in(struct req *r)
     authc_free(&rep);
 }
 
-/* code_form - the one-time code page */
-static void code_form(struct req *r, const char *error)
+void page_code(struct req *r, const char *title, const char *action, const char *error)
 {
-    if (!r->have_session || r->s.stage != ST_CODE) {
-        redirect(r, "/connexion");
-        return;
-    }
-    page_begin(r, T(r, "Mot de passe unique", "One-time code"));
+    page_begin(r, title);
     if (error)
         message(r, "error", error);
     message(r, "note", r->s.email_channel
@@ -361,26 +398,34 @@ static void code_form(struct req *r, const char *error)
                 "A code was just sent to your contact address.")
             : T(r, "Saisissez le code \xc3\xa0 6 chiffres affich\xc3\xa9 par votre application.",
                 "Enter the 6-digit code your app shows."));
-    form_begin(r, "/code");
+    form_begin(r, action);
     input(r, "text", "code", T(r, "Code", "Code"), "one-time-code", NULL,
           "inputmode=\"numeric\" pattern=\"[0-9]{6}\" maxlength=\"6\" autofocus");
     form_end(r, T(r, "Valider", "Confirm"));
     page_end(r);
 }
 
+/* code_form - the one-time code page of a sign-in */
+static void code_form(struct req *r, const char *error)
+{
+    if (!r->have_session || r->s.stage != ST_CODE) {
+        redirect(r, "/connexion");
+        return;
+    }
+    page_code(r, T(r, "Mot de passe unique", "One-time code"), "/code", error);
+}
+
 /* code_submit - POST /code: password and code, together, to the passdb */
 static void code_submit(struct req *r)
 {
     const char *code = form_get(&r->form, "code");
-    struct authc_reply rep;
-    char    both[sizeof(r->s.password) + OTP_DIGITS + 1];
     int     asked;
 
     if (r->s.stage != ST_CODE) {
         redirect(r, "/connexion");
         return;
     }
-    if (code == NULL || strlen(code) != OTP_DIGITS || strspn(code, "0123456789") != OTP_DIGITS) {
+    if (!is_code(code)) {
         code_form(r, T(r, "Le code a 6 chiffres.", "The code has 6 digits."));
         return;
     }
@@ -390,21 +435,17 @@ static void code_submit(struct req *r)
         OPENSSL_cleanse(r->s.password, sizeof(r->s.password));
         return;
     }
-    snprintf(both, sizeof(both), "%s%s", r->s.password, code);
-    asked = ask_dovecot(r, r->s.login, both, OTP_PORTAL_CHECK "=code", &rep);
-    OPENSSL_cleanse(both, sizeof(both));
-    if (asked < 0) {
+    if ((asked = ask_with_code(r, code)) < 0) {
         unavailable(r);
         return;
     }
-    if (rep.status == AUTHC_OK) {
+    if (asked) {
         enter(r, ST_IN);
         msg_info("%s signed in from %s", r->s.login, r->client);
         redirect(r, "/compte");
     } else {
         code_form(r, T(r, "Code incorrect ou d\xc3\xa9j\xc3\xa0 utilis\xc3\xa9.", "Wrong or used code."));
     }
-    authc_free(&rep);
 }
 
 /* ---------------------------------------------------------------- account */
@@ -612,14 +653,9 @@ static void channel_qr(struct req *r)
     }
     uri = enrol_uri(r->s.login, secret);
     OPENSSL_cleanse(secret, sizeof(secret));
-    r->bin = enrol_qr_png(uri, &r->binlen);
+    page_qr(r, uri);
     OPENSSL_cleanse(uri, strlen(uri));
     free(uri);
-    if (r->bin == NULL) {
-        page_error(r, 500, "Erreur interne.", "Internal error.");
-        return;
-    }
-    r->ctype = "image/png";
 }
 
 /* channel_confirm - POST /canal/confirmer: the first code proves the channel works */
@@ -632,7 +668,7 @@ static void channel_confirm(struct req *r)
         redirect(r, "/canal");
         return;
     }
-    if (code == NULL || strlen(code) != OTP_DIGITS || strspn(code, "0123456789") != OTP_DIGITS) {
+    if (!is_code(code)) {
         channel_page(r, T(r, "Le code a 6 chiffres.", "The code has 6 digits."));
         return;
     }
@@ -796,7 +832,7 @@ static void link_submit(struct req *r, const char *kind)
     int     act = strcmp(kind, "activation") == 0, dberr;
     const char *pw = form_get(&r->form, "password"), *confirm = form_get(&r->form, "confirm"), *why;
     PGresult *res, *upd;
-    char   *hash, *err = NULL, id[24];
+    char   *hash, id[24];
 
     if (strcmp(r->s.token_kind, kind) != 0 || (res = link_account(r, kind, &dberr)) == NULL) {
         if (strcmp(r->s.token_kind, kind) == 0 && dberr)
@@ -819,12 +855,8 @@ static void link_submit(struct req *r, const char *kind)
                       : T(r, "Nouveau mot de passe", "New password"), why, act);
         return;
     }
-    if ((hash = pwhash_hash(pw, &err)) == NULL) {
-        msg_error("%s: %s", r->s.login, err);
-        free(err);
-        unavailable(r);
+    if ((hash = new_hash(r, pw)) == NULL)
         return;
-    }
     {
         const char *p[5] = {r->s.token_hash, id, hash, var_portal_terms_version, kind};
 

@@ -151,6 +151,9 @@ void    audit(struct req *r, const char *actor, const char *action, const char *
 const char *password_problem(struct req *r, const char *pw, const char *confirm, const char *login,
                              const char *current);
 
+/* new_hash - the stored form of a new password (malloc'd), or NULL after a 503 page */
+char   *new_hash(struct req *r, const char *pw);
+
 /* password_rules - the rules, as the page states them */
 void    password_rules(struct req *r);
 
@@ -158,6 +161,18 @@ void    password_rules(struct req *r);
  * "key=value"); -1 (logged) when it could not decide */
 int     ask_dovecot(struct req *r, const char *login, const char *password, const char *forward,
                     struct authc_reply *rep);
+
+/* is_code - whether a form value is a 6-digit code */
+int     is_code(const char *code);
+
+/* ask_with_code - the session's password and code to the passdb: 1 OK, 0 refused, -1 (logged) undecided */
+int     ask_with_code(struct req *r, const char *code);
+
+/* page_code - a page asking for the one-time code (e-mailed or of the app) */
+void    page_code(struct req *r, const char *title, const char *action, const char *error);
+
+/* page_qr - a QR code of text as the answer (a PNG) */
+void    page_qr(struct req *r, const char *text);
 
 /* mail_later - a short message to an address, sent by a thread of its own */
 void    mail_later(const char *rcpt, const char *subject, const char *body);
