@@ -432,17 +432,21 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r)
     return ret;
 }
 
-/* finish - after the pages: store the session, answer, free the request */
-static enum MHD_Result finish(struct MHD_Connection *c, struct req *r, const unsigned char old_key[32],
-                              int had_old)
+/*
+ * finish - after the pages: store the session if it changed (orig: as it
+ * was found, NULL for none), answer, free the request. A request that
+ * changed nothing (a stylesheet, an image) writes nothing back, so it
+ * cannot undo what a request running beside it changed.
+ */
+static enum MHD_Result finish(struct MHD_Connection *c, struct req *r, const struct session *orig)
 {
     enum MHD_Result ret;
 
     if (r->have_session) {
         if (r->rotate && !r->drop)
             new_key(r);
-        if (r->drop || r->cookie[0] || had_old)
-            session_store(r, old_key, had_old);
+        if (r->drop || r->cookie[0] || (orig != NULL && memcmp(&r->s, orig, sizeof(*orig)) != 0))
+            session_store(r, orig ? orig->key : NULL, orig != NULL);
     }
     ret = respond(c, r);
     OPENSSL_cleanse(&r->s, sizeof(r->s));
@@ -458,7 +462,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
     struct upload *up = *con_cls;
     struct req r = {.method = method, .path = url, .status = 200};
-    unsigned char old_key[32] = {0};
+    struct session orig;
     const char *lang, *ctype;
     int     had_old;
     enum MHD_Result ret;
@@ -497,7 +501,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     pthread_rwlock_rdlock(&conf_lock);
     had_old = r.have_session = session_find(MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE), &r.s);
     if (had_old)
-        memcpy(old_key, r.s.key, 32);
+        memcpy(&orig, &r.s, sizeof(orig));
     ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (u8_check((const uint8_t *) url, strlen(url)) != NULL
         || (r.query_t && u8_check((const uint8_t *) r.query_t, strlen(r.query_t)) != NULL)
@@ -519,7 +523,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     } else {
         page_route(&r);
     }
-    ret = finish(c, &r, old_key, had_old);
+    ret = finish(c, &r, had_old ? &orig : NULL);
+    OPENSSL_cleanse(&orig, sizeof(orig));
     pthread_rwlock_unlock(&conf_lock);
     return ret;
 }
