@@ -13,16 +13,13 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IPC::Open2;
-use JSON::PP;
 use File::Path qw(remove_tree);
 use Sandbox;
+use Browser;
 use OtpWorld;
 use PortalWorld;
 
-my $driver = "$FindBin::Bin/browser/node_modules/playwright-core/package.json";
--e $driver or BAIL_OUT("playwright-core is not installed in t/browser (sh mk/deps.sh installs it)");
--x '/usr/bin/chromium' or BAIL_OUT('/usr/bin/chromium is missing (Debian package chromium, mk/deps.sh)');
+if (my $why = Browser::missing()) { BAIL_OUT($why) }
 
 my $sb = Sandbox->new;
 my $w = PortalWorld::setup($sb, contacts => [qw(marie anne claire)], conf => ['portal_rate_limit = 1000']);
@@ -78,30 +75,9 @@ my %answer = (
 
 my $shots = "$ENV{MSSANTE_BUILD}/artifacts/portal";
 remove_tree($shots);
-my $pid = open2(my $from, my $to, 'node', "$FindBin::Bin/browser/portal.mjs");
-$to->autoflush(1);
-my $json = JSON::PP->new->canonical;
-print $to $json->encode({ url => $w->{url}, host => $PortalWorld::HOST, chromium => '/usr/bin/chromium',
-                          shots => $shots }), "\n";
-my $done = 0;
-local $SIG{ALRM} = sub { die "the browser scenario took more than 10 minutes\n" };
-alarm 600;
-while (defined(my $line = <$from>)) {
-    my $m = eval { $json->decode($line) } or do { diag "browser: $line"; next };
-    if (exists $m->{ok}) {
-        ok($m->{ok}, "browser: $m->{name}") or diag $m->{diag} // '';
-    } elsif ($m->{say}) {
-        note $m->{say};
-    } elsif ($m->{need}) {
-        my $h = $answer{ $m->{need} } or die "the browser asks for $m->{need}";
-        print $to $json->encode($h->($m)), "\n";
-    } elsif ($m->{done}) {
-        $done = 1;
-        last;
-    }
-}
-alarm 0;
-waitpid $pid, 0;
+my $done = Browser::run(cfg => { url => $w->{url}, host => $PortalWorld::HOST, shots => $shots },
+                        ok => sub { my ($ok, $name, $diag) = @_; ok($ok, "browser: $name") or diag $diag // '' },
+                        say => sub { note $_[0] }, answer => \%answer);
 ok($done, 'the browser scenario ran to its end');
 my @png = glob "$shots/*.png";
 cmp_ok(scalar @png, '>=', 12, 'a screenshot of each page kept (' . scalar(@png) . " in $shots)");

@@ -40,6 +40,10 @@ for my $k (qw(A_SMTP_PORT A_SUBMISSION_PORT A_IMAP_PORT B_SMTP_PORT B_IMAP_PORT 
     ok($e{$k}, "env file: $k") or diag $out;
 }
 like(qx{perl $sandbox status 2>&1}, qr/sandbox running/, 't/sandbox status: running');
+# Operator A's portal, through nginx with the sandbox's certificate
+my $page = $e{A_PORTAL_URL} && $e{A_PORTAL_PORT}
+    ? qx{curl -s --cacert '$e{CA_BUNDLE}' --resolve '$e{A_PORTAL_HOST}:$e{A_PORTAL_PORT}:127.0.0.1' '$e{A_PORTAL_URL}connexion'} : '';
+like($page, qr/<form[^>]+action="\/connexion"/, 'A_PORTAL_URL: the portal\'s sign-in page over HTTPS') or diag $out;
 
 my $subject = 'sandbox-' . int(rand 1e9);
 my ($rc, $t) = Sandbox::swaks($e{A_SMTP_HOST}, $e{A_SUBMISSION_PORT}, auth => [$e{A_LOGIN}, $e{A_DEVICE_PASSWORD}],
@@ -89,14 +93,19 @@ for my $run (1, 2) {
     utf8::decode($out);
     is($?, 0, "demo run $run: exit 0") or diag $out;
     my ($summary) = $out =~ /\nSummary\n(.*)\z/s;
-    my @ok = ($summary // '') =~ /^([1-6])\. .*\bok$/mg;
-    is("@ok", '1 2 3 4 5 6', "demo run $run: the summary shows steps 1 to 6 ok");
+    my @ok = ($summary // '') =~ /^([0-6])\. .*\bok$/mg;
+    is("@ok", '0 1 2 3 4 5 6', "demo run $run: the summary shows steps 0 to 6 ok");
     like($out, qr/Every step went as expected/, "demo run $run: says so");
     my ($dir) = $out =~ m{host=(/\S+?)/pg/run};
     ok($dir && !-e $dir, "demo run $run: its directory is removed");
     is(join("\n", left($dir // 'none')), '', "demo run $run: no process left");
 }
 # What each step showed, checked on the output of the last run
+like($out, qr/^Before she activates it, IMAP answers: refused \(\[ALERT\] This account is not activated yet/m,
+     'step 0 shows IMAP refusing the account not yet activated');
+ok($out =~ /^  ok: the code from oathtool confirms the app; the account page says so$/m
+     && $out =~ /^  ok: sophie\.bernard logs in over IMAP with her password and an app code$/m,
+     'step 0: enrolled in the browser, then IMAP with password and code');
 like($out, qr/^\s+█+$/m, 'step 1 draws the QR code');
 like($out, qr/^\s+X-MSSante-SMIME: signed=yes; verified=yes; .*decrypted=yes/m, 'step 2 shows the S/MIME verdict');
 like($out, qr/^Her mail software shows the keywords: \$MSSante \$SMIME-Encrypted \$SMIME-Signed$/m,

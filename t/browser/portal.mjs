@@ -69,36 +69,52 @@ async function activate(page, who, password) {
   await keep(page, `${who.login}-canal`);
 }
 
+// activateWithApp - the activation link, a password, the app channel (QR code read by
+// zbarimg, code by oathtool), then an IMAP login with the password and a code
+async function activateWithApp(browser, who, pw) {
+  const page = await newPage(browser);
+  await activate(page, who, pw);
+  say('She chooses an authenticator app: the page shows a QR code and the secret as text.');
+  await page.getByLabel(/application d'authentification/).check();
+  await page.getByRole('button', { name: 'Tester' }).click();
+  const secret = (await page.locator('#secret').textContent()).trim();
+  const qrFile = `${cfg.shots}/qr-${who.contact}.png`;
+  await page.locator('img[src="/canal/qr.png"]').screenshot({ path: qrFile });
+  const scanned = execFileSync('zbarimg', ['--quiet', '--raw', qrFile], { stdio: ['ignore', 'pipe', 'ignore'] })
+    .toString();
+  ok(scanned.startsWith(`otpauth://totp/MSSante:${who.login}?secret=${secret}&`),
+     'the QR code on the page, read by zbarimg, holds the secret shown as text', scanned);
+  await keep(page, `${who.contact}-app`);
+  say('Her phone scans it (zbarimg here) and shows a code (oathtool here); she types it.');
+  await page.getByLabel('Code').fill(totp(secret));
+  await page.getByRole('button', { name: 'Valider' }).click();
+  ok(path(page) === '/compte' && /application d'authentification/.test(await page.locator('#channel').textContent()),
+     'the code from oathtool confirms the app; the account page says so', page.url());
+  await keep(page, `${who.contact}-compte`);
+  const imap = await need({ what: 'imap', user: who.login, password: pw + totp(secret) });
+  ok(imap.ok, `${who.login} logs in over IMAP with her password and an app code`, imap.text);
+  return { page, secret };
+}
+
 async function run() {
   const browser = await chromium.launch({
     executablePath: cfg.chromium, headless: true,
     args: ['--no-sandbox', `--host-resolver-rules=MAP ${cfg.host} 127.0.0.1`],
   });
   const base = cfg.url;
+  if (cfg.scenario === 'demo') {
+    await activateWithApp(browser, cfg.user, cfg.password);
+    ok(consoleErrors.length === 0, 'no error in the browser console', consoleErrors.join('\n'));
+    await browser.close();
+    return;
+  }
   const marie = { login: 'marie.curie', contact: 'marie' }, anne = { login: 'anne.martin', contact: 'anne' };
   let pw = 'Nouveau-Mot-2-passe';
 
   // ------------------------------------------------ activation, the app channel
   say('Dr Marie CURIE activates her account and enrols an authenticator app.');
-  let page = await newPage(browser);
-  await activate(page, marie, pw);
-  await page.getByLabel(/application d'authentification/).check();
-  await page.getByRole('button', { name: 'Tester' }).click();
-  const secret = (await page.locator('#secret').textContent()).trim();
-  const qrFile = `${cfg.shots}/qr-marie.png`;
-  await page.locator('img[src="/canal/qr.png"]').screenshot({ path: qrFile });
-  const scanned = execFileSync('zbarimg', ['--quiet', '--raw', qrFile], { stdio: ['ignore', 'pipe', 'ignore'] })
-    .toString();
-  ok(scanned.startsWith(`otpauth://totp/MSSante:marie.curie?secret=${secret}&`),
-     'the QR code on the page, read by zbarimg, holds the secret shown as text', scanned);
-  await keep(page, 'marie-app');
-  await page.getByLabel('Code').fill(totp(secret));
-  await page.getByRole('button', { name: 'Valider' }).click();
-  ok(path(page) === '/compte' && /application d'authentification/.test(await page.locator('#channel').textContent()),
-     'the code from oathtool confirms the app; the account page says so', page.url());
-  await keep(page, 'marie-compte');
-  let imap = await need({ what: 'imap', user: marie.login, password: pw + totp(secret) });
-  ok(imap.ok, 'marie logs in over IMAP with her password and an app code', imap.text);
+  let { page, secret } = await activateWithApp(browser, marie, pw);
+  let imap;
 
   // ------------------------------------------------ sign-out, sign-in
   await page.getByRole('button', { name: 'Se déconnecter' }).click();

@@ -24,6 +24,8 @@ use Carp;
 use Encode qw(encode_utf8);
 use Time::HiRes qw(sleep time);
 use Sandbox;
+use Browser;
+use PortalWorld;
 use ListeBlanche;
 use Extraction;
 use Smime;
@@ -34,6 +36,10 @@ our $INS = '284057512345678';
 our @BREAKS = qw(trust-anchors);
 
 my $TLS_CIPHERS = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256';
+
+# The new doctor of the portal step.
+our $NEWCOMER = { login => 'sophie.bernard', contact => 'sophie', first => 'Sophie', last => 'BERNARD',
+                  password => 'Sophie-Mot-2-passe' };
 
 # stage - run one part of the set-up; on failure die naming the part
 sub stage {
@@ -125,6 +131,8 @@ sub world {
         $w->{lb_url} = "https://localhost:$https->{port}/listeblanchemssante.xml";
     });
     my $base = Sandbox::slurp($conf0) . "otp_key_file = $dir/otp.key\n";
+    # portal => 1: operator A's users' portal behind nginx, its mail through A's Postfix
+    my $pp = $o{portal} ? PortalWorld::ports() : undef;
     for my $k (qw(A B)) {
         my $o = $op->{$k};
         # one operator's mssante.conf, and its own database (B's made and migrated here)
@@ -144,8 +152,11 @@ sub world {
             "smime_trust_anchors = $w->{anchors}",
             "smime_spool_directory = $dir/smime-spool",
             'smime_default_policy = sign+encrypt-when-possible',
-            $o{services} ? ("whitelist_local_exempt_senders = notices\@$o->{domain}",
-                            "sieve_app_senders_file = $dir/sieve-\L$k\E/app-senders.sieve") : ());
+            ($o{services} || ($pp && $k eq 'A'))
+                ? 'whitelist_local_exempt_senders = ' . join(', ', $o{services} ? "notices\@$o->{domain}" : (),
+                                                             $pp && $k eq 'A' ? 'portail@a.mssante.test' : ()) : (),
+            $o{services} ? "sieve_app_senders_file = $dir/sieve-\L$k\E/app-senders.sieve" : (),
+            $pp && $k eq 'A' ? PortalWorld::settings($pp, $sb->sendmail_relay('a')) : ());
         if ($o{services}) {     # where Dovecot's mail user compiles the Sieve scripts
             mkdir "$dir/sieve-\L$k";
             chown scalar(getpwnam('nobody')), -1, "$dir/sieve-\L$k";
@@ -252,11 +263,18 @@ service auth {
   }
 }
 $services
+${\ ($pp && $k eq 'A' ? PortalWorld::listener($sb) : '') }
 EOF
             $o->{dc}{sieve_port} = $o->{sieve_port};
         });
     }
     $_->{port} = Sandbox::free_port($_->{addr}) for @$op{qw(A B P)};
+    if ($pp) {
+        stage($w, 'the holders\' own mailboxes at perso.test (a Dovecot of their own), for the portal\'s links', sub {
+            $w->{perso} = $sb->dovecot(name => 'perso', users => { "$NEWCOMER->{contact}\@perso.test"
+                                                                   => $PortalWorld::PERSO_PASSWORD });
+        });
+    }
     my %tls = (
         smtpd_tls_security_level => 'may', smtpd_tls_ask_ccert => 'yes',
         smtpd_tls_CAfile => $pki->{bundle}, smtpd_tls_protocols => '>=TLSv1.2',
@@ -271,7 +289,8 @@ EOF
     for my $k (qw(A B P)) {
         my $o = $op->{$k};
         my %transport = ((map { $op->{$_}{domain} => "smtp:[$op->{$_}{addr}]:$op->{$_}{port}" }
-                          grep { $_ ne $k } qw(A B P)), $o->{dc} ? %{ $o{transport} || {} } : ());
+                          grep { $_ ne $k } qw(A B P)), $o->{dc} ? %{ $o{transport} || {} } : (),
+                         $pp && $k eq 'A' ? ('perso.test' => "lmtp:inet:127.0.0.1:$w->{perso}{lmtp_port}") : ());
         my %main = (%tls, %strip, smtpd_tls_cert_file => $o->{cert}{chain}, smtpd_tls_key_file => $o->{cert}{key},
                     smtp_tls_cert_file => $o->{cert}{chain}, smtp_tls_key_file => $o->{cert}{key});
         my @sub = ('milter_macro_daemon_name=ORIGINATING');
@@ -290,6 +309,11 @@ EOF
                 $o->{db} ? (pgsql => $o->{db}) : (domains => [$o->{domain}], recipients => ["$INS\@$o->{domain}"]),
                 $o->{dc} ? (lmtp => "inet:127.0.0.1:$o->{dc}{lmtp_port}") : (),
                 transport => \%transport, submission => { args => \@sub }, main => \%main);
+        });
+    }
+    if ($pp) {
+        stage($w, "operator A: mssante-portal behind nginx, $pp->{url}/", sub {
+            $w->{portal} = PortalWorld::serve($sb, $op->{A}{conf}, $pp, $op->{A}{dc});
         });
     }
     $w->{started_in} = time - $t0;
@@ -382,8 +406,40 @@ sub subject { my ($w, $what) = @_; return "$what " . ++$w->{serial} . '-' . int(
 # indent - text shown inside a step
 sub indent { my ($t) = @_; $t =~ s/^/      /mg; $t =~ s/\s+\z//; return "$t\n" }
 
-# the six steps: each says what it does, returns (expected, observed, ok)
+# the steps: each says what it does, returns (expected, observed, ok)
 my @STEPS = (
+['0. A new doctor activates her account in the portal', sub {
+    my ($w) = @_;
+    my ($a, $n) = ($w->{op}{A}, $NEWCOMER);
+    my $say = $w->{say};
+    return ('the portal runs', 'no portal in this world', 0) unless $w->{portal};
+    $say->("The administrator of operator A creates Dr Sophie BERNARD's account without choosing her\n"
+         . "password: 'mssante-admin account add $n->{login} --activation --contact $n->{contact}\@perso.test'.\n");
+    must($w, 'mssante-admin', '-c', $a->{conf}, 'account', 'add', $n->{login}, '--activation', '--contact',
+         "$n->{contact}\@perso.test", '--first-name', $n->{first}, '--last-name', $n->{last});
+    must($w, 'mssante-admin', '-c', $a->{conf}, 'bal', 'add', "$n->{login}\@$a->{domain}", '--owner', $n->{login},
+         '--rpps-adeli', '10000000003');
+    my $alone = imap_try($w, 'A', $n->{login}, 'anything');
+    $say->("Before she activates it, IMAP answers: $alone\n"
+         . "She opens the link of the message in her personal mailbox, in a browser (headless Chromium):\n");
+    my (@failed, $checks);
+    my $done = Browser::run(
+        cfg => { url => $w->{portal}{url}, host => $PortalWorld::HOST, shots => "$w->{dir}/portal-shots",
+                 scenario => 'demo', user => { login => $n->{login}, contact => $n->{contact} },
+                 password => $n->{password} },
+        ok => sub { my ($ok, $name, $diag) = @_; $checks++; $say->(($ok ? '  ok: ' : '  FAILED: ') . "$name\n");
+                    push @failed, $name unless $ok },
+        say => sub { $say->("  $_[0]\n") },
+        answer => {
+            mail => sub { my ($m) = @_; return { text => scalar PortalWorld::mail($w, $m->{user}, $m->{subject}, 60) // '' } },
+            imap => sub { my ($m) = @_; my $r = imap_try($w, 'A', $m->{user}, $m->{password});
+                          return { ok => $r eq 'accepted' ? 1 : 0, text => $r } },
+        });
+    return ('activated, app enrolled in the browser, IMAP with password+code',
+            $done && !@failed ? "activated and enrolled; $checks checks passed"
+                              : 'failed: ' . join('; ', @failed, $done ? () : 'the browser stopped'),
+            $done && !@failed && $alone =~ /^refused/);
+}],
 ['1. OTP enrolment and IMAP login', sub {
     my ($w) = @_;
     my $a = $w->{op}{A};

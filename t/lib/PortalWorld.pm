@@ -25,60 +25,80 @@ our $PERSO_PASSWORD = 'Perso-Boite-1';
 sub setup {
     my ($sb, %o) = @_;
     my $dir = $sb->dir;
-    my $top = $sb->top;
     my ($pg, $conf) = $sb->migrated;
     my $sm = $sb->sendmail_relay('a');
-    my $portal_port = Sandbox::free_port('127.0.0.1');
-    my $https_port = Sandbox::free_port('127.0.0.1');
-    my $url = "https://$HOST:$https_port";
+    my $p = ports();
     Sandbox::write_file($conf, Sandbox::slurp($conf) . join('', map { "$_\n" }
-        "otp_key_file = $dir/otp.key", 'otp_email_sender = portail@a.mssante.test', "otp_sendmail = $sm",
-        "portal_listen = 127.0.0.1:$portal_port", 'portal_user = nobody', "portal_url = $url",
-        'portal_threads = 4', 'portal_imap_server = imap.a.mssante.test:993',
-        'portal_submission_server = smtp.a.mssante.test:587', 'whitelist_our_domains = a.mssante.test',
+        "otp_key_file = $dir/otp.key", 'whitelist_our_domains = a.mssante.test', settings($p, $sm),
         @{ $o{conf} || [] }));
     Sandbox::run($sb->bin('mssante-otp'), '-c', $conf, 'key');
 
     # The contact mailboxes, outside MSSanté.
     my $perso = $sb->dovecot(name => 'perso',
                              users => { map { ("$_\@perso.test" => $PERSO_PASSWORD) } @{ $o{contacts} || [] } });
-    # The portal's auth listener as shipped, for the sandbox's portal user.
-    my ($listener) = Sandbox::slurp("$top/conf/dovecot-auth-otp.conf") =~ /^(service auth \{.*?^\})/ms
-        or croak "conf/dovecot-auth-otp.conf: no service auth block";
-    $listener =~ s/user = mssante-portal/user = nobody/ or croak "the listener names no user";
     my $dc = $sb->dovecot(name => 'dovecot', userdb_sql => 1,
                           auth_modules => [$sb->build . '/dovecot/auth/libauthdb_mssante_otp.so'],
                           passdb => "  driver = mssante_otp\n  args = $conf",
                           extra => "auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 . "01234567890.-_\@*\n$listener\n");
-    my $socket = "$dc->{dir}/run/mssante-portal-auth";
-    Sandbox::write_file($conf, Sandbox::slurp($conf) . "portal_auth_socket = $socket\n");
+                                 . "01234567890.-_\@*\n" . listener($sb) . "\n");
     my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', hostname => 'mx.a.mssante.test', pgsql => 1,
                           lmtp => "inet:127.0.0.1:$dc->{lmtp_port}",
                           transport => { 'perso.test' => "lmtp:inet:127.0.0.1:$perso->{lmtp_port}" });
+    my $web = serve($sb, $conf, $p, $dc);
+    return {
+        %$web, sb => $sb, conf => $conf, pg => $pg, dovecot => $dc, perso => $perso, postfix => $pf,
+        ca => $sb->pki->{root}{cert}, sendmail => $sm,
+    };
+}
 
-    my $portal = $sb->daemon(name => 'portal', port => $portal_port,
+# ports - the portal's port and nginx's, free now: {portal_port, https_port, url}
+sub ports {
+    my $p = { portal_port => Sandbox::free_port('127.0.0.1'), https_port => Sandbox::free_port('127.0.0.1') };
+    $p->{url} = "https://$HOST:$p->{https_port}";
+    return $p;
+}
+
+# settings - the mssante.conf lines of the portal (ports from ports(), the sendmail to use)
+sub settings {
+    my ($p, $sendmail) = @_;
+    return ('otp_email_sender = portail@a.mssante.test', "otp_sendmail = $sendmail",
+            "portal_listen = 127.0.0.1:$p->{portal_port}", 'portal_user = nobody', "portal_url = $p->{url}",
+            'portal_threads = 4', 'portal_imap_server = imap.a.mssante.test:993',
+            'portal_submission_server = smtp.a.mssante.test:587');
+}
+
+# listener - the portal's auth listener as shipped, for the sandbox's portal user (Dovecot lines)
+sub listener {
+    my ($sb) = @_;
+    my ($l) = Sandbox::slurp($sb->top . '/conf/dovecot-auth-otp.conf') =~ /^(service auth \{.*?^\})/ms
+        or croak "conf/dovecot-auth-otp.conf: no service auth block";
+    $l =~ s/user = mssante-portal/user = nobody/ or croak "the listener names no user";
+    return $l;
+}
+
+# serve - mssante-portal (asking the Dovecot $dc) behind nginx with the shipped
+# site: {portal, nginx, url, https_port, portal_port}
+sub serve {
+    my ($sb, $conf, $p, $dc) = @_;
+    Sandbox::write_file($conf, Sandbox::slurp($conf) . "portal_auth_socket = $dc->{dir}/run/mssante-portal-auth\n");
+    my $portal = $sb->daemon(name => 'portal', port => $p->{portal_port},
                              cmd => [$sb->bin('mssante-portal'), '-f', '-c', $conf]);
     my $srv = $sb->issue(kind => 'server', cn => $HOST, o => 'OPERATEUR A');
-    my $site = Sandbox::slurp("$top/conf/nginx-mssante-portal.conf");
+    my $site = Sandbox::slurp($sb->top . '/conf/nginx-mssante-portal.conf');
     # The shipped site with the sandbox's names, port and certificate; the
     # plain-HTTP server (port 80) is not the sandbox's to open.
     $site =~ s/^# Plain HTTP:.*//ms or croak "conf/nginx-mssante-portal.conf: no plain-HTTP server";
-    my $n = ($site =~ s/^\s*listen 443 ssl http2;$/    listen 127.0.0.1:$https_port ssl http2;/m)
+    my $n = ($site =~ s/^\s*listen 443 ssl http2;$/    listen 127.0.0.1:$p->{https_port} ssl http2;/m)
           + ($site =~ s/^\s*listen \[::\]:443 ssl http2;\n//m)
           + ($site =~ s/portail\.example\.fr autoconfig\.example\.fr/$HOST autoconfig.a.mssante.test/)
           + ($site =~ s{/etc/ssl/certs/portail\.example\.fr\.pem}{$srv->{chain}})
           + ($site =~ s{/etc/ssl/private/portail\.example\.fr\.key}{$srv->{key}})
           + ($site =~ s{shared:mssante_portal:10m}{shared:mssante_portal_$$:1m})
-          + ($site =~ s{proxy_pass http://127\.0\.0\.1:8091;}{proxy_pass http://127.0.0.1:$portal_port;});
+          + ($site =~ s{proxy_pass http://127\.0\.0\.1:8091;}{proxy_pass http://127.0.0.1:$p->{portal_port};});
     $n == 7 or croak "conf/nginx-mssante-portal.conf: not the lines the sandbox adapts ($n of 7)";
     my $ngx = $sb->nginx(servers => $site);
-    Sandbox::wait_port('127.0.0.1', $https_port, 10) or croak "nginx does not listen on $https_port";
-    return {
-        sb => $sb, conf => $conf, pg => $pg, dovecot => $dc, perso => $perso, postfix => $pf,
-        portal => $portal, nginx => $ngx, url => $url, https_port => $https_port,
-        portal_port => $portal_port, ca => $sb->pki->{root}{cert}, sendmail => $sm,
-    };
+    Sandbox::wait_port('127.0.0.1', $p->{https_port}, 10) or croak "nginx does not listen on $p->{https_port}";
+    return { %$p, portal => $portal, nginx => $ngx };
 }
 
 # admin - mssante-admin with the world's settings (a last {stdin => text}

@@ -829,6 +829,7 @@ sub postqueue_empty {
 # stand-in's path; the relay logs each hand-over in "$path.log".
 sub sendmail_relay {
     my ($self, $name) = @_;
+    return $self->{relays}{$name} if $self->{relays}{$name};      # one relay per instance
     my $d = "$self->{dir}/sendmail-$name";
     my $config_dir = "$self->{dir}/postfix-$name/etc";
     make_path("$d/spool");
@@ -859,7 +860,7 @@ EOF
         POSIX::_exit(1);
     }
     $self->on_stop("sendmail-$name" => sub { kill 'TERM', $pid; wait_gone($pid, 5) });
-    return $sm;
+    return $self->{relays}{$name} = $sm;
 }
 
 # ---------------------------------------------------------------- milters
