@@ -176,7 +176,7 @@ struct cfg_param mssante_params[] = {
      "addresses whose X-Real-IP header names the client (the reverse proxy)", 0},
     {"portal_threads", CFG_INT, "8", 1, 256, &var_portal_threads,
      "mssante-portal's worker threads (each with its own PostgreSQL connection)", 0},
-    {"portal_session_lifetime", CFG_TIME, "8h", 60, 604800, &var_portal_session_lifetime,
+    {"portal_session_lifetime", CFG_TIME, "8h", 10, 604800, &var_portal_session_lifetime,
      "a portal session ends this long after sign-in, used or not", 0},
     {"portal_idle_timeout", CFG_TIME, "15m", 5, 86400, &var_portal_idle_timeout,
      "a portal session unused this long ends", 0},

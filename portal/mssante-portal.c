@@ -55,6 +55,7 @@ static const char *conf_path;
 static char **conf_overrides;
 static int conf_noverrides;
 static pthread_rwlock_t conf_lock = PTHREAD_RWLOCK_INITIALIZER;
+static char **trusted_proxies;          /* portal_trusted_proxies, split at each load */
 
 /* ---------------------------------------------------------------- database */
 
@@ -368,7 +369,6 @@ static void client_of(struct MHD_Connection *c, char *out, size_t len)
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char    peer[64] = "";
     const char *xr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Real-IP");
-    char  **trusted;
     unsigned char tmp[16];
 
     if (ci != NULL && ci->client_addr != NULL)
@@ -379,10 +379,8 @@ static void client_of(struct MHD_Connection *c, char *out, size_t len)
     if (xr == NULL || (inet_pton(AF_INET, xr, tmp) != 1 && inet_pton(AF_INET6, xr, tmp) != 1))
         return;
     pthread_rwlock_rdlock(&conf_lock);
-    trusted = strlist_split(var_portal_trusted_proxies, ", ");
-    if (strlist_has(trusted, peer))
+    if (strlist_has(trusted_proxies, peer))
         snprintf(out, len, "%s", xr);
-    strlist_free(trusted);
     pthread_rwlock_unlock(&conf_lock);
 }
 
@@ -619,6 +617,8 @@ static void reload(void)
     } else if ((why = check_settings()) != NULL) {
         msg_error("reload: %s", why);
     } else {
+        strlist_free(trusted_proxies);
+        trusted_proxies = strlist_split(var_portal_trusted_proxies, ", ");
         msg_info("settings reloaded from %s", conf_path ? conf_path : MSSANTE_DEFAULT_CONF);
     }
     pthread_rwlock_unlock(&conf_lock);
@@ -653,6 +653,7 @@ int main(int argc, char **argv)
     cmd_load(&cc, usage);
     if ((why = check_settings()) != NULL)
         msg_fatal("%s", why);
+    trusted_proxies = strlist_split(var_portal_trusted_proxies, ", ");
     conf_path = cc.conf;
     conf_overrides = cc.overrides;
     conf_noverrides = cc.noverrides;
@@ -698,5 +699,6 @@ int main(int argc, char **argv)
     OPENSSL_cleanse(portal_key, sizeof(portal_key));
     free(listen_spec);
     free(user);
+    strlist_free(trusted_proxies);
     return 0;
 }

@@ -325,6 +325,19 @@ $y->get('/oubli');
 my @codes = map { $y->post('/oubli', login => 'a.b', contact => 'c@d.test')->{status} } 1 .. 7;
 is("@codes", '200 200 200 200 200 429 429', 'from 127.0.0.3 (X-Real-IP): 5 forms, then 429');
 is($y->get('/oubli')->{status}, 200, 'pages are still shown');
+# nginx no longer trusted: its X-Real-IP is not believed, every client is nginx's 127.0.0.1
+Sandbox::write_file($w->{conf}, Sandbox::slurp($w->{conf}) . "portal_trusted_proxies = ::1\n");
+kill 'HUP', $w->{portal}{pid};
+ok(until_ok(sub { (() = Sandbox::slurp($w->{portal}{log}) =~ /settings reloaded/g) == 2 }, 10),
+   'SIGHUP: portal_trusted_proxies = ::1');
+my $z = PortalWorld::client($w, 'third-address', local => '127.0.0.6');
+$z->get('/oubli');
+is($z->post('/oubli', login => 'a.b', contact => 'c@d.test')->{status}, 429,
+   'from 127.0.0.6 through an untrusted proxy: counted as the proxy\'s 127.0.0.1, 429');
+Sandbox::write_file($w->{conf}, Sandbox::slurp($w->{conf}) =~ s/^portal_trusted_proxies = ::1\n//mr);
+kill 'HUP', $w->{portal}{pid};
+ok(until_ok(sub { (() = Sandbox::slurp($w->{portal}{log}) =~ /settings reloaded/g) == 3 }, 10), 'trusted again');
+is($z->post('/oubli', login => 'a.b', contact => 'c@d.test')->{status}, 200, 'from 127.0.0.6: its own count, 200');
 unlike(Sandbox::slurp($w->{portal}{log}), qr/\Q$password\E|Ancien-Mot|$psecret/, 'no password or secret in its log');
 like(Sandbox::slurp($w->{portal}{log}), qr/paul\.durand signed in from 127\.0\.0\.1/,
      'its log names who signed in, from where (X-Real-IP from nginx)');

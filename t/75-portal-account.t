@@ -185,6 +185,27 @@ is($p->get('/compte')->{status}, 200, 'used within 5 s: still signed in');
 sleep 6;    # the state asserted is the passing of the idle time itself
 is($p->get('/compte')->{location}, '/connexion', 'idle for 6 s: the session is over');
 
+# The absolute lifetime: used every second and a half, the session still
+# ends 10 s after the sign-in.
+Sandbox::write_file($w->{conf}, Sandbox::slurp($w->{conf}) . "portal_session_lifetime = 10s\n");
+kill 'HUP', $w->{portal}{pid};
+ok(until_ok(sub { (() = Sandbox::slurp($w->{portal}{log}) =~ /settings reloaded/g) == 2 }, 10), 'lifetime 10 s (reload)');
+my $code = pcode();
+my $t0 = time;
+$r = PortalWorld::sign_in($p, 'paul.durand', $ppw, $code);
+my $t1 = time;
+is($r->{location}, '/compte', 'signed in again');
+my (@early, $late);
+while (1) {
+    my $at = time;
+    my $page = $p->get('/compte');
+    last if $at - $t1 > 12 && ($late = $page);
+    push @early, $page->{status} if time - $t0 < 9.5;
+    sleep 1.5;
+}
+ok(@early >= 3 && !grep({ $_ != 200 } @early), 'used within its lifetime: still signed in') or diag "@early";
+is($late->{location}, '/connexion', 'more than 10 s after the sign-in, although used: the session is over');
+
 unlike(Sandbox::slurp($w->{portal}{log}), qr/Sanitizer|runtime error/, 'no sanitizer report from the portal');
 
 done_testing;
