@@ -38,6 +38,8 @@
 #define OPT_LDAP       0x205
 #define OPT_BASE       0x206
 #define OPT_FILTER     0x207
+#define OPT_PUBLISH    0x208
+#define OPT_CHECK_LDAP 0x209
 
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
@@ -48,6 +50,7 @@ static void usage(FILE *fp)
             "usage: annuaire-sync [options] --extraction FILE|URL\n"
             "       annuaire-sync [options] [--since YYYY-MM-DD] --fhir FILE|URL [--fhir ...]\n"
             "       annuaire-sync [options] --ldap URI --base DN [--filter F]\n"
+            "       annuaire-sync [options] --publish | --check-ldap\n"
             "  --extraction FILE|URL  the national 31-column \"|\" file\n"
             "                      (Extraction_Correspondance_MSSante), or the ZIP holding it;\n"
             "                      an https:// URL is downloaded first (CAs: annuaire_https_ca)\n"
@@ -60,11 +63,64 @@ static void usage(FILE *fp)
             "                      bind as annuaire_ldap_bind_dn); with --base DN and optionally\n"
             "                      --filter F (default " LDAP_DEFAULT_FILTER ")\n"
             "  --dry-run           count what would change, change nothing\n"
+            "  --publish           only write the LDAP address book (annuaire_publish_uri):\n"
+            "                      what changed since its last publication; after a sync\n"
+            "                      this is done anyway when annuaire_publish_uri is set\n"
+            "  --check-ldap        compare the address book with PostgreSQL: counts, then\n"
+            "                      every entry's attributes; exit 1 when they differ\n"
             "  --force             apply even if more than annuaire_max_delete_percent of the\n"
             "                      source's rows would be deleted\n"
             "%s"
-            "Exit: 0 the database reflects the source; 1 refused or failed (database unchanged).\n",
+            "Exit: 0 the database (and the address book) reflect the source; 1 refused or\n"
+            "failed (database unchanged), or the address book could not be written.\n",
             cmd_usage_common);
+}
+
+/*
+ * publish_run - write the address book, say how it went, and record it in
+ * the run's sync_run row (a run of its own with --publish); 0 or 1.
+ */
+static int publish_run(PGconn *conn, const char *run_id)
+{
+    struct publication pub;
+    char   *err = NULL, v[2][32], id[32];
+    const char *p[5];
+    int     ret = publish_ldap(conn, &pub, &err) < 0 ? 1 : 0;
+    PGresult *res;
+
+    if (run_id == NULL) {
+        res = PQexec(conn, "INSERT INTO sync_run (source, source_ref) VALUES ('ldap-publish', NULL)"
+                     " RETURNING id");
+        snprintf(id, sizeof(id), "%s", PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "0");
+        PQclear(res);
+        run_id = id;
+    }
+    if (ret)
+        fprintf(stderr, "annuaire-sync: the LDAP address book is behind (it catches up at the next "
+                "run): %s; written %ld, deleted %ld\n", err, pub.written, pub.deleted);
+    else
+        printf("LDAP address book %s: written %ld, deleted %ld\n", var_annuaire_publish_uri,
+               pub.written, pub.deleted);
+    snprintf(v[0], 32, "%ld", pub.written);
+    snprintf(v[1], 32, "%ld", pub.deleted);
+    p[0] = run_id;
+    p[1] = ret ? "failed" : "ok";
+    p[2] = v[0];
+    p[3] = v[1];
+    p[4] = err;
+    res = PQexecParams(conn, "UPDATE sync_run SET ldap_status = $2, ldap_written = $3, ldap_deleted = $4,"
+                       " ldap_error = $5, finished_at = coalesce(finished_at, now()),"
+                       " status = CASE WHEN source = 'ldap-publish' THEN $2 ELSE status END WHERE id = $1",
+                       5, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char   *why = pgu_error(conn);
+
+        msg_warn("cannot record the publication in sync_run: %s", why);
+        free(why);
+    }
+    PQclear(res);
+    free(err);
+    return ret;
 }
 
 int main(int argc, char **argv)
@@ -79,6 +135,8 @@ int main(int argc, char **argv)
         {"ldap", required_argument, 0, OPT_LDAP},
         {"base", required_argument, 0, OPT_BASE},
         {"filter", required_argument, 0, OPT_FILTER},
+        {"publish", no_argument, 0, OPT_PUBLISH},
+        {"check-ldap", no_argument, 0, OPT_CHECK_LDAP},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
@@ -88,7 +146,7 @@ int main(int argc, char **argv)
     const char *p[3];
     char   *fhir[argc];            /* --fhir sources: at most one per argument */
     int     nfhir = 0, full;
-    int     ch, force = 0, dry = 0, ret = 1;
+    int     ch, force = 0, dry = 0, ret = 1, publish = 0, check = 0;
     char   *err = NULL, run_id[32] = "";
     PGconn *conn;
     PGresult *res;
@@ -107,11 +165,13 @@ int main(int argc, char **argv)
         case OPT_LDAP: ldap = optarg; break;
         case OPT_BASE: base = optarg; break;
         case OPT_FILTER: filter = optarg; break;
+        case OPT_PUBLISH: publish = 1; break;
+        case OPT_CHECK_LDAP: check = 1; break;
         default: usage(stderr); return 2;
         }
     }
     cmd_load(&c, usage);
-    if ((extraction != NULL) + (nfhir != 0) + (ldap != NULL) != 1 || optind != argc
+    if ((extraction != NULL) + (nfhir != 0) + (ldap != NULL) + publish + check != 1 || optind != argc
         || (since && !nfhir) || (ldap != NULL) != (base != NULL)) {
         usage(stderr);
         return 2;
@@ -120,6 +180,16 @@ int main(int argc, char **argv)
                   || strspn(since, "0123456789-") != 10)) {
         fprintf(stderr, "annuaire-sync: --since \"%s\": expected YYYY-MM-DD\n", since);
         return 2;
+    }
+    if (check || publish) {
+        if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
+            msg_fatal("%s", err);
+        if (check && (ret = check_ldap(conn, &err)) < 0)
+            fprintf(stderr, "annuaire-sync: %s\n", err);
+        if (publish)
+            ret = publish_run(conn, NULL);
+        PQfinish(conn);
+        return ret < 0 ? 1 : ret;
     }
     if (nfhir)
         source = "fhir";
@@ -152,7 +222,9 @@ int main(int argc, char **argv)
     if (pgu_exec(conn, "BEGIN", &err) < 0
         || stage_create(conn, &err) < 0
         || (extraction ? load_extraction(conn, extraction, &n, &err)
-            : ldap ? load_ldap(conn, ldap, base, filter, &n, &err)
+            : ldap ? load_ldap(conn, &(struct ldap_login) {ldap, var_annuaire_ldap_bind_dn,
+                                                           var_annuaire_ldap_bind_password},
+                               base, filter, &n, &err)
             : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0
         || (progress(&n, "comparing with the database"), prepare(conn, source, full, &n, &err)) < 0)
         goto failed;
@@ -196,6 +268,8 @@ int main(int argc, char **argv)
         free(err);
         ret = 1;
     }
+    if (*var_annuaire_publish_uri && publish_run(conn, run_id) != 0)
+        ret = 1;
     PQfinish(conn);
     return ret;
 

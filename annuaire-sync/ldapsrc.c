@@ -44,7 +44,7 @@ static const struct {
 };
 #define NMAP (sizeof(map) / sizeof(map[0]))
 
-static char *ldap_err(LDAP *ld, const char *what, int rc)
+char *ldapc_error(LDAP *ld, const char *what, int rc)
 {
     char   *diag = NULL, *s;
 
@@ -117,9 +117,9 @@ static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void
     return ret;
 }
 
-/* connect_bind - a handle ready to search, or NULL and *err */
-static LDAP *connect_bind(const char *uri, char **err)
+LDAP *ldapc_connect(const struct ldap_login *login, char **err)
 {
+    const char *uri = login->uri;
     LDAP   *ld = NULL;
     int     rc, version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
@@ -128,7 +128,7 @@ static LDAP *connect_bind(const char *uri, char **err)
     struct berval cred;
 
     if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS) {
-        *err = ldap_err(NULL, uri, rc);
+        *err = ldapc_error(NULL, uri, rc);
         return NULL;
     }
     ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
@@ -143,27 +143,27 @@ static LDAP *connect_bind(const char *uri, char **err)
         if ((rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
             char   *what = xasprintf("%s: StartTLS", uri);
 
-            *err = ldap_err(ld, what, rc);
+            *err = ldapc_error(ld, what, rc);
             free(what);
             ldap_unbind_ext_s(ld, NULL, NULL);
             return NULL;
         }
         tls = 1;
     }
-    if (*var_annuaire_ldap_bind_dn) {
+    if (login->bind_dn && *login->bind_dn) {
         if (!tls && !ldapi) {
             *err = xasprintf("%s: refusing to send the bind password without TLS "
                              "(annuaire_ldap_starttls = no on an ldap:// URI)", uri);
             ldap_unbind_ext_s(ld, NULL, NULL);
             return NULL;
         }
-        cred.bv_val = var_annuaire_ldap_bind_password;
-        cred.bv_len = strlen(var_annuaire_ldap_bind_password);
-        rc = ldap_sasl_bind_s(ld, var_annuaire_ldap_bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+        cred.bv_val = (char *) (login->password ? login->password : "");
+        cred.bv_len = strlen(cred.bv_val);
+        rc = ldap_sasl_bind_s(ld, login->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            char   *what = xasprintf("%s: bind as %s", uri, var_annuaire_ldap_bind_dn);
+            char   *what = xasprintf("%s: bind as %s", uri, login->bind_dn);
 
-            *err = ldap_err(ld, what, rc);
+            *err = ldapc_error(ld, what, rc);
             free(what);
             ldap_unbind_ext_s(ld, NULL, NULL);
             return NULL;
@@ -172,9 +172,10 @@ static LDAP *connect_bind(const char *uri, char **err)
     return ld;
 }
 
-int ldap_load(const char *uri, const char *base, const char *filter, ldap_row_fn fn, void *ctx,
-              long *entries, char **err)
+int ldap_load(const struct ldap_login *login, const char *base, const char *filter, ldap_row_fn fn,
+              void *ctx, long *entries, char **err)
 {
+    const char *uri = login->uri;
     static char *attrs[NMAP + 2];
     struct berval cookie = {0, NULL};
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
@@ -185,7 +186,7 @@ int ldap_load(const char *uri, const char *base, const char *filter, ldap_row_fn
     for (size_t i = 0; i < NMAP; i++)
         attrs[i + 1] = (char *) map[i].attr;
     *entries = 0;
-    if ((ld = connect_bind(uri, err)) == NULL)
+    if ((ld = ldapc_connect(login, err)) == NULL)
         return -1;
     for (;;) {
         LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL}, **sctrls = NULL, *pr;
@@ -196,7 +197,7 @@ int ldap_load(const char *uri, const char *base, const char *filter, ldap_row_fn
 
         if ((rc = ldap_create_page_control(ld, (ber_int_t) var_annuaire_ldap_page_size, &cookie, 1,
                                            &page)) != LDAP_SUCCESS) {
-            *err = ldap_err(ld, "paged results control", rc);
+            *err = ldapc_error(ld, "paged results control", rc);
             break;
         }
         ctrls[0] = page;
@@ -206,7 +207,7 @@ int ldap_load(const char *uri, const char *base, const char *filter, ldap_row_fn
         if (rc != LDAP_SUCCESS && res == NULL) {
             char   *what = xasprintf("%s: search %s under %s", uri, filter, base);
 
-            *err = ldap_err(ld, what, rc);
+            *err = ldapc_error(ld, what, rc);
             free(what);
             break;
         }

@@ -355,16 +355,16 @@ static int ldap_stage(void *ctx, const char *dn, long entry, const char *const *
 }
 
 /* load_ldap - a paged search of the operator's directory */
-int load_ldap(PGconn *conn, const char *uri, const char *base, const char *filter,
+int load_ldap(PGconn *conn, const struct ldap_login *login, const char *base, const char *filter,
               struct counts *n, char **err)
 {
     struct copybuf b = {conn, NULL, 0, 0};
-    struct sink k = {&b, uri, n, err};
+    struct sink k = {&b, login->uri, n, err};
     long    entries;
 
     if (copy_begin(conn, err) < 0)
         return -1;
-    if (ldap_load(uri, base, filter, ldap_stage, &k, &entries, err) < 0) {
+    if (ldap_load(login, base, filter, ldap_stage, &k, &entries, err) < 0) {
         copy_end(&b, 0, err);
         return -1;
     }

@@ -27,8 +27,9 @@ void    progress(const struct counts *n, const char *doing);
 int     load_extraction(PGconn *conn, const char *path, struct counts *n, char **err);
 int     load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct counts *n,
                   char **err);
-int     load_ldap(PGconn *conn, const char *uri, const char *base, const char *filter,
-                  struct counts *n, char **err);
+struct ldap_login;
+int     load_ldap(PGconn *conn, const struct ldap_login *login, const char *base,
+                  const char *filter, struct counts *n, char **err);
 
 /* merge.c */
 int     query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
@@ -36,6 +37,15 @@ int     prepare(PGconn *conn, const char *source, int full, struct counts *n, ch
 int     merge(PGconn *conn, const char *source, struct counts *n, char **err);
 void    record(PGconn *conn, const char *run_id, const struct counts *n, const char *status,
                const char *error);
+
+/* publish.c: the LDAP address book (annuaire_publish_*) */
+struct publication {
+    long    written, deleted, refused;
+};
+/* publish_ldap - write what changed since the last publication; 0, or -1 and *err */
+int     publish_ldap(PGconn *conn, struct publication *out, char **err);
+/* check_ldap - compare the tree with PostgreSQL, print the counts: 0 same, 1 differs, -1 *err */
+int     check_ldap(PGconn *conn, char **err);
 
 /* download.c: a page's text, from an https:// URL or a file (*len); NULL and *err */
 char   *http_get(const char *url, size_t *len, char **err);

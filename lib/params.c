@@ -67,6 +67,10 @@ int     var_annuaire_ldap_starttls;
 char   *var_annuaire_ldap_ca;
 long    var_annuaire_ldap_page_size;
 long    var_annuaire_ldap_timeout;
+char   *var_annuaire_publish_uri;
+char   *var_annuaire_publish_base;
+char   *var_annuaire_publish_bind_dn;
+char   *var_annuaire_publish_bind_password;
 char   *var_smime_socket;
 char   *var_smime_user;
 char   *var_smime_default_policy;
@@ -146,6 +150,16 @@ struct cfg_param mssante_params[] = {
      "entries per page of the paged LDAP search", 0},
     {"annuaire_ldap_timeout", CFG_TIME, "60s", 1, 3600, &var_annuaire_ldap_timeout,
      "LDAP connect and per-request timeout", 0},
+    {"annuaire_publish_uri", CFG_STR, "", 0, 0, &var_annuaire_publish_uri,
+     "the read-only LDAP address book annuaire-sync publishes the directory into, after each "
+     "sync (ldapi:///, ldap:// with StartTLS, ldaps://; empty: no publication)", 0},
+    {"annuaire_publish_base", CFG_STR, "", 0, 0, &var_annuaire_publish_base,
+     "the entry under which the address book's entries are written (mail=ADDRESS,BASE)", 0},
+    {"annuaire_publish_bind_dn", CFG_STR, "", 0, 0, &var_annuaire_publish_bind_dn,
+     "the DN annuaire-sync binds as to write the address book (empty: none, e.g. ldapi:// "
+     "with EXTERNAL rights)", 0},
+    {"annuaire_publish_bind_password", CFG_STR, "", 0, 0, &var_annuaire_publish_bind_password,
+     "its password (never printed; sent only over TLS or ldapi://)", 0},
     {"otp_key_file", CFG_STR, MSSANTE_SYSCONFDIR "/otp.key", 0, 0, &var_otp_key_file,
      "the key sealing TOTP secrets: 64 hex digits, root-only (mssante-otp key creates it)", 0},
     {"otp_max_failures", CFG_INT, "10", 1, 1000, &var_otp_max_failures,

@@ -503,6 +503,76 @@ EOF
     };
 }
 
+# slapd_config - a slapd configured the Debian way (cn=config): the global
+# settings, schemas (core, cosine, inetorgperson) and module of Debian's own
+# slapd.init.ldif, then the databases given as LDIF (ldif => text, as a
+# sysadmin adds them with ldapadd; "@DIR@" becomes a directory of the
+# sandbox). Returns {uri, ldapi (its local socket), port, dir, log, pid,
+# start => sub, stop => sub}:
+# stop and start again on the same port and data.
+sub slapd_config {
+    my ($self, %o) = @_;
+    my $d = "$self->{dir}/" . ($o{name} || 'slapd-config');
+    make_path("$d/cfg", "$d/db");
+    (my $dbs = $o{ldif}) =~ s/\@DIR\@/$d\/db/g;
+    write_file("$d/config.ldif", <<"EOF" . $dbs);
+dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: $d/slapd.pid
+olcArgsFile: $d/slapd.args
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+include: file:///etc/ldap/schema/cosine.ldif
+include: file:///etc/ldap/schema/inetorgperson.ldif
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+
+dn: olcDatabase=config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: config
+
+EOF
+    run('slapadd', '-q', '-n0', '-F', "$d/cfg", '-l', "$d/config.ldif");
+    my $port = free_port('127.0.0.1');
+    (my $sock = "$d/ldapi") =~ s{/}{%2F}g;
+    my $s = { uri => "ldap://127.0.0.1:$port/", ldapi => "ldapi://$sock", port => $port, dir => $d,
+              log => "$d/slapd.log" };
+    $s->{start} = sub {
+        my $pid = fork // croak "fork: $!";
+        if ($pid == 0) {
+            open STDOUT, '>>', $s->{log}; open STDERR, '>&', \*STDOUT;
+            exec 'slapd', '-F', "$d/cfg", '-h', "$s->{uri} $s->{ldapi}", '-d', '256';
+            exit 127;
+        }
+        $s->{pid} = $pid;
+        wait_port('127.0.0.1', $port, 15) or croak "slapd did not start on 127.0.0.1:$port:\n" . tail($s->{log});
+    };
+    $s->{stop} = sub {
+        return unless $s->{pid};
+        kill 'TERM', $s->{pid};
+        wait_gone($s->{pid}, 10) or kill 'KILL', $s->{pid};
+        waitpid $s->{pid}, 0;
+        delete $s->{pid};
+    };
+    $s->{start}->();
+    $self->on_stop("slapd-$d" => sub { $s->{stop}->() });
+    return $s;
+}
+
 # ---------------------------------------------------------------- Dovecot
 
 # dovecot - IMAP and LMTP on loopback ports, mail under the sandbox.

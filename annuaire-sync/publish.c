@@ -1,0 +1,515 @@
+/*
+ * publish - the directory as a read-only LDAP address book for mail clients
+ * (Thunderbird, Roundcube, any client searching LDAP while writing).
+ *
+ * Each mailbox of annuaire_bal not on the liste rouge is an inetOrgPerson
+ * entry mail=ADDRESS,annuaire_publish_base, with the mapping ldapsrc.c reads
+ * (so a published tree can itself be synced): cn (the name shown), sn,
+ * givenName, mail, postalCode, l, st (department), title (profession), o,
+ * ou (service), employeeNumber (RPPS/ADELI national id), employeeType (BAL
+ * type PER/ORG/APP/CAB). LDAP compares names by case only, not by accent:
+ * cn, sn, givenName, l, title and o carry, after the name as written, its
+ * unaccented and its folded spellings when they differ, so "leger",
+ * "saint-etienne" and "saint etienne" find what annuaire-search finds.
+ *
+ * Only what differs from the last publication is written (table
+ * annuaire_ldap: address and row hash of each published entry): new and
+ * changed entries, entries gone or put on the liste rouge. Requests are
+ * pipelined; what the server confirmed is recorded as it goes (on a second
+ * connection), so a publication cut short is caught up by the next one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <ldap.h>
+
+#include "buf.h"
+#include "ldapsrc.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "params.h"
+#include "pgutil.h"
+#include "sync.h"
+
+#define WINDOW      64              /* requests in flight */
+#define RECORD_MAX  2000            /* confirmed entries recorded at once */
+#define SHOW_MAX    20              /* refused entries named in the log */
+
+/* The published attributes: SQL over annuaire_bal b, and whether spelled three ways. */
+static const struct {
+    const char *attr, *sql;
+    int     spellings;
+} attrs[] = {
+    {"cn", "CASE WHEN b.bal_type = 'PER' AND coalesce(b.first_name, '') <> '' "
+     "THEN concat_ws(' ', b.first_name, nullif(b.last_name, '')) "
+     "ELSE coalesce(nullif(b.org_name, ''), nullif(b.last_name, ''), b.address) END", 1},
+    {"sn", "coalesce(nullif(b.last_name, ''), nullif(b.org_name, ''), b.address)", 1},
+    {"givenName", "b.first_name", 1},
+    {"mail", "b.address", 0},
+    {"postalCode", "b.postcode", 0},
+    {"l", "b.city", 1},
+    {"st", "b.department", 0},
+    {"title", "b.profession_label", 1},
+    {"o", "b.org_name", 1},
+    {"ou", "b.service", 0},
+    {"employeeNumber", "b.national_id", 0},
+    {"employeeType", "b.bal_type", 0},
+};
+#define NATTRS (sizeof(attrs) / sizeof(attrs[0]))
+#define FIRST_ATTR_COL 3            /* address, row_hash, known, then the attributes */
+
+enum op_kind { OP_ADD, OP_MODIFY, OP_DELETE };
+
+/* op - one request in flight and what it needs to be sent again or recorded */
+struct op {
+    int     msgid;
+    enum op_kind kind;
+    PGresult *row;                  /* OP_ADD, OP_MODIFY: the entry's row */
+    char   *address, *dn;
+};
+
+/* pub - one publication */
+struct pub {
+    LDAP   *ld;
+    PGconn *rec;                    /* records what the server confirmed */
+    struct op ops[WINDOW];
+    int     nops;
+    struct buf done_addr, done_hash; /* array literals of confirmed entries */
+    long    ndone, written, deleted, refused;
+    char   *first_refusal;
+    char  **err;
+};
+
+/* select_sql - the entries to write: new, or changed since their publication */
+static char *select_sql(void)
+{
+    struct buf b = {0};
+
+    buf_puts(&b, "SELECT b.address, coalesce(b.row_hash, ''), l.address IS NOT NULL");
+    for (size_t i = 0; i < NATTRS; i++) {
+        buf_printf(&b, ", %s", attrs[i].sql);
+        if (attrs[i].spellings)
+            buf_printf(&b, ", CASE WHEN mssante_unaccent(%1$s) <> lower(%1$s) THEN mssante_unaccent(%1$s) END"
+                       ", CASE WHEN mssante_fold(%1$s) NOT IN (lower(%1$s), mssante_unaccent(%1$s))"
+                       " THEN mssante_fold(%1$s) END", attrs[i].sql);
+    }
+    buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address)"
+             " WHERE NOT b.liste_rouge AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
+    return b.s;
+}
+
+/* dn_of - mail=ADDRESS,BASE with the address escaped (RFC 4514) */
+static char *dn_of(const char *address)
+{
+    struct buf b = {0};
+    size_t  n = strlen(address);
+
+    buf_puts(&b, "mail=");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) address[i];
+
+        if (strchr("\"+,;<>\\=", c) || (i == 0 && (c == ' ' || c == '#')) || (i == n - 1 && c == ' '))
+            buf_printf(&b, "\\%02x", c);
+        else
+            buf_add(&b, address + i, 1);
+    }
+    buf_printf(&b, ",%s", var_annuaire_publish_base);
+    return b.s;
+}
+
+/* mods_of - the entry's attributes from its row (add: only those with values) */
+static LDAPMod **mods_of(PGresult *row, int add)
+{
+    LDAPMod **mods = xcalloc(NATTRS + 2, sizeof(*mods));
+    int     n = 0, col = FIRST_ATTR_COL;
+
+    if (add) {
+        static char *oc[] = {"top", "person", "organizationalPerson", "inetOrgPerson", NULL};
+
+        mods[n] = xcalloc(1, sizeof(LDAPMod));
+        mods[n]->mod_op = LDAP_MOD_ADD;
+        mods[n]->mod_type = "objectClass";
+        mods[n++]->mod_values = oc;
+    }
+    for (size_t i = 0; i < NATTRS; i++) {
+        int     nv = attrs[i].spellings ? 3 : 1, k = 0;
+        struct berval **vals = xcalloc((size_t) nv + 1, sizeof(*vals));
+
+        for (int j = 0; j < nv; j++, col++) {
+            if (PQgetisnull(row, 0, col) || *PQgetvalue(row, 0, col) == 0)
+                continue;
+            vals[k] = xcalloc(1, sizeof(struct berval));
+            vals[k]->bv_val = PQgetvalue(row, 0, col);
+            vals[k++]->bv_len = (ber_len_t) PQgetlength(row, 0, col);
+        }
+        if (k == 0 && add) {
+            free(vals);
+            continue;
+        }
+        mods[n] = xcalloc(1, sizeof(LDAPMod));
+        mods[n]->mod_op = (add ? LDAP_MOD_ADD : LDAP_MOD_REPLACE) | LDAP_MOD_BVALUES;
+        mods[n]->mod_type = (char *) attrs[i].attr;
+        if (k == 0) {
+            free(vals);
+            vals = NULL;                    /* replace with nothing: the attribute goes */
+        }
+        mods[n++]->mod_bvalues = vals;
+    }
+    return mods;
+}
+
+static void mods_free(LDAPMod **mods)
+{
+    for (LDAPMod **m = mods; *m; m++) {
+        if ((*m)->mod_op & LDAP_MOD_BVALUES)
+            for (struct berval **v = (*m)->mod_bvalues; v && *v; v++)
+                free(*v);
+        if ((*m)->mod_op & LDAP_MOD_BVALUES)
+            free((*m)->mod_bvalues);
+        free(*m);
+    }
+    free(mods);
+}
+
+/* send_op - send one request; -1 and *err when the server cannot be reached */
+static int send_op(struct pub *p, struct op *o)
+{
+    int     rc;
+
+    if (o->kind == OP_DELETE) {
+        rc = ldap_delete_ext(p->ld, o->dn, NULL, NULL, &o->msgid);
+    } else {
+        LDAPMod **mods = mods_of(o->row, o->kind == OP_ADD);
+
+        rc = o->kind == OP_ADD ? ldap_add_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid)
+            : ldap_modify_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid);
+        mods_free(mods);
+    }
+    if (rc != LDAP_SUCCESS) {
+        *p->err = ldapc_error(p->ld, var_annuaire_publish_uri, rc);
+        return -1;
+    }
+    p->nops++;
+    return 0;
+}
+
+/* array_add - one element of a PostgreSQL array literal */
+static void array_add(struct buf *b, const char *s)
+{
+    buf_puts(b, b->len ? ",\"" : "{\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            buf_add(b, "\\", 1);
+        buf_add(b, s, 1);
+    }
+    buf_add(b, "\"", 1);
+}
+
+/* record - what the server confirmed into annuaire_ldap (hash "": deleted) */
+static int record_done(struct pub *p)
+{
+    const char *v[2];
+    PGresult *res;
+    int     ok;
+
+    if (p->ndone == 0)
+        return 0;
+    buf_add(&p->done_addr, "}", 1);
+    buf_add(&p->done_hash, "}", 1);
+    v[0] = buf_str(&p->done_addr);
+    v[1] = buf_str(&p->done_hash);
+    res = PQexecParams(p->rec, "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[]) AS d (address, h)),"
+                       " gone AS (DELETE FROM annuaire_ldap l USING d WHERE d.h = '' AND l.address = d.address)"
+                       " INSERT INTO annuaire_ldap SELECT address, h FROM d WHERE h <> ''"
+                       " ON CONFLICT (address) DO UPDATE SET row_hash = EXCLUDED.row_hash",
+                       2, NULL, v, NULL, NULL, 0);
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok && *p->err == NULL)
+        *p->err = pgu_error(p->rec);
+    PQclear(res);
+    p->done_addr.len = p->done_hash.len = 0;
+    p->ndone = 0;
+    return ok ? 0 : -1;
+}
+
+/* confirmed - an entry the server holds as published (hash NULL: deleted) */
+static int confirmed(struct pub *p, const char *address, const char *hash)
+{
+    array_add(&p->done_addr, address);
+    array_add(&p->done_hash, hash ? hash : "");
+    if (hash)
+        p->written++;
+    else
+        p->deleted++;
+    return ++p->ndone >= RECORD_MAX ? record_done(p) : 0;
+}
+
+/* op_free - forget a request */
+static void op_free(struct pub *p, int i)
+{
+    PQclear(p->ops[i].row);
+    free(p->ops[i].dn);
+    free(p->ops[i].address);
+    p->ops[i] = p->ops[--p->nops];
+}
+
+/* collect - wait for one answer and act on it; -1 when the server is gone */
+static int collect(struct pub *p)
+{
+    struct timeval tv = {var_annuaire_ldap_timeout, 0};
+    LDAPMessage *res = NULL;
+    int     rc = ldap_result(p->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &tv, &res), code = 0, i;
+    char   *diag = NULL;
+
+    if (rc <= 0) {
+        *p->err = rc == 0 ? xasprintf("%s: no answer in %lds", var_annuaire_publish_uri,
+                                      var_annuaire_ldap_timeout)
+            : ldapc_error(p->ld, var_annuaire_publish_uri, LDAP_SERVER_DOWN);
+        ldap_msgfree(res);
+        return -1;
+    }
+    for (i = 0; i < p->nops && p->ops[i].msgid != ldap_msgid(res); i++)
+        ;
+    rc = ldap_parse_result(p->ld, res, &code, NULL, &diag, NULL, NULL, 1);
+    if (i == p->nops) {                     /* not ours: cannot happen */
+        ldap_memfree(diag);
+        return 0;
+    }
+    if (rc != LDAP_SUCCESS)
+        code = rc;
+    struct op *o = &p->ops[i];
+    int     ret = 0;
+
+    if (code == LDAP_SUCCESS || (o->kind == OP_DELETE && code == LDAP_NO_SUCH_OBJECT)) {
+        ret = confirmed(p, o->address, o->kind == OP_DELETE ? NULL : PQgetvalue(o->row, 0, 1));
+        op_free(p, i);
+    } else if ((o->kind == OP_ADD && code == LDAP_ALREADY_EXISTS)
+               || (o->kind == OP_MODIFY && code == LDAP_NO_SUCH_OBJECT)) {
+        struct op again = *o;               /* the tree and our record disagree: the other way */
+
+        p->ops[i] = p->ops[--p->nops];
+        again.kind = o->kind == OP_ADD ? OP_MODIFY : OP_ADD;
+        p->ops[p->nops] = again;
+        ret = send_op(p, &p->ops[p->nops]);
+        if (ret < 0) {
+            PQclear(again.row);
+            free(again.dn);
+            free(again.address);
+        }
+    } else if (code == LDAP_SERVER_DOWN || code == LDAP_UNAVAILABLE || code == LDAP_BUSY
+               || code == LDAP_UNWILLING_TO_PERFORM || code == LDAP_INSUFFICIENT_ACCESS
+               || code == LDAP_NO_SUCH_OBJECT || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR) {
+        /* The tree as a whole refuses (no base, no rights, server leaving). */
+        *p->err = xasprintf("%s: %s %s: %s%s%s", var_annuaire_publish_uri,
+                            o->kind == OP_DELETE ? "delete" : o->kind == OP_ADD ? "add" : "modify",
+                            o->dn, ldap_err2string(code), diag && *diag ? " - " : "", diag ? diag : "");
+        op_free(p, i);
+        ret = -1;
+    } else {
+        /* This entry alone is refused (a value the schema does not take). */
+        if (++p->refused <= SHOW_MAX)
+            msg_warn("%s: %s refused: %s%s%s", var_annuaire_publish_uri, o->address,
+                     ldap_err2string(code), diag && *diag ? " - " : "", diag ? diag : "");
+        if (p->first_refusal == NULL)
+            p->first_refusal = xasprintf("%s: %s", o->address, ldap_err2string(code));
+        op_free(p, i);
+    }
+    ldap_memfree(diag);
+    return ret;
+}
+
+/* submit - queue one request, waiting for answers while the window is full */
+static int submit(struct pub *p, struct op o)
+{
+    while (p->nops == WINDOW)
+        if (collect(p) < 0)
+            goto fail;
+    p->ops[p->nops] = o;
+    if (send_op(p, &p->ops[p->nops]) == 0)
+        return 0;
+fail:
+    PQclear(o.row);
+    free(o.dn);
+    free(o.address);
+    return -1;
+}
+
+/*
+ * ensure_base - the entry the address book is written under; when missing
+ * and named ou=NAME, it is created (the suffix entry of the shipped slapd
+ * database).
+ */
+static int ensure_base(LDAP *ld, char **err)
+{
+    struct timeval tv = {var_annuaire_ldap_timeout, 0};
+    LDAPMessage *res = NULL;
+    char   *none[] = {LDAP_NO_ATTRS, NULL}, *ou = NULL, *what;
+    int     rc = ldap_search_ext_s(ld, var_annuaire_publish_base, LDAP_SCOPE_BASE, "(objectClass=*)",
+                                   none, 0, NULL, NULL, &tv, 1, &res);
+
+    ldap_msgfree(res);
+    if (rc == LDAP_NO_SUCH_OBJECT && strncasecmp(var_annuaire_publish_base, "ou=", 3) == 0) {
+        char   *oc[] = {"top", "organizationalUnit", NULL}, *ouv[] = {NULL, NULL};
+        LDAPMod m_oc = {LDAP_MOD_ADD, "objectClass", {oc}}, m_ou = {LDAP_MOD_ADD, "ou", {ouv}};
+        LDAPMod *mods[] = {&m_oc, &m_ou, NULL};
+
+        ou = xstrndup(var_annuaire_publish_base + 3, strcspn(var_annuaire_publish_base + 3, ",+"));
+        ouv[0] = ou;
+        rc = ldap_add_ext_s(ld, var_annuaire_publish_base, mods, NULL, NULL);
+        free(ou);
+        if (rc == LDAP_SUCCESS) {
+            msg_info("%s: created the base entry %s", var_annuaire_publish_uri, var_annuaire_publish_base);
+            return 0;
+        }
+    }
+    if (rc == LDAP_SUCCESS)
+        return 0;
+    what = xasprintf("%s: annuaire_publish_base %s", var_annuaire_publish_uri, var_annuaire_publish_base);
+    *err = ldapc_error(ld, what, rc);
+    free(what);
+    return -1;
+}
+
+int publish_ldap(PGconn *conn, struct publication *out, char **err)
+{
+    struct pub p = {.err = err};
+    PGresult *res;
+    char   *sql = NULL;
+    int     ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (*var_annuaire_publish_uri == '\0' || *var_annuaire_publish_base == '\0') {
+        *err = xstrdup("annuaire_publish_uri and annuaire_publish_base are not set");
+        return -1;
+    }
+    p.ld = ldapc_connect(&(struct ldap_login) {var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
+                                               var_annuaire_publish_bind_password}, err);
+    if (p.ld == NULL || ensure_base(p.ld, err) < 0)
+        goto out;
+    if ((p.rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL)
+        goto out;
+
+    /* The entries gone, or now on the liste rouge. */
+    res = PQexec(conn, "SELECT l.address FROM annuaire_ldap l LEFT JOIN annuaire_bal b USING (address)"
+                 " WHERE b.address IS NULL OR b.liste_rouge");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *a = PQgetvalue(res, i, 0);
+
+        if (submit(&p, (struct op) {0, OP_DELETE, NULL, xstrdup(a), dn_of(a)}) < 0) {
+            PQclear(res);
+            goto out;
+        }
+    }
+    PQclear(res);
+
+    /* The new and changed ones, row by row. */
+    sql = select_sql();
+    if (!PQsendQuery(conn, sql) || !PQsetSingleRowMode(conn)) {
+        *err = pgu_error(conn);
+        goto out;
+    }
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && *err == NULL) {
+            const char *a = PQgetvalue(res, 0, 0);
+            int     known = *PQgetvalue(res, 0, 2) == 't';
+
+            submit(&p, (struct op) {0, known ? OP_MODIFY : OP_ADD, res, xstrdup(a), dn_of(a)});
+            continue;                       /* submit owns res */
+        }
+        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE && PQresultStatus(res) != PGRES_TUPLES_OK
+            && *err == NULL)
+            *err = pgu_error(conn);
+        PQclear(res);                       /* after a failure: the rest is drained */
+    }
+    while (*err == NULL && p.nops > 0)
+        if (collect(&p) < 0)
+            break;
+    if (*err == NULL && p.refused > 0)
+        *err = xasprintf("%ld entr%s refused by %s (first: %s)", p.refused, p.refused > 1 ? "ies" : "y",
+                         var_annuaire_publish_uri, p.first_refusal);
+    ret = *err ? -1 : 0;
+out:
+    if (p.rec) {
+        if (record_done(&p) < 0)
+            ret = -1;
+        PQfinish(p.rec);
+    }
+    while (p.nops > 0)
+        op_free(&p, 0);
+    if (p.ld)
+        ldap_unbind_ext_s(p.ld, NULL, NULL);
+    out->written = p.written;
+    out->deleted = p.deleted;
+    out->refused = p.refused;
+    buf_free(&p.done_addr);
+    buf_free(&p.done_hash);
+    free(p.first_refusal);
+    free(sql);
+    return ret;
+}
+
+int check_ldap(PGconn *conn, char **err)
+{
+    struct counts n = {0};
+    struct buf sql = {0};
+    PGresult *res;
+    long    missing, extra, differ;
+
+    if (*var_annuaire_publish_uri == '\0' || *var_annuaire_publish_base == '\0') {
+        *err = xstrdup("annuaire_publish_uri and annuaire_publish_base are not set");
+        return -1;
+    }
+    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, err) < 0
+        || load_ldap(conn, &(struct ldap_login) {var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
+                                                 var_annuaire_publish_bind_password},
+                     var_annuaire_publish_base, "(objectClass=inetOrgPerson)", &n, err) < 0)
+        return -1;
+    progress(NULL, NULL);
+    /* What each published entry must hold, beside what the tree holds (first values). */
+    buf_printf(&sql, "WITH pub AS (SELECT b.address, %s AS sn, b.first_name, b.postcode, b.city,"
+               " b.department, b.profession_label, b.org_name, b.service, b.national_id, b.bal_type"
+               " FROM annuaire_bal b WHERE NOT b.liste_rouge),"
+               " got AS (SELECT DISTINCT ON (address) * FROM sync_stage ORDER BY address, line DESC),"
+               " j AS (SELECT coalesce(p.address, g.address) AS address, p.address IS NULL AS extra,"
+               " g.address IS NULL AS missing,", attrs[1].sql);
+    buf_puts(&sql, " (coalesce(p.sn, '') <> coalesce(g.last_name, '')");
+    static const char *same[][2] = {
+        {"first_name", "first_name"}, {"postcode", "postcode"}, {"city", "city"},
+        {"department", "department"}, {"profession_label", "profession_label"},
+        {"org_name", "org_name"}, {"service", "service"}, {"national_id", "national_id"},
+        {"bal_type", "bal_type"},
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+        buf_printf(&sql, " OR coalesce(p.%s, '') <> coalesce(g.%s, '')", same[i][0], same[i][1]);
+    buf_puts(&sql, ") AS differs FROM pub p FULL JOIN got g USING (address))"
+             " SELECT count(*) FILTER (WHERE missing), count(*) FILTER (WHERE extra),"
+             " count(*) FILTER (WHERE differs AND NOT missing AND NOT extra),"
+             " (SELECT count(*) FROM annuaire_bal WHERE NOT liste_rouge),"
+             " array_to_string((array_agg(address ORDER BY address) FILTER (WHERE missing OR extra OR differs))[1:5], ' ')"
+             " FROM j");
+    res = PQexec(conn, buf_str(&sql));
+    buf_free(&sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    missing = atol(PQgetvalue(res, 0, 0));
+    extra = atol(PQgetvalue(res, 0, 1));
+    differ = atol(PQgetvalue(res, 0, 2));
+    printf("%s under %s: %ld entries read (%ld unusable); PostgreSQL: %s mailboxes to publish\n"
+           "missing from LDAP: %ld; in LDAP but not to publish: %ld; different: %ld%s%s\n",
+           var_annuaire_publish_uri, var_annuaire_publish_base, n.read, n.rejected,
+           PQgetvalue(res, 0, 3), missing, extra, differ,
+           *PQgetvalue(res, 0, 4) ? "; for example: " : "", PQgetvalue(res, 0, 4));
+    PQclear(res);
+    PQclear(PQexec(conn, "ROLLBACK"));
+    return missing + extra + differ + n.rejected > 0 ? 1 : 0;
+}
