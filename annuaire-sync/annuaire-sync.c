@@ -40,6 +40,7 @@
 #define OPT_FILTER     0x207
 #define OPT_PUBLISH    0x208
 #define OPT_CHECK_LDAP 0x209
+#define OPT_LDIF       0x20a
 
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
@@ -50,7 +51,7 @@ static void usage(FILE *fp)
             "usage: annuaire-sync [options] --extraction FILE|URL\n"
             "       annuaire-sync [options] [--since YYYY-MM-DD] --fhir FILE|URL [--fhir ...]\n"
             "       annuaire-sync [options] --ldap URI --base DN [--filter F]\n"
-            "       annuaire-sync [options] --publish | --check-ldap\n"
+            "       annuaire-sync [options] --publish | --check-ldap | --ldif FILE\n"
             "  --extraction FILE|URL  the national 31-column \"|\" file\n"
             "                      (Extraction_Correspondance_MSSante), or the ZIP holding it;\n"
             "                      an https:// URL is downloaded first (CAs: annuaire_https_ca)\n"
@@ -68,6 +69,9 @@ static void usage(FILE *fp)
             "                      this is done anyway when annuaire_publish_uri is set\n"
             "  --check-ldap        compare the address book with PostgreSQL: counts, then\n"
             "                      every entry's attributes; exit 1 when they differ\n"
+            "  --ldif FILE         the whole address book as LDIF, for \"slapadd -q\" into an\n"
+            "                      empty tree with slapd stopped (a first publication of the\n"
+            "                      national directory in minutes); recorded as published\n"
             "  --force             apply even if more than annuaire_max_delete_percent of the\n"
             "                      source's rows would be deleted\n"
             "%s"
@@ -137,12 +141,13 @@ int main(int argc, char **argv)
         {"filter", required_argument, 0, OPT_FILTER},
         {"publish", no_argument, 0, OPT_PUBLISH},
         {"check-ldap", no_argument, 0, OPT_CHECK_LDAP},
+        {"ldif", required_argument, 0, OPT_LDIF},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
     struct counts n = {0};
     const char *extraction = NULL, *source = "extraction", *status = "failed", *since = NULL;
-    const char *ldap = NULL, *base = NULL, *filter = LDAP_DEFAULT_FILTER;
+    const char *ldap = NULL, *base = NULL, *filter = LDAP_DEFAULT_FILTER, *ldif = NULL;
     const char *p[3];
     char   *fhir[argc];            /* --fhir sources: at most one per argument */
     int     nfhir = 0, full;
@@ -167,11 +172,13 @@ int main(int argc, char **argv)
         case OPT_FILTER: filter = optarg; break;
         case OPT_PUBLISH: publish = 1; break;
         case OPT_CHECK_LDAP: check = 1; break;
+        case OPT_LDIF: ldif = optarg; break;
         default: usage(stderr); return 2;
         }
     }
     cmd_load(&c, usage);
-    if ((extraction != NULL) + (nfhir != 0) + (ldap != NULL) + publish + check != 1 || optind != argc
+    if ((extraction != NULL) + (nfhir != 0) + (ldap != NULL) + publish + check + (ldif != NULL) != 1
+        || optind != argc
         || (since && !nfhir) || (ldap != NULL) != (base != NULL)) {
         usage(stderr);
         return 2;
@@ -181,13 +188,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "annuaire-sync: --since \"%s\": expected YYYY-MM-DD\n", since);
         return 2;
     }
-    if (check || publish) {
+    if (check || publish || ldif) {
+        long    entries;
+
         if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
             msg_fatal("%s", err);
         if (check && (ret = check_ldap(conn, &err)) < 0)
             fprintf(stderr, "annuaire-sync: %s\n", err);
+        if (ldif && (ret = publish_ldif(conn, ldif, &entries, &err)) < 0)
+            fprintf(stderr, "annuaire-sync: %s; nothing written\n", err);
+        else if (ldif)
+            printf("%s: %ld entries under %s, recorded as published: load them with slapd stopped "
+                   "(slapadd -q -b %s -l %s), then check with annuaire-sync --check-ldap\n", ldif,
+                   entries, var_annuaire_publish_base, var_annuaire_publish_base, ldif);
         if (publish)
             ret = publish_run(conn, NULL);
+        free(err);
         PQfinish(conn);
         return ret < 0 ? 1 : ret;
     }

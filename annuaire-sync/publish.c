@@ -18,12 +18,15 @@
  * pipelined; what the server confirmed is recorded as it goes (on a second
  * connection), so a publication cut short is caught up by the next one.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <ldap.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "ldapsrc.h"
@@ -82,8 +85,8 @@ struct pub {
     char  **err;
 };
 
-/* select_sql - the entries to write: new, or changed since their publication */
-static char *select_sql(void)
+/* select_sql - the entries to write: all, or new and changed since their publication */
+static char *select_sql(int all)
 {
     struct buf b = {0};
 
@@ -95,8 +98,9 @@ static char *select_sql(void)
                        ", CASE WHEN mssante_fold(%1$s) NOT IN (lower(%1$s), mssante_unaccent(%1$s))"
                        " THEN mssante_fold(%1$s) END", attrs[i].sql);
     }
-    buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address)"
-             " WHERE NOT b.liste_rouge AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
+    buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge");
+    if (!all)
+        buf_puts(&b, " AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
     return b.s;
 }
 
@@ -410,7 +414,7 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
     PQclear(res);
 
     /* The new and changed ones, row by row. */
-    sql = select_sql();
+    sql = select_sql(0);
     if (!PQsendQuery(conn, sql) || !PQsetSingleRowMode(conn)) {
         *err = pgu_error(conn);
         goto out;
@@ -512,4 +516,136 @@ int check_ldap(PGconn *conn, char **err)
     PQclear(res);
     PQclear(PQexec(conn, "ROLLBACK"));
     return missing + extra + differ + n.rejected > 0 ? 1 : 0;
+}
+
+/* ldif_value - "attr: value", or "attr:: base64" when LDIF needs it (RFC 2849) */
+static void ldif_value(FILE *fp, const char *attr, const char *v, size_t len)
+{
+    int     safe = len > 0 && v[0] != ' ' && v[0] != ':' && v[0] != '<' && v[len - 1] != ' ';
+
+    for (size_t i = 0; safe && i < len; i++)
+        safe = (unsigned char) v[i] >= 0x20 && (unsigned char) v[i] < 0x7f;
+    if (safe) {
+        fprintf(fp, "%s: %.*s\n", attr, (int) len, v);
+    } else {
+        char   *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+
+        EVP_EncodeBlock((unsigned char *) b64, (const unsigned char *) v, (int) len);
+        fprintf(fp, "%s:: %s\n", attr, b64);
+        free(b64);
+    }
+}
+
+/* ldif_entry - one mailbox's entry, as publish_ldap would add it */
+static void ldif_entry(FILE *fp, PGresult *row)
+{
+    char   *dn = dn_of(PQgetvalue(row, 0, 0));
+    int     col = FIRST_ATTR_COL;
+
+    ldif_value(fp, "dn", dn, strlen(dn));
+    fputs("objectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\n"
+          "objectClass: inetOrgPerson\n", fp);
+    for (size_t i = 0; i < NATTRS; i++)
+        for (int j = 0; j < (attrs[i].spellings ? 3 : 1); j++, col++)
+            if (!PQgetisnull(row, 0, col) && *PQgetvalue(row, 0, col))
+                ldif_value(fp, attrs[i].attr, PQgetvalue(row, 0, col), (size_t) PQgetlength(row, 0, col));
+    fputc('\n', fp);
+    free(dn);
+}
+
+int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
+{
+    char   *tmp = xasprintf("%s.tmp", path), *sql = select_sql(1), *ou;
+    FILE   *fp = NULL;
+    PGconn *rec = NULL;
+    PGresult *res;
+    struct buf line = {0};
+    int     ret = -1, copying = 0;
+
+    *entries = 0;
+    if (*var_annuaire_publish_base == '\0') {
+        *err = xstrdup("annuaire_publish_base is not set");
+        goto out;
+    }
+    if ((fp = fopen(tmp, "w")) == NULL) {
+        *err = xasprintf("%s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    /* The record of what is published is replaced in one transaction, kept only with the file. */
+    if ((rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL
+        || pgu_exec(rec, "BEGIN", err) < 0 || pgu_exec(rec, "DELETE FROM annuaire_ldap", err) < 0)
+        goto out;
+    res = PQexec(rec, "COPY annuaire_ldap (address, row_hash) FROM STDIN");
+    copying = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    if (!copying) {
+        *err = pgu_error(rec);
+        goto out;
+    }
+    if (strncasecmp(var_annuaire_publish_base, "ou=", 3) == 0) {
+        ou = xstrndup(var_annuaire_publish_base + 3, strcspn(var_annuaire_publish_base + 3, ",+"));
+        ldif_value(fp, "dn", var_annuaire_publish_base, strlen(var_annuaire_publish_base));
+        fputs("objectClass: top\nobjectClass: organizationalUnit\n", fp);
+        ldif_value(fp, "ou", ou, strlen(ou));
+        fputc('\n', fp);
+        free(ou);
+    }
+    if (!PQsendQuery(conn, sql) || !PQsetSingleRowMode(conn)) {
+        *err = pgu_error(conn);
+        goto out;
+    }
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && *err == NULL) {
+            ldif_entry(fp, res);
+            line.len = 0;           /* addresses and hashes hold no tab, newline or backslash */
+            buf_printf(&line, "%s\t%s\n", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+            if (PQputCopyData(rec, line.s, (int) line.len) != 1)
+                *err = pgu_error(rec);
+            ++*entries;
+        } else if (PQresultStatus(res) != PGRES_SINGLE_TUPLE && PQresultStatus(res) != PGRES_TUPLES_OK
+                   && *err == NULL) {
+            *err = pgu_error(conn);
+        }
+        PQclear(res);
+    }
+    if (*err)
+        goto out;
+    copying = 0;
+    if (PQputCopyEnd(rec, NULL) != 1 || PQresultStatus(res = PQgetResult(rec)) != PGRES_COMMAND_OK) {
+        *err = pgu_error(rec);
+        goto out;
+    }
+    PQclear(res);
+    while ((res = PQgetResult(rec)) != NULL)
+        PQclear(res);
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0) {
+        fp = NULL;
+        *err = xasprintf("%s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fp = NULL;
+    if (rename(tmp, path) != 0) {
+        *err = xasprintf("%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (pgu_exec(rec, "COMMIT", err) < 0) {
+        unlink(path);
+        goto out;
+    }
+    ret = 0;
+out:
+    if (fp) {
+        fclose(fp);
+    }
+    if (ret < 0)
+        unlink(tmp);
+    if (rec) {
+        if (copying)
+            PQputCopyEnd(rec, "failed");
+        PQfinish(rec);                      /* without COMMIT: rolled back */
+    }
+    buf_free(&line);
+    free(sql);
+    free(tmp);
+    return ret;
 }

@@ -44,6 +44,11 @@ struct publication {
 };
 /* publish_ldap - write what changed since the last publication; 0, or -1 and *err */
 int     publish_ldap(PGconn *conn, struct publication *out, char **err);
+/*
+ * publish_ldif - the whole address book as LDIF for slapadd into an empty
+ * tree (base entry first), recorded as published; 0, or -1 and *err
+ */
+int     publish_ldif(PGconn *conn, const char *path, long *entries, char **err);
 /* check_ldap - compare the tree with PostgreSQL, print the counts: 0 same, 1 differs, -1 *err */
 int     check_ldap(PGconn *conn, char **err);
 

@@ -19,3 +19,9 @@ all: $(B)/bench/smime_bench
 $(B)/bench/smime_bench: $(B)/bench/smime_bench.o $(SMIME_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+BENCH_PROGS += $(B)/bench/ldap_search_bench
+all: $(B)/bench/ldap_search_bench
+$(B)/bench/ldap_search_bench: $(B)/bench/ldap_search_bench.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -lldap -llber

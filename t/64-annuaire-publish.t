@@ -184,6 +184,26 @@ like($out, qr/inserted 0, updated 0, deleted 0 .*\nLDAP address book .*: written
 ($rc, $out) = sync('--check-ldap');
 is($rc, 0, '--check-ldap: in step again') or diag $out;
 
+# ---------------------------------------------------------------- a first publication by slapadd
+$ld->{stop}->();
+Sandbox::run('sh', '-c', "rm -rf $ld->{dir}/db/*");
+($rc, $out, $err) = sync('--ldif', "$dir/annuaire.ldif");
+is($rc, 0, '--ldif: the whole address book as LDIF') or diag "$out$err";
+my $count = $psql->('SELECT count(*) FROM annuaire_bal WHERE NOT liste_rouge') + 0;
+like($out, qr/^\Q$dir\E\/annuaire\.ldif: $count entries under \Q$base\E, recorded as published/m, 'it says how many');
+ok(!-e "$dir/annuaire.ldif.tmp", 'no temporary file left');
+my ($src, $sout) = $sb->command('', 'slapadd', '-q', '-F', "$ld->{dir}/cfg", '-b', $base, '-l', "$dir/annuaire.ldif");
+is($src, 0, 'slapadd -q loads it into the empty tree') or diag $sout;
+$ld->{start}->();
+($rc, $out) = sync('--check-ldap');
+is($rc, 0, '--check-ldap: the tree loaded by slapadd agrees with PostgreSQL') or diag $out;
+($rc, $out) = sync('--publish');
+like($out, qr/written 0, deleted 0$/m, 'and the next publication has nothing to write');
+Sandbox::write_file("$dir/annuaire.ldif", "kept\n");
+($rc, $out, $err) = sync('-o', 'database=dbname=nowhere host=/nonexistent', '--ldif', "$dir/annuaire.ldif");
+is($rc, 1, '--ldif without the database: exit 1');
+is(Sandbox::slurp("$dir/annuaire.ldif"), "kept\n", 'the file in place is left as it was');
+
 # ---------------------------------------------------------------- bad settings
 ($rc, $out, $err) = sync('-o', 'annuaire_publish_base=ou=autre,dc=nulle,dc=part', '--publish');
 is($rc, 1, 'a base outside the tree: exit 1');
