@@ -193,6 +193,10 @@ int main(int argc, char **argv)
 
         if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
             msg_fatal("%s", err);
+        if (query_long(conn, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")::int", NULL, &got_lock, &err) < 0)
+            msg_fatal("%s", err);
+        if (!got_lock)
+            msg_fatal("another annuaire-sync is running; try again when it is done");
         if (check && (ret = check_ldap(conn, &err)) < 0)
             fprintf(stderr, "annuaire-sync: %s\n", err);
         if (ldif && (ret = publish_ldif(conn, ldif, &entries, &err)) < 0)

@@ -61,7 +61,11 @@ static const struct {
     {"employeeType", "b.bal_type", 0},
 };
 #define NATTRS (sizeof(attrs) / sizeof(attrs[0]))
-#define FIRST_ATTR_COL 3            /* address, row_hash, known, then the attributes */
+/* Columns: address, row_hash, known, the published values as text[] (one
+ * element per attribute), whether each attribute changed, then the values. */
+#define COL_ATTRS 3
+#define COL_CHANGED 4
+#define FIRST_ATTR_COL (COL_CHANGED + (int) NATTRS)
 
 enum op_kind { OP_ADD, OP_MODIFY, OP_DELETE };
 
@@ -79,28 +83,52 @@ struct pub {
     PGconn *rec;                    /* records what the server confirmed */
     struct op ops[WINDOW];
     int     nops;
-    struct buf done_addr, done_hash; /* array literals of confirmed entries */
+    struct buf done_addr, done_hash, done_attrs; /* array literals of confirmed entries */
     long    ndone, written, deleted, refused;
     char   *first_refusal;
     char  **err;
 };
 
-/* select_sql - the entries to write: all, or new and changed since their publication */
+static int confirmed(struct pub *p, const struct op *o);
+
+/*
+ * select_sql - the entries to write: all, or new and changed since their
+ * publication; with, per attribute, whether it differs from what was
+ * published (a modification rewrites, and slapd re-indexes, only those).
+ */
 static char *select_sql(int all)
 {
-    struct buf b = {0};
+    struct buf b = {0}, v = {0};
 
-    buf_puts(&b, "SELECT b.address, coalesce(b.row_hash, ''), l.address IS NOT NULL");
     for (size_t i = 0; i < NATTRS; i++) {
-        buf_printf(&b, ", %s", attrs[i].sql);
+        buf_printf(&v, ", v%zu_0", i);
+        if (attrs[i].spellings)
+            buf_printf(&v, ", v%zu_1, v%zu_2", i, i);
+    }
+    buf_puts(&b, "SELECT address, h, known, new");
+    for (size_t i = 0; i < NATTRS; i++)
+        buf_printf(&b, ", old[%zu] IS DISTINCT FROM new[%zu]", i + 1, i + 1);
+    buf_printf(&b, "%s FROM (SELECT address, h, known, old, ARRAY[", buf_str(&v));
+    for (size_t i = 0; i < NATTRS; i++) {
+        if (attrs[i].spellings)
+            buf_printf(&b, "%sconcat_ws(E'\\n', v%zu_0, v%zu_1, v%zu_2)", i ? ", " : "", i, i, i);
+        else
+            buf_printf(&b, "%sconcat_ws(E'\\n', v%zu_0)", i ? ", " : "", i);
+    }
+    buf_printf(&b, "] AS new%s FROM (SELECT b.address AS address, coalesce(b.row_hash, '') AS h,"
+               " l.address IS NOT NULL AS known, l.attrs AS old", buf_str(&v));
+    for (size_t i = 0; i < NATTRS; i++) {
+        buf_printf(&b, ", %s AS v%zu_0", attrs[i].sql, i);
         if (attrs[i].spellings)
             buf_printf(&b, ", CASE WHEN mssante_unaccent(%1$s) <> lower(%1$s) THEN mssante_unaccent(%1$s) END"
-                       ", CASE WHEN mssante_fold(%1$s) NOT IN (lower(%1$s), mssante_unaccent(%1$s))"
-                       " THEN mssante_fold(%1$s) END", attrs[i].sql);
+                       " AS v%2$zu_1, CASE WHEN mssante_fold(%1$s) NOT IN (lower(%1$s), mssante_unaccent(%1$s))"
+                       " THEN mssante_fold(%1$s) END AS v%2$zu_2", attrs[i].sql, i);
     }
     buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge");
     if (!all)
         buf_puts(&b, " AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
+    buf_puts(&b, ") s) t");
+    buf_free(&v);
     return b.s;
 }
 
@@ -148,9 +176,11 @@ static LDAPMod **mods_of(PGresult *row, int add)
             vals[k]->bv_val = PQgetvalue(row, 0, col);
             vals[k++]->bv_len = (ber_len_t) PQgetlength(row, 0, col);
         }
-        if (k == 0 && add) {
+        if ((k == 0 && add) || (!add && *PQgetvalue(row, 0, COL_CHANGED + (int) i) != 't')) {
+            for (int j = 0; j < k; j++)
+                free(vals[j]);
             free(vals);
-            continue;
+            continue;                       /* nothing to add, or unchanged */
         }
         mods[n] = xcalloc(1, sizeof(LDAPMod));
         mods[n]->mod_op = (add ? LDAP_MOD_ADD : LDAP_MOD_REPLACE) | LDAP_MOD_BVALUES;
@@ -177,7 +207,11 @@ static void mods_free(LDAPMod **mods)
     free(mods);
 }
 
-/* send_op - send one request; -1 and *err when the server cannot be reached */
+/*
+ * send_op - send one request: 0 in flight, 1 nothing to send (a change of
+ * the row that no published attribute shows: recorded at once), -1 and *err
+ * when the server cannot be reached
+ */
 static int send_op(struct pub *p, struct op *o)
 {
     int     rc;
@@ -187,6 +221,10 @@ static int send_op(struct pub *p, struct op *o)
     } else {
         LDAPMod **mods = mods_of(o->row, o->kind == OP_ADD);
 
+        if (mods[0] == NULL) {
+            mods_free(mods);
+            return confirmed(p, o) < 0 ? -1 : 1;
+        }
         rc = o->kind == OP_ADD ? ldap_add_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid)
             : ldap_modify_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid);
         mods_free(mods);
@@ -214,7 +252,7 @@ static void array_add(struct buf *b, const char *s)
 /* record - what the server confirmed into annuaire_ldap (hash "": deleted) */
 static int record_done(struct pub *p)
 {
-    const char *v[2];
+    const char *v[3];
     PGresult *res;
     int     ok;
 
@@ -222,27 +260,34 @@ static int record_done(struct pub *p)
         return 0;
     buf_add(&p->done_addr, "}", 1);
     buf_add(&p->done_hash, "}", 1);
+    buf_add(&p->done_attrs, "}", 1);
     v[0] = buf_str(&p->done_addr);
     v[1] = buf_str(&p->done_hash);
-    res = PQexecParams(p->rec, "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[]) AS d (address, h)),"
+    v[2] = buf_str(&p->done_attrs);
+    res = PQexecParams(p->rec, "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+                       " AS d (address, h, a)),"
                        " gone AS (DELETE FROM annuaire_ldap l USING d WHERE d.h = '' AND l.address = d.address)"
-                       " INSERT INTO annuaire_ldap SELECT address, h FROM d WHERE h <> ''"
-                       " ON CONFLICT (address) DO UPDATE SET row_hash = EXCLUDED.row_hash",
-                       2, NULL, v, NULL, NULL, 0);
+                       " INSERT INTO annuaire_ldap (address, row_hash, attrs) SELECT address, h, a::text[]"
+                       " FROM d WHERE h <> '' ON CONFLICT (address) DO UPDATE"
+                       " SET row_hash = EXCLUDED.row_hash, attrs = EXCLUDED.attrs",
+                       3, NULL, v, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok && *p->err == NULL)
         *p->err = pgu_error(p->rec);
     PQclear(res);
-    p->done_addr.len = p->done_hash.len = 0;
+    p->done_addr.len = p->done_hash.len = p->done_attrs.len = 0;
     p->ndone = 0;
     return ok ? 0 : -1;
 }
 
-/* confirmed - an entry the server holds as published (hash NULL: deleted) */
-static int confirmed(struct pub *p, const char *address, const char *hash)
+/* confirmed - an entry the server holds as the request left it */
+static int confirmed(struct pub *p, const struct op *o)
 {
-    array_add(&p->done_addr, address);
+    const char *hash = o->kind == OP_DELETE ? NULL : PQgetvalue(o->row, 0, 1);
+
+    array_add(&p->done_addr, o->address);
     array_add(&p->done_hash, hash ? hash : "");
+    array_add(&p->done_attrs, hash ? PQgetvalue(o->row, 0, COL_ATTRS) : "");
     if (hash)
         p->written++;
     else
@@ -287,7 +332,7 @@ static int collect(struct pub *p)
     int     ret = 0;
 
     if (code == LDAP_SUCCESS || (o->kind == OP_DELETE && code == LDAP_NO_SUCH_OBJECT)) {
-        ret = confirmed(p, o->address, o->kind == OP_DELETE ? NULL : PQgetvalue(o->row, 0, 1));
+        ret = confirmed(p, o);
         op_free(p, i);
     } else if ((o->kind == OP_ADD && code == LDAP_ALREADY_EXISTS)
                || (o->kind == OP_MODIFY && code == LDAP_NO_SUCH_OBJECT)) {
@@ -296,12 +341,12 @@ static int collect(struct pub *p)
         p->ops[i] = p->ops[--p->nops];
         again.kind = o->kind == OP_ADD ? OP_MODIFY : OP_ADD;
         p->ops[p->nops] = again;
-        ret = send_op(p, &p->ops[p->nops]);
-        if (ret < 0) {
+        if ((ret = send_op(p, &p->ops[p->nops])) != 0) {
             PQclear(again.row);
             free(again.dn);
             free(again.address);
         }
+        ret = ret < 0 ? -1 : 0;
     } else if (code == LDAP_SERVER_DOWN || code == LDAP_UNAVAILABLE || code == LDAP_BUSY
                || code == LDAP_UNWILLING_TO_PERFORM || code == LDAP_INSUFFICIENT_ACCESS
                || code == LDAP_NO_SUCH_OBJECT || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR) {
@@ -331,8 +376,15 @@ static int submit(struct pub *p, struct op o)
         if (collect(p) < 0)
             goto fail;
     p->ops[p->nops] = o;
-    if (send_op(p, &p->ops[p->nops]) == 0)
+    switch (send_op(p, &p->ops[p->nops])) {
+    case 0:
+        return 0;                           /* in flight: freed when answered */
+    case 1:
+        PQclear(o.row);
+        free(o.dn);
+        free(o.address);
         return 0;
+    }
 fail:
     PQclear(o.row);
     free(o.dn);
@@ -454,6 +506,7 @@ out:
     out->refused = p.refused;
     buf_free(&p.done_addr);
     buf_free(&p.done_hash);
+    buf_free(&p.done_attrs);
     free(p.first_refusal);
     free(sql);
     return ret;
@@ -575,7 +628,7 @@ int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
     if ((rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL
         || pgu_exec(rec, "BEGIN", err) < 0 || pgu_exec(rec, "DELETE FROM annuaire_ldap", err) < 0)
         goto out;
-    res = PQexec(rec, "COPY annuaire_ldap (address, row_hash) FROM STDIN");
+    res = PQexec(rec, "COPY annuaire_ldap (address, row_hash, attrs) FROM STDIN");
     copying = PQresultStatus(res) == PGRES_COPY_IN;
     PQclear(res);
     if (!copying) {
@@ -597,8 +650,15 @@ int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
     while ((res = PQgetResult(conn)) != NULL) {
         if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && *err == NULL) {
             ldif_entry(fp, res);
-            line.len = 0;           /* addresses and hashes hold no tab, newline or backslash */
-            buf_printf(&line, "%s\t%s\n", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+            line.len = 0;
+            for (int c = 0; c < 4; c++) {   /* address, hash, values: COPY text fields */
+                if (c == 2)
+                    continue;
+                for (const char *v = PQgetvalue(res, 0, c); *v; v++)
+                    buf_puts(&line, *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" : *v == '\t' ? "\\t"
+                             : *v == '\r' ? "\\r" : (char[2]) {*v, 0});
+                buf_add(&line, c == 3 ? "\n" : "\t", 1);
+            }
             if (PQputCopyData(rec, line.s, (int) line.len) != 1)
                 *err = pgu_error(rec);
             ++*entries;

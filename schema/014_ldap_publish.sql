@@ -2,13 +2,15 @@
 -- book for mail clients (annuaire-sync, annuaire_publish_* settings).
 --
 -- annuaire_ldap holds what the address book holds: one row per published
--- entry, with the row_hash of annuaire_bal at the time it was written. The
--- next publication writes only what differs (new or changed rows, rows gone
+-- entry, with the row_hash of annuaire_bal at the time it was written and
+-- the values written. The next publication writes only what differs (and
+-- of a changed entry only the attributes that differ) (new or changed rows, rows gone
 -- or put on the liste rouge), so a publication that failed half-way is
 -- caught up by the next one.
 CREATE TABLE annuaire_ldap (
     address   text PRIMARY KEY,
-    row_hash  text NOT NULL
+    row_hash  text NOT NULL,
+    attrs     text[]           -- the values written, one element per attribute
 );
 
 -- The publication's outcome, beside the sync's own (NULL: not published).
