@@ -127,7 +127,7 @@ static char *select_sql(int all)
     buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge");
     if (!all)
         buf_puts(&b, " AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
-    buf_puts(&b, ") s) t");
+    buf_puts(&b, " OFFSET 0) s OFFSET 0) t");    /* OFFSET 0: each value computed once, not per use */
     buf_free(&v);
     return b.s;
 }
