@@ -112,19 +112,28 @@ static int publish_run(PGconn *conn, const char *run_id)
     p[2] = v[0];
     p[3] = v[1];
     p[4] = err;
-    res = PQexecParams(conn, "UPDATE sync_run SET ldap_status = $2, ldap_written = $3, ldap_deleted = $4,"
-                       " ldap_error = $5, finished_at = coalesce(finished_at, now()),"
-                       " status = CASE WHEN source = 'ldap-publish' THEN $2 ELSE status END WHERE id = $1",
-                       5, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        char   *why = pgu_error(conn);
-
-        msg_warn("cannot record the publication in sync_run: %s", why);
-        free(why);
-    }
-    PQclear(res);
+    run_update(conn, "UPDATE sync_run SET ldap_status = $2, ldap_written = $3, ldap_deleted = $4,"
+               " ldap_error = $5, finished_at = coalesce(finished_at, now()),"
+               " status = CASE WHEN source = 'ldap-publish' THEN $2 ELSE status END WHERE id = $1",
+               5, p, "the publication");
     free(err);
     return ret;
+}
+
+/* connect_locked - the database, and the lock of annuaire-sync (one run at a time) */
+static PGconn *connect_locked(const char *unchanged)
+{
+    char   *err = NULL;
+    long    got_lock = 0;
+    PGconn *conn = pgu_connect(var_database, var_db_connect_timeout, &err);
+
+    if (conn == NULL)
+        msg_fatal("%s%s", err, unchanged);
+    if (query_long(conn, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")::int", NULL, &got_lock, &err) < 0)
+        msg_fatal("%s", err);
+    if (!got_lock)
+        msg_fatal("another annuaire-sync is running%s", unchanged);
+    return conn;
 }
 
 int main(int argc, char **argv)
@@ -155,7 +164,6 @@ int main(int argc, char **argv)
     char   *err = NULL, run_id[32] = "";
     PGconn *conn;
     PGresult *res;
-    long    got_lock = 0;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
@@ -191,12 +199,7 @@ int main(int argc, char **argv)
     if (check || publish || ldif) {
         long    entries;
 
-        if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
-            msg_fatal("%s", err);
-        if (query_long(conn, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")::int", NULL, &got_lock, &err) < 0)
-            msg_fatal("%s", err);
-        if (!got_lock)
-            msg_fatal("another annuaire-sync is running; try again when it is done");
+        conn = connect_locked("; try again when it is done");
         if (check && (ret = check_ldap(conn, &err)) < 0)
             fprintf(stderr, "annuaire-sync: %s\n", err);
         if (ldif && (ret = publish_ldif(conn, ldif, &entries, &err)) < 0)
@@ -216,14 +219,8 @@ int main(int argc, char **argv)
     if (ldap)
         source = "ldap";
     full = since == NULL;
-    if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
-        msg_fatal("%s; database unchanged", err);
-
     /* One run at a time; a run left "running" by a killed process is closed. */
-    if (query_long(conn, "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")::int", NULL, &got_lock, &err) < 0)
-        msg_fatal("%s", err);
-    if (!got_lock)
-        msg_fatal("another annuaire-sync is running; database unchanged");
+    conn = connect_locked("; database unchanged");
     p[0] = source;
     p[1] = extraction ? extraction : ldap ? ldap : fhir[0];
     p[2] = full ? "full" : "delta";

@@ -166,13 +166,26 @@ out:
     return ret;
 }
 
+/* run_update - one statement on a sync_run row; a failure is only a warning */
+void run_update(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *what)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char   *why = pgu_error(conn);
+
+        msg_warn("cannot record %s in sync_run: %s", what, why);
+        free(why);
+    }
+    PQclear(res);
+}
+
 /* record - write the outcome of a run into sync_run (its own statement) */
 void record(PGconn *conn, const char *run_id, const struct counts *n, const char *status,
             const char *error)
 {
     char    v[6][32];
     const char *p[9];
-    PGresult *res;
 
     snprintf(v[0], 32, "%ld", n->read);
     snprintf(v[1], 32, "%ld", n->inserted);
@@ -187,15 +200,7 @@ void record(PGconn *conn, const char *run_id, const struct counts *n, const char
     p[5] = v[4];
     p[6] = status;
     p[7] = error;
-    res = PQexecParams(conn, "UPDATE sync_run SET finished_at = now(), rows_read = $2,"
-                       " rows_inserted = $3, rows_updated = $4, rows_deleted = $5,"
-                       " rows_rejected = $6, status = $7, error = $8 WHERE id = $1",
-                       8, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        char   *why = pgu_error(conn);
-
-        msg_warn("cannot record the run in sync_run: %s", why);
-        free(why);
-    }
-    PQclear(res);
+    run_update(conn, "UPDATE sync_run SET finished_at = now(), rows_read = $2,"
+               " rows_inserted = $3, rows_updated = $4, rows_deleted = $5,"
+               " rows_rejected = $6, status = $7, error = $8 WHERE id = $1", 8, p, "the run");
 }

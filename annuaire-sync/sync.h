@@ -35,6 +35,8 @@ int     load_ldap(PGconn *conn, const struct ldap_login *login, const char *base
 int     query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
 int     prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err);
 int     merge(PGconn *conn, const char *source, struct counts *n, char **err);
+void    run_update(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                   const char *what);
 void    record(PGconn *conn, const char *run_id, const struct counts *n, const char *status,
                const char *error);
 

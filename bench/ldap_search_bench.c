@@ -12,12 +12,7 @@
 
 #include <ldap.h>
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-
-    return x < y ? -1 : x > y;
-}
+#include "latency.h"
 
 int main(int argc, char **argv)
 {
@@ -25,8 +20,8 @@ int main(int argc, char **argv)
     LDAP   *ld;
     FILE   *fp;
     char   *line = NULL;
-    size_t  cap = 0, n = 0, found = 0;
-    double *t = NULL;
+    size_t  cap = 0;
+    struct latencies lat = {0};
     int     version = LDAP_VERSION3, rc;
 
     if (argc != 4 || (fp = fopen(argv[3], "r")) == NULL) {
@@ -48,16 +43,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "ldap_search_bench: %s: %s\n", line, ldap_err2string(rc));
             return 1;
         }
-        found += ldap_count_entries(ld, res) > 0;
+        lat_add(&lat, &a, &b, ldap_count_entries(ld, res) > 0);
         ldap_msgfree(res);
-        t = realloc(t, (n + 1) * sizeof(*t));
-        t[n++] = (double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6;
     }
-    if (n == 0)
-        return 1;
-    qsort(t, n, sizeof(*t), cmp);
-    printf("queries %zu found %zu p50 %.2f p95 %.2f p99 %.2f\n", n, found,
-           t[n / 2], t[n * 95 / 100], t[n * 99 / 100]);
     ldap_unbind_ext_s(ld, NULL, NULL);
-    return 0;
+    return lat_print(&lat);
 }

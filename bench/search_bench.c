@@ -12,20 +12,15 @@
 
 #include <libpq-fe.h>
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-
-    return x < y ? -1 : x > y;
-}
+#include "latency.h"
 
 int main(int argc, char **argv)
 {
     PGconn *conn;
     FILE   *fp;
     char   *line = NULL;
-    size_t  cap = 0, n = 0, found = 0;
-    double *t = NULL;
+    size_t  cap = 0;
+    struct latencies lat = {0};
 
     if (argc != 3 || (fp = fopen(argv[2], "r")) == NULL) {
         fprintf(stderr, "usage: search_bench CONNINFO QUERIES.tsv\n");
@@ -59,16 +54,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "search_bench: %s", PQerrorMessage(conn));
             return 1;
         }
-        found += PQntuples(res) > 0;
+        lat_add(&lat, &a, &b, PQntuples(res) > 0);
         PQclear(res);
-        t = realloc(t, (n + 1) * sizeof(*t));
-        t[n++] = (double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6;
     }
-    if (n == 0)
-        return 1;
-    qsort(t, n, sizeof(*t), cmp);
-    printf("queries %zu found %zu p50 %.2f p95 %.2f p99 %.2f\n", n, found,
-           t[n / 2], t[n * 95 / 100], t[n * 99 / 100]);
     PQfinish(conn);
-    return 0;
+    return lat_print(&lat);
 }
