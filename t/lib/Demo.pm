@@ -413,6 +413,9 @@ my @STEPS = (
     my ($a, $n) = ($w->{op}{A}, $NEWCOMER);
     my $say = $w->{say};
     return ('the portal runs', 'no portal in this world', 0) unless $w->{portal};
+    if (my $why = Browser::missing()) {
+        return ('activated in a browser', "no browser: $why", 0);
+    }
     $say->("The administrator of operator A creates Dr Sophie BERNARD's account without choosing her\n"
          . "password: 'mssante-admin account add $n->{login} --activation --contact $n->{contact}\@perso.test'.\n");
     must($w, 'mssante-admin', '-c', $a->{conf}, 'account', 'add', $n->{login}, '--activation', '--contact',
