@@ -237,13 +237,13 @@ int main(int argc, char **argv)
     PQclear(res);
 
     if (pgu_exec(conn, "BEGIN", &err) < 0
-        || stage_create(conn, &err) < 0
+        || stage_create(conn, source, &n, &err) < 0
         || (extraction ? load_extraction(conn, extraction, &n, &err)
             : ldap ? load_ldap(conn, &(struct ldap_login) {ldap, var_annuaire_ldap_bind_dn,
                                                            var_annuaire_ldap_bind_password},
                                base, filter, &n, &err)
             : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0
-        || (progress(&n, "comparing with the database"), prepare(conn, source, full, &n, &err)) < 0)
+        || (progress(&n, "comparing with the database"), stage_finish(conn, source, full, &n, &err)) < 0)
         goto failed;
     if (n.staged == 0) {
         err = xasprintf("%s: no valid row (%ld read, %ld rejected)", p[1], n.read, n.rejected);

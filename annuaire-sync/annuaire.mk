@@ -4,7 +4,8 @@ PROGS += $(ANNUAIRE_SYNC)
 ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extraction.o \
 	$(B)/annuaire-sync/fhir.o $(B)/annuaire-sync/ldapsrc.o \
 	$(B)/annuaire-sync/source.o $(B)/annuaire-sync/stage.o $(B)/annuaire-sync/merge.o \
-	$(B)/annuaire-sync/download.o $(B)/annuaire-sync/publish.o
+	$(B)/annuaire-sync/download.o $(B)/annuaire-sync/publish.o \
+	$(B)/annuaire-sync/known.o
 
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)

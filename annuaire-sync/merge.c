@@ -1,7 +1,7 @@
 /*
- * merge - the staged rows into annuaire_bal, in the run's transaction: one
- * row per address, only the new and changed ones written, the vanished ones
- * of the source deleted; and the run's outcome in sync_run.
+ * merge - the staged rows (new or changed, one per address) into
+ * annuaire_bal, in the run's transaction, and the vanished ones of the
+ * source deleted; and the run's outcome in sync_run.
  */
 #include <stdlib.h>
 
@@ -37,48 +37,6 @@ static long exec_source(PGconn *conn, const char *sql, const char *source, char 
         *err = pgu_error(conn);
     PQclear(res);
     return n;
-}
-
-/*
- * prepare - one row per address (the last one of the file), then, by hash
- * joins, the rows that are new or changed and the addresses that are gone:
- * the merge then touches only those.
- */
-int prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err)
-{
-    char   *incoming = xasprintf("CREATE TEMP TABLE sync_incoming ON COMMIT DROP AS SELECT DISTINCT "
-                                  "ON (address) s.*, md5(ROW(%s)::text) AS row_hash FROM sync_stage s "
-                                  "ORDER BY address, line DESC", stage_cols);
-    int     bad = pgu_exec(conn, "SET LOCAL work_mem = '256MB'", err) < 0
-        || pgu_exec(conn, incoming, err) < 0;
-
-    free(incoming);
-    if (bad
-        || query_long(conn, "SELECT count(*) FROM sync_incoming", NULL, &n->distinct, err) < 0
-        || query_long(conn, "SELECT count(*) FROM annuaire_bal WHERE source = $1", source,
-                      &n->existing, err) < 0)
-        return -1;
-    if (exec_source(conn, "CREATE TEMP TABLE sync_changed ON COMMIT DROP AS "
-                    "SELECT i.*, b.address IS NULL AS is_new FROM sync_incoming i "
-                    "LEFT JOIN annuaire_bal b USING (address) "
-                    "WHERE b.address IS NULL OR b.row_hash <> i.row_hash OR b.source <> $1",
-                    source, err) < 0)
-        return -1;
-    if (!full)                              /* a delta never deletes */
-        return pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0
-            || query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
-                          &n->inserted, err) < 0
-            || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
-                          &n->updated, err) < 0 ? -1 : 0;
-    if ((n->deleted = exec_source(conn, "CREATE TEMP TABLE sync_gone ON COMMIT DROP AS "
-                                  "SELECT b.address FROM annuaire_bal b LEFT JOIN sync_incoming i "
-                                  "USING (address) WHERE b.source = $1 AND i.address IS NULL",
-                                  source, err)) < 0)
-        return -1;
-    return query_long(conn, "SELECT count(*) FILTER (WHERE is_new) FROM sync_changed", NULL,
-                      &n->inserted, err) < 0
-        || query_long(conn, "SELECT count(*) FILTER (WHERE NOT is_new) FROM sync_changed", NULL,
-                      &n->updated, err) < 0 ? -1 : 0;
 }
 
 /*
@@ -135,7 +93,7 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
         pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
     }
     upsert = xasprintf("WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
-        " SELECT %s, $1, row_hash FROM sync_changed ON CONFLICT (address) DO UPDATE SET %s,"
+        " SELECT %s, $1, row_hash FROM sync_stage ON CONFLICT (address) DO UPDATE SET %s,"
         " source = EXCLUDED.source, row_hash = EXCLUDED.row_hash, last_changed = now()"
         " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
         " RETURNING (xmax = 0) AS ins)"

@@ -237,18 +237,6 @@ static int send_op(struct pub *p, struct op *o)
     return 0;
 }
 
-/* array_add - one element of a PostgreSQL array literal */
-static void array_add(struct buf *b, const char *s)
-{
-    buf_puts(b, b->len ? ",\"" : "{\"");
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            buf_add(b, "\\", 1);
-        buf_add(b, s, 1);
-    }
-    buf_add(b, "\"", 1);
-}
-
 /* record - what the server confirmed into annuaire_ldap (hash "": deleted) */
 static int record_done(struct pub *p)
 {
@@ -285,9 +273,9 @@ static int confirmed(struct pub *p, const struct op *o)
 {
     const char *hash = o->kind == OP_DELETE ? NULL : PQgetvalue(o->row, 0, 1);
 
-    array_add(&p->done_addr, o->address);
-    array_add(&p->done_hash, hash ? hash : "");
-    array_add(&p->done_attrs, hash ? PQgetvalue(o->row, 0, COL_ATTRS) : "");
+    pgu_array_add(&p->done_addr, o->address);
+    pgu_array_add(&p->done_hash, hash ? hash : "");
+    pgu_array_add(&p->done_attrs, hash ? PQgetvalue(o->row, 0, COL_ATTRS) : "");
     if (hash)
         p->written++;
     else
@@ -523,7 +511,7 @@ int check_ldap(PGconn *conn, char **err)
         *err = xstrdup("annuaire_publish_uri and annuaire_publish_base are not set");
         return -1;
     }
-    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, err) < 0
+    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, NULL, &n, err) < 0
         || load_ldap(conn, &(struct ldap_login) {var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
                                                  var_annuaire_publish_bind_password},
                      var_annuaire_publish_base, "(objectClass=inetOrgPerson)", &n, err) < 0)

@@ -2,6 +2,11 @@
  * stage - every source's rows, checked, into the temporary table
  * sync_stage by COPY (staging.h says the columns): the extraction file, FHIR
  * Bundles (saved or downloaded page by page) and the operator's LDAP.
+ *
+ * Each row is compared while it is read with what the database holds
+ * (known.c): its hash is computed here, the way PostgreSQL would, and only
+ * the rows that are new or differ are staged; what the run never read is
+ * what a full sync deletes.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "addr.h"
+#include "buf.h"
 #include "extraction.h"
 #include "fhir.h"
 #include "ldapsrc.h"
@@ -27,6 +35,11 @@
 enum stage_form { SF_NAMES, SF_TYPED, SF_EXCLUDED };
 char   *stage_cols, *stage_excluded;
 static char *stage_typed;
+
+/* The run's comparison: the database's rows, the addresses read twice. */
+static struct known *known;
+static struct buf again;                /* array literal of the repeated addresses */
+static long nagain;
 
 /* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address) */
 static char *stage_list(enum stage_form form)
@@ -48,7 +61,7 @@ static char *stage_list(enum stage_form form)
     return out;
 }
 
-int stage_create(PGconn *conn, char **err)
+int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
 {
     char   *sql;
     int     ret;
@@ -56,10 +69,124 @@ int stage_create(PGconn *conn, char **err)
     stage_cols = stage_list(SF_NAMES);
     stage_typed = stage_list(SF_TYPED);
     stage_excluded = stage_list(SF_EXCLUDED);
-    sql = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s) ON COMMIT DROP", stage_typed);
+    sql = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s, row_hash text) ON COMMIT DROP",
+                    stage_typed);
     ret = pgu_exec(conn, sql, err);
     free(sql);
+    if (ret == 0 && source && (known = known_load(conn, source, &n->existing, err)) == NULL)
+        ret = -1;
     return ret;
+}
+
+/* gone_row - a vanished address into COPY sync_gone */
+static int gone_row(void *ctx, const char *address)
+{
+    struct buf *b = ctx;
+
+    buf_puts(b, address);
+    buf_add(b, "\n", 1);
+    return 0;
+}
+
+/* stage_gone - the table of the addresses a full run deletes */
+static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
+{
+    struct buf b = {0};
+    PGresult *res;
+    int     ok;
+
+    if (pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0)
+        return -1;
+    if (!full)                              /* a delta never deletes */
+        return 0;
+    known_unseen(known, gone_row, &b);
+    res = PQexec(conn, "COPY sync_gone FROM STDIN");
+    ok = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    ok = ok && (b.len == 0 || PQputCopyData(conn, b.s, (int) b.len) == 1) && PQputCopyEnd(conn, NULL) == 1;
+    res = PQgetResult(conn);
+    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (ok)
+        n->deleted = atol(PQcmdTuples(res));
+    else
+        *err = pgu_error(conn);
+    PQclear(res);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    buf_free(&b);
+    return ok ? 0 : -1;
+}
+
+int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err)
+{
+    PGresult *res;
+    const char *p[1];
+
+    n->distinct = n->staged - nagain;
+    if (nagain) {                           /* the last row read of an address wins */
+        buf_add(&again, "}", 1);
+        p[0] = again.s;
+        res = PQexecParams(conn, "DELETE FROM sync_stage s USING sync_stage t"
+                           " WHERE s.address = ANY($1) AND t.address = ANY($1)"
+                           " AND s.address = t.address AND s.line < t.line", 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            *err = pgu_error(conn);
+        PQclear(res);
+        if (*err)
+            return -1;
+    }
+    if (stage_gone(conn, full, n, err) < 0)
+        return -1;
+    p[0] = source;
+    res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE b.address IS NULL),"
+                       " count(*) FILTER (WHERE b.row_hash <> s.row_hash OR b.source <> $1)"
+                       " FROM sync_stage s LEFT JOIN annuaire_bal b USING (address)",
+                       1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    n->inserted = atol(PQgetvalue(res, 0, 0));
+    n->updated = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * row_md5 - the MD5 of the row as PostgreSQL prints ROW(columns)::text
+ * (empty values are NULL: nothing between the commas; a value is quoted
+ * when empty or holding a quote, backslash, parenthesis, comma or space,
+ * quotes and backslashes doubled inside), so that it equals the
+ * md5(ROW(...)::text) stored by earlier versions
+ */
+static void row_md5(const char *key, const char *const *v, unsigned char md5[16])
+{
+    static struct buf t;
+
+    t.len = 0;
+    buf_add(&t, "(", 1);
+    for (int i = 0; i < ST_NCOLS; i++) {
+        const char *x = i == ST_ADDRESS ? key : v[i];
+
+        if (i)
+            buf_add(&t, ",", 1);
+        if (*x == 0)
+            continue;
+        if (x[strcspn(x, "\"\\(), \t\n\v\f\r")] == 0) {
+            buf_puts(&t, x);
+            continue;
+        }
+        buf_add(&t, "\"", 1);
+        for (; *x; x++) {
+            if (*x == '"' || *x == '\\')
+                buf_add(&t, x, 1);
+            buf_add(&t, x, 1);
+        }
+        buf_add(&t, "\"", 1);
+    }
+    buf_add(&t, ")", 1);
+    EVP_Digest(t.s, t.len, md5, NULL, EVP_md5(), NULL);
 }
 
 /* copybuf - rows in COPY text format, sent in chunks */
@@ -151,14 +278,16 @@ static void __attribute__((format(printf, 2, 3))) reject(struct counts *n, const
 
 /*
  * stage_row - validate one mailbox (values indexed by staging.h's ST_*) and queue
- * it for COPY; a bad row is counted and its reason shown (the first 20).
+ * it for COPY when it is new or differs from the database (with its hash); a
+ * bad row is counted and its reason shown (the first 20).
  */
 static int stage_row(struct copybuf *b, const char *where, long line, const char *const *v,
                      struct counts *n, char **err)
 {
     struct addr a;
     const char *why, *type = v[ST_BAL_TYPE];
-    char    num[32];
+    char    num[32], hex[33];
+    unsigned char md5[16];
 
     if ((++n->read & 1023) == 0)
         progress(n, NULL);
@@ -170,20 +299,38 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
         reject(n, "%s: rejected line %ld: invalid address \"%.80s\": %s", where, line, v[ST_ADDRESS], why);
         return 0;
     }
+    n->staged++;
+    row_md5(a.key, v, md5);
+    switch (known ? known_see(known, a.key, md5) : KNOWN_NEW) {
+    case KNOWN_SAME:
+        addr_free(&a);
+        return 0;
+    case KNOWN_AGAIN:
+        nagain++;
+        pgu_array_add(&again, a.key);
+        break;
+    default:
+        break;
+    }
     snprintf(num, sizeof(num), "%ld\t", line);
     cb_put(b, num, strlen(num));
     cb_field(b, a.key, 0);
     for (int i = ST_ADDRESS + 1; i < ST_NCOLS; i++)
-        cb_field(b, v[i], i == ST_NCOLS - 1);
+        cb_field(b, v[i], 0);
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = "0123456789abcdef"[md5[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[md5[i] & 15];
+    }
+    hex[32] = 0;
+    cb_field(b, hex, 1);
     addr_free(&a);
-    n->staged++;
     return cb_flush(b, 0, err);
 }
 
 /* copy_begin - start COPY into the staging table */
 static int copy_begin(PGconn *conn, char **err)
 {
-    char   *sql = xasprintf("COPY sync_stage (line, %s) FROM STDIN", stage_cols);
+    char   *sql = xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
     PGresult *res = PQexec(conn, sql);
     int     ok = PQresultStatus(res) == PGRES_COPY_IN;
 

@@ -14,11 +14,36 @@ struct counts {
     long    read, rejected, staged, distinct, inserted, updated, deleted, existing;
 };
 
+/* known.c: the addresses of annuaire_bal and their row hashes, as the run sees them */
+struct known;
+enum known_verdict {
+    KNOWN_NEW, KNOWN_CHANGED, KNOWN_SAME,   /* first time the run reads the address */
+    KNOWN_AGAIN                             /* already read once by this run */
+};
+/* known_load - every address of annuaire_bal (*ours: how many of the source); NULL and *err */
+struct known *known_load(PGconn *conn, const char *source, long *ours, char **err);
+/* known_see - a row the run reads: new, changed (or of another source), same, again */
+enum known_verdict known_see(struct known *k, const char *address, const unsigned char md5[16]);
+/* known_unseen - fn for each address of the source the run has not read; -1 if fn said so */
+int     known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx);
+void    known_free(struct known *k);
+
 /* stage.c: the staging columns as SQL lists, set by stage_create */
 extern char *stage_cols, *stage_excluded;
 
-/* stage_create - the temporary table sync_stage of the run's transaction */
-int     stage_create(PGconn *conn, char **err);
+/*
+ * stage_create - the temporary table sync_stage of the run's transaction,
+ * and the database's rows to compare the source with (n->existing); with
+ * source NULL, every row read is staged
+ */
+int     stage_create(PGconn *conn, const char *source, struct counts *n, char **err);
+
+/*
+ * stage_finish - after a load: one staged row per address (the last read),
+ * the vanished addresses into sync_gone (full runs only), and the counts
+ * of what the merge will write
+ */
+int     stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err);
 
 /* progress - a line on a terminal; progress(NULL, NULL) clears it */
 void    progress(const struct counts *n, const char *doing);
@@ -33,7 +58,6 @@ int     load_ldap(PGconn *conn, const struct ldap_login *login, const char *base
 
 /* merge.c */
 int     query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
-int     prepare(PGconn *conn, const char *source, int full, struct counts *n, char **err);
 int     merge(PGconn *conn, const char *source, struct counts *n, char **err);
 void    run_update(PGconn *conn, const char *sql, int nparams, const char *const *params,
                    const char *what);

@@ -106,3 +106,14 @@ void pgu_audit(PGconn *conn, const char *actor, const char *action, const char *
     PQclear(pgu_must(conn, "INSERT INTO audit_event (actor, action, service, request, result)"
                      " VALUES ($1, $2, 'admin', $3 || coalesce(': ' || $4, ''), 'ok')", 4, p));
 }
+
+void pgu_array_add(struct buf *b, const char *s)
+{
+    buf_puts(b, b->len ? ",\"" : "{\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            buf_add(b, "\\", 1);
+        buf_add(b, s, 1);
+    }
+    buf_add(b, "\"", 1);
+}

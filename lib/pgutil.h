@@ -6,6 +6,8 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
+
 /*
  * pgu_connect - connect with a conninfo/URI and the configured timeout;
  * NULL with *err set (the server's message, never the password).
@@ -21,6 +23,9 @@ PGresult *pgu_must(PGconn *conn, const char *sql, int n, const char *const *para
 /* pgu_audit - an administration row of audit_event ("target: detail"); exits on failure */
 void    pgu_audit(PGconn *conn, const char *actor, const char *action, const char *target,
                   const char *detail);
+
+/* pgu_array_add - one element of a text array literal ("{...}": the caller closes it) */
+void    pgu_array_add(struct buf *b, const char *s);
 
 /* pgu_error - the last error of a connection, on one line */
 char   *pgu_error(PGconn *conn);

@@ -33,6 +33,10 @@ sub digest { count("SELECT md5(string_agg(address || row_hash || last_changed::t
 
 # --- day 1: 10,000 rows, 30 repeated rows, 4 malformed rows, CRLF, BOM, trailing '|'
 my $day1 = Extraction::generate(seed => 11, rows => 10_000);
+# Values PostgreSQL quotes when it prints a row: the row hash, computed
+# while reading, must still be its md5(ROW(...)::text).
+$day1->{rows}[5][9] = q{O'NEIL "JR" (DIT, LE) \\ BIS};
+$day1->{rows}[5][18] = "CLINIQUE  DU\tPARC";
 my $st = Extraction::write($day1, "$dir/day1.txt", duplicates => 30, malformed => 1,
                            crlf => 1, bom => 1, trailing_bar => 1);
 my ($rc, $out, $err) = sync('--extraction', "$dir/day1.txt");
@@ -55,6 +59,15 @@ my $back = $pg->{psql}->("SELECT first_name || '|' || last_name || '|' || postco
 utf8::decode($back);
 is($back,
    "$sample->[10]|$sample->[9]|42000|SAINT-ÉTIENNE|PER\n", 'a row read back: accents, postcode and city from L6');
+my $cols = join ', ', qw(address bal_type id_type id_pp national_id structure_id_type structure_id service
+    civility last_name first_name profession_category profession_category_label profession_code profession_label
+    specialty_code specialty_label digitization org_name org_trade_name addr_complement addr_distribution
+    addr_number addr_number_compl addr_street_type addr_street addr_locality addr_line6 postcode department
+    country city liste_rouge);
+is(count("SELECT count(*) FROM annuaire_bal WHERE row_hash = md5(ROW($cols)::text)"), 10_000,
+   'every row hash computed while reading is PostgreSQL\'s md5 of the stored row');
+is(count("SELECT last_name || '/' || org_name FROM annuaire_bal WHERE address = '$day1->{rows}[5][1]'"),
+   qq{O'NEIL "JR" (DIT, LE) \\ BIS/CLINIQUE  DU\tPARC}, 'quotes, commas, parentheses, backslash and tab stored as read');
 is(count("SELECT rows_read || '/' || rows_inserted || '/' || rows_rejected || '/' || status FROM sync_run ORDER BY id DESC LIMIT 1"),
    '10034/10000/4/ok', 'the run is recorded in sync_run');
 

@@ -1,0 +1,211 @@
+/*
+ * known - the mailboxes already in annuaire_bal, held by the run so that
+ * the sources' rows are compared while they are read: only new and changed
+ * rows are sent to the database, repeated addresses are noticed, and the
+ * vanished ones are what is left unseen at the end.
+ *
+ * One entry per address (the database's and the source's new ones): the
+ * address in an arena, the MD5 of its row, whether it belongs to the run's
+ * source, and whether the run has seen it. Slots hold entry numbers, so the
+ * open-addressing table costs 4 bytes a slot; 535,000 mailboxes take about
+ * 40 MB.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mymalloc.h"
+#include "pgutil.h"
+#include "sync.h"
+
+#define KN_IN_DB      0x01             /* the database has this address */
+#define KN_OURS       0x02             /* ... from the run's source */
+#define KN_SEEN       0x04             /* the run has read it */
+
+struct kentry {
+    uint32_t addr;                      /* offset in the arena */
+    uint32_t tag;                       /* high bits of the address hash */
+    unsigned char md5[16];              /* of the row */
+    unsigned char flags;
+};
+
+struct known {
+    struct kentry *e;
+    size_t  n, cap;
+    uint32_t *slots;                    /* entry number + 1; 0 = empty */
+    size_t  nslots;                     /* a power of two */
+    char   *arena;
+    size_t  alen, acap;
+};
+
+/* hash - FNV-1a of an address */
+static uint64_t hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    while (len--)
+        h = (h ^ (unsigned char) *s++) * 1099511628211ULL;
+    return h;
+}
+
+/* find - the slot of an address: its own, or the empty one it would take */
+static size_t find(const struct known *k, const char *addr, size_t len, uint64_t h)
+{
+    size_t  i = h & (k->nslots - 1);
+    uint32_t tag = (uint32_t) (h >> 32);
+
+    while (k->slots[i]) {
+        const struct kentry *e = &k->e[k->slots[i] - 1];
+
+        if (e->tag == tag && strncmp(k->arena + e->addr, addr, len) == 0 && k->arena[e->addr + len] == 0)
+            return i;
+        i = (i + 1) & (k->nslots - 1);
+    }
+    return i;
+}
+
+/* grow - twice the slots, when three quarters are taken */
+static void grow(struct known *k)
+{
+    if (k->nslots && (k->n + 1) * 4 < k->nslots * 3)
+        return;
+    free(k->slots);
+    k->nslots = k->nslots ? k->nslots * 2 : 1 << 16;
+    k->slots = xcalloc(k->nslots, sizeof(*k->slots));
+    for (size_t j = 0; j < k->n; j++) {
+        const char *a = k->arena + k->e[j].addr;
+        size_t  len = strlen(a);
+
+        k->slots[find(k, a, len, hash(a, len))] = (uint32_t) j + 1;
+    }
+}
+
+/* add - a new entry at its slot (from find) */
+static struct kentry *add(struct known *k, const char *addr, size_t len, uint64_t h)
+{
+    struct kentry *e;
+
+    if (k->alen + len + 1 > k->acap)
+        k->arena = xrealloc(k->arena, k->acap = (k->alen + len + 1) * 2);
+    if (k->n == k->cap)
+        k->e = xrealloc(k->e, (k->cap = k->cap ? k->cap * 2 : 4096) * sizeof(*k->e));
+    grow(k);
+    e = &k->e[k->n];
+    e->addr = (uint32_t) k->alen;
+    e->tag = (uint32_t) (h >> 32);
+    e->flags = 0;
+    memcpy(k->arena + k->alen, addr, len);
+    k->arena[k->alen + len] = 0;
+    k->alen += len + 1;
+    k->slots[find(k, addr, len, h)] = (uint32_t) ++k->n;
+    return e;
+}
+
+/* unhex - 32 hex digits into 16 bytes; -1 if they are not */
+static int unhex(const char *s, size_t len, unsigned char out[16])
+{
+    if (len != 32)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        int     c = s[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+        if (v < 0)
+            return -1;
+        out[i / 2] = (unsigned char) (i % 2 ? out[i / 2] | v : v << 4);
+    }
+    return 0;
+}
+
+struct known *known_load(PGconn *conn, const char *source, long *ours, char **err)
+{
+    char   *lit = PQescapeLiteral(conn, source, strlen(source)), *sql, *line;
+    struct known *k = xcalloc(1, sizeof(*k));
+    PGresult *res;
+    int     len;
+
+    *ours = 0;
+    grow(k);
+    sql = xasprintf("COPY (SELECT address, row_hash, source = %s FROM annuaire_bal) TO STDOUT", lit);
+    PQfreemem(lit);
+    res = PQexec(conn, sql);
+    free(sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        known_free(k);
+        return NULL;
+    }
+    PQclear(res);
+    /* Addresses are keys (addr.h): no tab, newline or backslash to unescape. */
+    while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
+        char   *t1 = memchr(line, '\t', (size_t) len), *t2 = t1 ? memchr(t1 + 1, '\t', (size_t) (len - (t1 + 1 - line))) : NULL;
+        unsigned char md5[16];
+        size_t  alen = t1 ? (size_t) (t1 - line) : 0;
+        uint64_t h = hash(line, alen);
+        struct kentry *e;
+
+        if (t2 == NULL || unhex(t1 + 1, (size_t) (t2 - t1 - 1), md5) < 0) {
+            *err = xasprintf("annuaire_bal: unexpected row \"%.*s\"", len > 80 ? 80 : len, line);
+            PQfreemem(line);
+            break;
+        }
+        if (k->slots[find(k, line, alen, h)] == 0) {
+            e = add(k, line, alen, h);
+            memcpy(e->md5, md5, 16);
+            e->flags = KN_IN_DB | (t2[1] == 't' ? KN_OURS : 0);
+            *ours += t2[1] == 't';
+        }
+        PQfreemem(line);
+    }
+    res = PQgetResult(conn);
+    if (*err == NULL && (len != -1 || PQresultStatus(res) != PGRES_COMMAND_OK))
+        *err = pgu_error(conn);
+    PQclear(res);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    if (*err) {
+        known_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+enum known_verdict known_see(struct known *k, const char *addr, const unsigned char md5[16])
+{
+    size_t  len = strlen(addr), i;
+    uint64_t h = hash(addr, len);
+    struct kentry *e;
+
+    i = find(k, addr, len, h);
+    if (k->slots[i] == 0) {
+        e = add(k, addr, len, h);
+        e->flags = KN_SEEN;
+        memcpy(e->md5, md5, 16);
+        return KNOWN_NEW;
+    }
+    e = &k->e[k->slots[i] - 1];
+    if (e->flags & KN_SEEN)
+        return KNOWN_AGAIN;
+    e->flags |= KN_SEEN;
+    if (!(e->flags & KN_IN_DB))
+        return KNOWN_NEW;
+    return (e->flags & KN_OURS) && memcmp(e->md5, md5, 16) == 0 ? KNOWN_SAME : KNOWN_CHANGED;
+}
+
+int known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx)
+{
+    for (size_t j = 0; j < k->n; j++)
+        if ((k->e[j].flags & (KN_OURS | KN_SEEN)) == KN_OURS && fn(ctx, k->arena + k->e[j].addr) < 0)
+            return -1;
+    return 0;
+}
+
+void known_free(struct known *k)
+{
+    if (k == NULL)
+        return;
+    free(k->e);
+    free(k->slots);
+    free(k->arena);
+    free(k);
+}
