@@ -5,7 +5,7 @@ ANNUAIRE_OBJS := $(B)/annuaire-sync/annuaire-sync.o $(B)/annuaire-sync/extractio
 	$(B)/annuaire-sync/fhir.o $(B)/annuaire-sync/ldapsrc.o \
 	$(B)/annuaire-sync/source.o $(B)/annuaire-sync/stage.o $(B)/annuaire-sync/merge.o \
 	$(B)/annuaire-sync/download.o $(B)/annuaire-sync/publish.o \
-	$(B)/annuaire-sync/known.o
+	$(B)/annuaire-sync/known.o $(B)/annuaire-sync/fold.o
 
 $(ANNUAIRE_SYNC): $(ANNUAIRE_OBJS) $(LIBMSSANTE)
 	@mkdir -p $(dir $@)

@@ -36,29 +36,39 @@ enum stage_form { SF_NAMES, SF_TYPED, SF_EXCLUDED };
 char   *stage_cols, *stage_excluded;
 static char *stage_typed;
 
+/* The staging columns' names; the search forms (staging.h): their columns and sources. */
+#define STAGE_NAME(name, col, type) col,
+static const char *const stage_names[] = {STAGE_LIST(STAGE_NAME)};
+#undef STAGE_NAME
+#define FOLD_COL(name, col) col,
+static const char *const fold_cols[] = {FOLD_LIST(FOLD_COL)};
+#undef FOLD_COL
+#define FOLD_SRC(name, col) ST_##name,
+static const int fold_src[] = {FOLD_LIST(FOLD_SRC)};
+#undef FOLD_SRC
+#define NFOLDS ((int) (sizeof(fold_src) / sizeof(fold_src[0])))
+
 /* The run's comparison: the database's rows, the addresses read twice. */
 static struct known *known;
 static struct buf again;                /* array literal of the repeated addresses */
 static long nagain;
+static struct buf refold;               /* ... of those the database folds (fold.c) */
 
-/* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address) */
+/* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address), folds last */
 static char *stage_list(enum stage_form form)
 {
-#define STAGE_PART(name, col, type) col, type,
-    static const char *const parts[2 * ST_NCOLS] = {STAGE_LIST(STAGE_PART)};
-#undef STAGE_PART
-    char   *out = xstrdup(""), *next;
+#define STAGE_TYPE(name, col, type) type,
+    static const char *const types[ST_NCOLS] = {STAGE_LIST(STAGE_TYPE)};
+#undef STAGE_TYPE
+    struct buf out = {0};
 
-    for (int i = form == SF_EXCLUDED ? 1 : 0; i < ST_NCOLS; i++) {
-        const char *c = parts[2 * i];
+    for (int i = form == SF_EXCLUDED ? 1 : 0; i < ST_NCOLS + NFOLDS; i++) {
+        const char *c = i < ST_NCOLS ? stage_names[i] : fold_cols[i - ST_NCOLS];
 
-        next = form == SF_NAMES ? xasprintf("%s%s%s", out, *out ? ", " : "", c)
-            : form == SF_TYPED ? xasprintf("%s%s%s %s", out, *out ? ", " : "", c, parts[2 * i + 1])
-            : xasprintf("%s%s%s = EXCLUDED.%s", out, *out ? ", " : "", c, c);
-        free(out);
-        out = next;
+        buf_printf(&out, form == SF_EXCLUDED ? "%s%s = EXCLUDED.%s" : form == SF_TYPED ? "%s%s %s" : "%s%s",
+                   out.len ? ", " : "", c, form == SF_EXCLUDED ? c : i < ST_NCOLS ? types[i] : "text");
     }
-    return out;
+    return out.s;
 }
 
 int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
@@ -71,7 +81,7 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
     stage_excluded = stage_list(SF_EXCLUDED);
     sql = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s, row_hash text) ON COMMIT DROP",
                     stage_typed);
-    ret = pgu_exec(conn, sql, err);
+    ret = pgu_exec(conn, sql, err) < 0 || fold_load(conn, err) < 0 ? -1 : 0;
     free(sql);
     if (ret == 0 && source && (known = known_load(conn, source, &n->existing, err)) == NULL)
         ret = -1;
@@ -135,6 +145,23 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
         if (*err)
             return -1;
     }
+    if (refold.len) {                       /* what fold() left to the database */
+        struct buf sql = {0};
+
+        buf_puts(&sql, "UPDATE sync_stage SET ");
+        for (int i = 0; i < NFOLDS; i++)
+            buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i], stage_names[fold_src[i]]);
+        buf_puts(&sql, " WHERE address = ANY($1)");
+        buf_add(&refold, "}", 1);
+        p[0] = refold.s;
+        res = PQexecParams(conn, sql.s, 1, NULL, p, NULL, NULL, 0);
+        buf_free(&sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            *err = pgu_error(conn);
+        PQclear(res);
+        if (*err)
+            return -1;
+    }
     if (stage_gone(conn, full, n, err) < 0)
         return -1;
     p[0] = source;
@@ -163,30 +190,33 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
 static void row_md5(const char *key, const char *const *v, unsigned char md5[16])
 {
     static struct buf t;
+    size_t  need = 2 + ST_NCOLS;
+    char   *o;
 
+    for (int i = 0; i < ST_NCOLS; i++)
+        need += 2 * strlen(i == ST_ADDRESS ? key : v[i]) + 2;
     t.len = 0;
-    buf_add(&t, "(", 1);
+    buf_reserve(&t, need);                  /* the worst case: every character doubled */
+    o = t.s;
+    *o++ = '(';
     for (int i = 0; i < ST_NCOLS; i++) {
         const char *x = i == ST_ADDRESS ? key : v[i];
+        int     quote = *x && x[strcspn(x, "\"\\(), \t\n\v\f\r")] != 0;
 
         if (i)
-            buf_add(&t, ",", 1);
-        if (*x == 0)
-            continue;
-        if (x[strcspn(x, "\"\\(), \t\n\v\f\r")] == 0) {
-            buf_puts(&t, x);
-            continue;
-        }
-        buf_add(&t, "\"", 1);
+            *o++ = ',';
+        if (quote)
+            *o++ = '"';
         for (; *x; x++) {
-            if (*x == '"' || *x == '\\')
-                buf_add(&t, x, 1);
-            buf_add(&t, x, 1);
+            if (quote && (*x == '"' || *x == '\\'))
+                *o++ = *x;
+            *o++ = *x;
         }
-        buf_add(&t, "\"", 1);
+        if (quote)
+            *o++ = '"';
     }
-    buf_add(&t, ")", 1);
-    EVP_Digest(t.s, t.len, md5, NULL, EVP_md5(), NULL);
+    *o++ = ')';
+    EVP_Digest(t.s, (size_t) (o - t.s), md5, NULL, EVP_md5(), NULL);
 }
 
 /* copybuf - rows in COPY text format, sent in chunks */
@@ -204,23 +234,56 @@ static void cb_put(struct copybuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-/* cb_field - one value, escaped; an empty value is NULL */
-static void cb_field(struct copybuf *b, const char *v, int last)
+/* cb_text - a value, escaped for COPY */
+static void cb_text(struct copybuf *b, const char *v, size_t n)
 {
-    if (*v == 0) {
-        cb_put(b, "\\N", 2);
-    } else {
-        for (const char *p = v; *p; p++) {
-            switch (*p) {
-            case '\\': cb_put(b, "\\\\", 2); break;
-            case '\t': cb_put(b, "\\t", 2); break;
-            case '\n': cb_put(b, "\\n", 2); break;
-            case '\r': cb_put(b, "\\r", 2); break;
-            default: cb_put(b, p, 1); break;
-            }
+    for (const char *p = v, *end = v + n; p < end; p++) {
+        switch (*p) {
+        case '\\': cb_put(b, "\\\\", 2); break;
+        case '\t': cb_put(b, "\\t", 2); break;
+        case '\n': cb_put(b, "\\n", 2); break;
+        case '\r': cb_put(b, "\\r", 2); break;
+        default: cb_put(b, p, 1); break;
         }
     }
+}
+
+/* cb_field - one value and its separator; an empty value is NULL */
+static void cb_field(struct copybuf *b, const char *v, int last)
+{
+    if (*v == 0)
+        cb_put(b, "\\N", 2);
+    else
+        cb_text(b, v, strlen(v));
     cb_put(b, last ? "\n" : "\t", 1);
+}
+
+/*
+ * cb_folds - the search forms of the row (staging.h's FOLD_LIST), each
+ * followed by its tab; 0, or -1 when they are left to the database (NULL)
+ */
+static int cb_folds(struct copybuf *b, const char *const *v)
+{
+    static struct buf f;
+    size_t  start = b->len;
+
+    for (int i = 0; i < NFOLDS; i++) {
+        const char *x = v[fold_src[i]];
+
+        f.len = 0;
+        if (*x && fold(&f, x) < 0) {
+            b->len = start;
+            for (int j = 0; j < NFOLDS; j++)
+                cb_put(b, "\\N\t", 3);
+            return -1;
+        }
+        if (*x)
+            cb_text(b, f.len ? f.s : "", f.len);
+        else
+            cb_put(b, "\\N", 2);
+        cb_put(b, "\t", 1);
+    }
+    return 0;
 }
 
 static int cb_flush(struct copybuf *b, int force, char **err)
@@ -312,11 +375,13 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     default:
         break;
     }
-    snprintf(num, sizeof(num), "%ld\t", line);
+    snprintf(num, sizeof(num), "%ld\t", n->read);     /* the order read, across pages */
     cb_put(b, num, strlen(num));
     cb_field(b, a.key, 0);
     for (int i = ST_ADDRESS + 1; i < ST_NCOLS; i++)
         cb_field(b, v[i], 0);
+    if (cb_folds(b, v) < 0)
+        pgu_array_add(&refold, a.key);
     for (int i = 0; i < 16; i++) {
         hex[2 * i] = "0123456789abcdef"[md5[i] >> 4];
         hex[2 * i + 1] = "0123456789abcdef"[md5[i] & 15];

@@ -28,6 +28,15 @@
     X(DEPARTMENT, "department", "text") X(COUNTRY, "country", "text") \
     X(CITY, "city", "text") X(LISTE_ROUGE, "liste_rouge", "boolean")
 
+/*
+ * FOLD_LIST(X): X(NAME, "sql_column") for each search form annuaire-sync
+ * writes beside the row (fold.c: mssante_fold of the ST_NAME column), after
+ * the columns above.
+ */
+#define FOLD_LIST(X) \
+    X(LAST_NAME, "last_name_f") X(FIRST_NAME, "first_name_f") X(CITY, "city_f") \
+    X(ORG_NAME, "org_name_f") X(PROF_LABEL, "profession_f")
+
 #define STAGE_ENUM(name, col, type) ST_##name,
 enum { STAGE_LIST(STAGE_ENUM) ST_NCOLS };
 #undef STAGE_ENUM

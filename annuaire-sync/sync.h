@@ -28,6 +28,13 @@ enum known_verdict known_see(struct known *k, const char *address, const unsigne
 int     known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx);
 void    known_free(struct known *k);
 
+/* fold.c: the search forms of names, as mssante_fold() makes them */
+/* fold_load - the database's fold of each character of the Latin ranges; 0, or -1 and *err */
+int     fold_load(PGconn *conn, char **err);
+/* fold - append the search form of v to b; -1 (b partly written) when the table cannot fold it */
+struct buf;
+int     fold(struct buf *b, const char *v);
+
 /* stage.c: the staging columns as SQL lists, set by stage_create */
 extern char *stage_cols, *stage_excluded;
 

@@ -4,9 +4,9 @@
 OTP_MODULE := $(B)/dovecot/auth/libauthdb_mssante_otp.so
 AUTH_PLUGINS += $(OTP_MODULE)
 OTP_MODULE_SRCS := dovecot-auth-otp/passdb-otp.c dovecot-auth-otp/otp.c lib/cfg.c lib/params.c lib/pgutil.c \
-	lib/msg.c lib/mymalloc.c lib/notice.c lib/strlist.c
+	lib/msg.c lib/mymalloc.c lib/notice.c lib/strlist.c lib/buf.c
 
-$(OTP_MODULE): $(OTP_MODULE_SRCS) dovecot-auth-otp/otp.h lib/params.h lib/cfg.h lib/pgutil.h lib/notice.h $(FLAGS_STAMP)
+$(OTP_MODULE): $(OTP_MODULE_SRCS) dovecot-auth-otp/otp.h lib/params.h lib/cfg.h lib/pgutil.h lib/buf.h lib/notice.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -D_GNU_SOURCE -Ilib -I/usr/include/postgresql \
 		-DMSSANTE_SYSCONFDIR='"$(SYSCONFDIR)"' -DMSSANTE_DATADIR='"$(DATADIR)"' \

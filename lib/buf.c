@@ -11,8 +11,7 @@
 #include "buf.h"
 #include "mymalloc.h"
 
-/* reserve - room for n more bytes and the NUL */
-static void reserve(struct buf *b, size_t n)
+void buf_reserve(struct buf *b, size_t n)
 {
     size_t  cap = b->cap ? b->cap : 64;
 
@@ -26,7 +25,7 @@ static void reserve(struct buf *b, size_t n)
 
 void buf_add(struct buf *b, const char *s, size_t len)
 {
-    reserve(b, len);
+    buf_reserve(b, len);
     memcpy(b->s + b->len, s, len);
     b->len += len;
     b->s[b->len] = '\0';
@@ -47,7 +46,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
     if (n <= 0)
         return;
-    reserve(b, (size_t) n);
+    buf_reserve(b, (size_t) n);
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, (size_t) n + 1, fmt, ap);
     va_end(ap);

@@ -12,6 +12,9 @@ struct buf {
     size_t  len, cap;
 };
 
+/* buf_reserve - room for n more bytes and the NUL (to write at s + len) */
+void    buf_reserve(struct buf *b, size_t n);
+
 /* buf_add - append len bytes */
 void    buf_add(struct buf *b, const char *s, size_t len);
 

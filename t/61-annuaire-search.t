@@ -17,8 +17,19 @@ my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
 my $day = Extraction::generate(seed => 21, rows => 5000);
+# Names the sync folds itself (ligature, typographic apostrophe, capital
+# sharp s, combining accent) and ones it leaves to the server (Greek, a
+# character beyond the BMP): the stored forms must be mssante_fold's.
+my %odd = (10 => 'ŒUVRE-D’ARC', 11 => 'MÜLLER-STRAẞE', 12 => 'ΣΩΚΡΆΤΗΣ', 13 => "\x{1F600}SOURIRE",
+           14 => "JOSE\x{301}PHINE");
+$day->{rows}[$_][9] = $odd{$_} for keys %odd;
 Extraction::write($day, "$dir/day.txt");
 Sandbox::run($sb->bin('annuaire-sync'), '-c', $conf, '--extraction', "$dir/day.txt");
+my $differ = $pg->{psql}->("SELECT count(*) FROM annuaire_bal WHERE last_name_f IS DISTINCT FROM mssante_fold(last_name)"
+    . " OR first_name_f IS DISTINCT FROM mssante_fold(first_name) OR city_f IS DISTINCT FROM mssante_fold(city)"
+    . " OR org_name_f IS DISTINCT FROM mssante_fold(org_name)"
+    . " OR profession_f IS DISTINCT FROM mssante_fold(profession_label)");
+is($differ, "0\n", 'every search form written by the sync is mssante_fold of its column');
 
 # search - (exit status, decoded stdout)
 sub search {
@@ -51,6 +62,12 @@ is(scalar(rows_of($out)), scalar @by_name, "--nom " . lc($prefix) . ": prefix ma
 like($out, qr/\Q$want[0][1]\E/, '--rpps finds the mailbox by its RPPS');
 ($rc, $out) = search('--email', substr($want[0][1], 0, 8), '--cp', '420', '--limit', 1000);
 like($out, qr/\Q$want[0][1]\E/, '--email and --cp by prefix');
+($rc, $out) = search('--rpps', "8$want[0][3]");
+like($out, qr/\Q$want[0][1]\E/, '--rpps also takes the national id (8 + RPPS)');
+for my $q (['oeuvre d\'arc', 10], ['muller-strasse', 11], ['josephine', 14]) {
+    ($rc, $out) = search('--nom', $q->[0]);
+    like($out, qr/\Q$day->{rows}[$q->[1]][1]\E/, "--nom '$q->[0]' finds $odd{$q->[1]}");
+}
 ($rc, $out) = search('--nom', '%');
 is($rc, 1, 'a "%" typed by the user is taken literally (no answer, exit 1)');
 

@@ -179,6 +179,9 @@ END { $_->stop for @LIVE }
 for my $sig (qw(INT TERM HUP)) {
     $SIG{$sig} = sub { $_->stop for @LIVE; exit 1 };
 }
+# A write to a connection the server closed is an error to report (and the
+# servers are still stopped), not a silent death that leaves them running.
+$SIG{PIPE} = sub { die "SIGPIPE: the other end closed the connection\n" };
 
 # ---------------------------------------------------------------- PKI
 
