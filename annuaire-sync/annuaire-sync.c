@@ -15,8 +15,11 @@
  * Never: apply a full sync that deletes more than the configured share of
  * the source's rows without --force; run twice at once (advisory lock).
  *
- * Here the options and the run; stage.c reads the sources into the staging
- * table (staging.h), merge.c writes annuaire_bal, download.c fetches pages.
+ * Here the options and the verbs (a sync from one source, the address book's
+ * publication, its check, its LDIF); stage.c reads the sources into the
+ * staging table (staging.h), known.c and fold.c compare and fold the rows,
+ * merge.c writes annuaire_bal, publish.c the LDAP address book, download.c
+ * fetches pages.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +139,183 @@ static PGconn *connect_locked(const char *unchanged)
     return conn;
 }
 
+/* The options of a run. */
+struct opts {
+    const char *extraction, *since, *ldap, *base, *filter, *ldif;
+    char  **fhir;                       /* --fhir sources: at most one per argument */
+    int     nfhir, force, dry;
+};
+
+/* run_check - --check-ldap */
+static int run_check(const struct opts *o)
+{
+    PGconn *conn = connect_locked("; try again when it is done");
+    char   *err = NULL;
+    int     ret = check_ldap(conn, &err);
+
+    (void) o;
+    if (ret < 0)
+        fprintf(stderr, "annuaire-sync: %s\n", err);
+    free(err);
+    PQfinish(conn);
+    return ret < 0 ? 1 : ret;
+}
+
+/* run_ldif - --ldif FILE */
+static int run_ldif(const struct opts *o)
+{
+    PGconn *conn = connect_locked("; try again when it is done");
+    char   *err = NULL;
+    long    entries;
+    int     ret = publish_ldif(conn, o->ldif, &entries, &err) < 0;
+
+    if (ret)
+        fprintf(stderr, "annuaire-sync: %s; nothing written\n", err);
+    else
+        printf("%s: %ld entries under %s, recorded as published: load them with slapd stopped "
+               "(slapadd -q -b %s -l %s), then check with annuaire-sync --check-ldap\n", o->ldif,
+               entries, var_annuaire_publish_base, var_annuaire_publish_base, o->ldif);
+    free(err);
+    PQfinish(conn);
+    return ret;
+}
+
+/* run_publish - --publish */
+static int run_publish(const struct opts *o)
+{
+    PGconn *conn = connect_locked("; try again when it is done");
+    int     ret = publish_run(conn, NULL);
+
+    (void) o;
+    PQfinish(conn);
+    return ret;
+}
+
+/* sync_start - the run's sync_run row (a run left "running" by a killed process is closed) */
+static void sync_start(PGconn *conn, const char *const p[3], char run_id[32])
+{
+    PGresult *res = PQexecParams(conn, "UPDATE sync_run SET status = 'failed', finished_at = now(),"
+                                 " error = 'interrupted' WHERE status = 'running' AND source = $1",
+                                 1, NULL, p, NULL, NULL, 0);
+
+    PQclear(res);
+    res = PQexecParams(conn, "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, $3)"
+                       " RETURNING id", 3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        msg_fatal("cannot start a run (schema not migrated? run mssante-db migrate): %s",
+                  pgu_error(conn));
+    snprintf(run_id, 32, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+}
+
+/* sync_load - the source into sync_stage, compared with the database; 0, or -1 and *err */
+static int sync_load(PGconn *conn, const struct opts *o, const char *source, struct counts *n,
+                     char **err)
+{
+    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, source, n, err) < 0
+        || (o->extraction ? load_extraction(conn, o->extraction, n, err)
+            : o->ldap ? load_ldap(conn, &(struct ldap_login) {o->ldap, var_annuaire_ldap_bind_dn,
+                                                              var_annuaire_ldap_bind_password},
+                                  o->base, o->filter, n, err)
+            : load_fhir(conn, o->fhir, o->nfhir, o->since, n, err)) < 0)
+        return -1;
+    progress(n, "comparing with the database");
+    return stage_finish(conn, source, o->since == NULL, n, err);
+}
+
+/* sync_after - what follows a committed sync: statistics, app senders, the address book; 0 or 1 */
+static int sync_after(PGconn *conn, const struct counts *n, const char *run_id)
+{
+    char   *err = NULL;
+    int     ret = 0;
+
+    /*
+     * Fresh statistics after a load that changed the table's make-up, or
+     * the planner misjudges the search indexes; a usual day's changes are
+     * left to autovacuum (ANALYZE reads a sample of the whole table).
+     */
+    if ((n->inserted + n->updated + n->deleted) * 10 > n->existing
+        && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0) {
+        msg_warn("ANALYZE annuaire_bal: %s", err);
+        free(err);
+        err = NULL;
+    }
+    if (*var_sieve_app_senders_file
+        && app_senders_write(conn, var_sieve_app_senders_file, &(long) {0}, &err) < 0) {
+        fprintf(stderr, "annuaire-sync: database updated, but %s\n", err);
+        free(err);
+        ret = 1;
+    }
+    if (*var_annuaire_publish_uri && publish_run(conn, run_id) != 0)
+        ret = 1;
+    return ret;
+}
+
+/* run_sync - one source into annuaire_bal (--extraction, --fhir, --ldap) */
+static int run_sync(const struct opts *o)
+{
+    struct counts n = {0};
+    const char *source = o->nfhir ? "fhir" : o->ldap ? "ldap" : "extraction", *status = "failed";
+    const char *ref = o->extraction ? o->extraction : o->ldap ? o->ldap : o->fhir[0];
+    char   *err = NULL, run_id[32];
+    int     ret;
+    PGconn *conn = connect_locked("; database unchanged");   /* one run at a time */
+
+    sync_start(conn, (const char *[3]) {source, ref, o->since ? "delta" : "full"}, run_id);
+    if (sync_load(conn, o, source, &n, &err) < 0)
+        goto failed;
+    if (n.staged == 0) {
+        err = xasprintf("%s: no valid row (%ld read, %ld rejected)", ref, n.read, n.rejected);
+        goto failed;
+    }
+    if (!o->since && !o->force && n.existing > 0
+        && n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
+        err = xasprintf("refused: this run would delete %ld of %ld rows (%ld%%, more than "
+                        "annuaire_max_delete_percent = %ld); check the file, then use --force",
+                        n.deleted, n.existing, n.deleted * 100 / n.existing,
+                        var_annuaire_max_delete_percent);
+        status = "refused";
+        goto failed;
+    }
+    if (o->dry) {
+        progress(NULL, NULL);
+        pgu_exec(conn, "ROLLBACK", &err);
+        record(conn, run_id, &n, "dry-run", NULL);
+        printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"
+               " would insert %ld, update %ld, delete %ld\n", ref, n.read, n.rejected,
+               n.staged - n.distinct, n.inserted, n.updated, n.deleted);
+        PQfinish(conn);
+        return 0;
+    }
+    progress(&n, "writing the changes");
+    if (merge(conn, source, &n, &err) < 0 || pgu_exec(conn, "COMMIT", &err) < 0)
+        goto failed;
+    progress(NULL, NULL);
+    record(conn, run_id, &n, "ok", NULL);
+    printf("%s: %ld lines read, %ld rejected, %ld duplicates collapsed; inserted %ld, updated %ld,"
+           " deleted %ld (run %s)\n", ref, n.read, n.rejected, n.staged - n.distinct,
+           n.inserted, n.updated, n.deleted, run_id);
+    ret = sync_after(conn, &n, run_id);
+    PQfinish(conn);
+    return ret;
+
+failed:
+    progress(NULL, NULL);
+    PQclear(PQexec(conn, "ROLLBACK"));
+    n.inserted = n.updated = n.deleted = 0;
+    record(conn, run_id, &n, status, err);
+    fprintf(stderr, "annuaire-sync: %s; database unchanged\n", err);
+    free(err);
+    PQfinish(conn);
+    return 1;
+}
+
+/* The verbs: exactly one option of a run chooses one. */
+enum { V_SYNC, V_PUBLISH, V_CHECK, V_LDIF, V_NONE };
+static int (*const verbs[])(const struct opts *) = {
+    [V_SYNC] = run_sync, [V_PUBLISH] = run_publish, [V_CHECK] = run_check, [V_LDIF] = run_ldif,
+};
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -154,153 +334,38 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     struct cmd_common c;
-    struct counts n = {0};
-    const char *extraction = NULL, *source = "extraction", *status = "failed", *since = NULL;
-    const char *ldap = NULL, *base = NULL, *filter = LDAP_DEFAULT_FILTER, *ldif = NULL;
-    const char *p[3];
-    char   *fhir[argc];            /* --fhir sources: at most one per argument */
-    int     nfhir = 0, full;
-    int     ch, force = 0, dry = 0, ret = 1, publish = 0, check = 0;
-    char   *err = NULL, run_id[32] = "";
-    PGconn *conn;
-    PGresult *res;
+    char   *fhir[argc];
+    struct opts o = {.filter = LDAP_DEFAULT_FILTER, .fhir = fhir};
+    int     ch, verb = V_NONE, nverbs = 0;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
         if (cmd_option(&c, ch, optarg))
             continue;
         switch (ch) {
-        case OPT_EXTRACTION: extraction = optarg; break;
-        case OPT_FORCE: force = 1; break;
-        case OPT_DRY_RUN: dry = 1; break;
-        case OPT_FHIR: fhir[nfhir++] = optarg; break;
-        case OPT_SINCE: since = optarg; break;
-        case OPT_LDAP: ldap = optarg; break;
-        case OPT_BASE: base = optarg; break;
-        case OPT_FILTER: filter = optarg; break;
-        case OPT_PUBLISH: publish = 1; break;
-        case OPT_CHECK_LDAP: check = 1; break;
-        case OPT_LDIF: ldif = optarg; break;
+        case OPT_EXTRACTION: o.extraction = optarg; verb = V_SYNC; nverbs++; break;
+        case OPT_FHIR: nverbs += o.nfhir == 0; o.fhir[o.nfhir++] = optarg; verb = V_SYNC; break;
+        case OPT_LDAP: o.ldap = optarg; verb = V_SYNC; nverbs++; break;
+        case OPT_PUBLISH: verb = V_PUBLISH; nverbs++; break;
+        case OPT_CHECK_LDAP: verb = V_CHECK; nverbs++; break;
+        case OPT_LDIF: o.ldif = optarg; verb = V_LDIF; nverbs++; break;
+        case OPT_FORCE: o.force = 1; break;
+        case OPT_DRY_RUN: o.dry = 1; break;
+        case OPT_SINCE: o.since = optarg; break;
+        case OPT_BASE: o.base = optarg; break;
+        case OPT_FILTER: o.filter = optarg; break;
         default: usage(stderr); return 2;
         }
     }
     cmd_load(&c, usage);
-    if ((extraction != NULL) + (nfhir != 0) + (ldap != NULL) + publish + check + (ldif != NULL) != 1
-        || optind != argc
-        || (since && !nfhir) || (ldap != NULL) != (base != NULL)) {
+    if (nverbs != 1 || optind != argc || (o.since && !o.nfhir) || (o.ldap != NULL) != (o.base != NULL)) {
         usage(stderr);
         return 2;
     }
-    if (since && (strlen(since) != 10 || since[4] != '-' || since[7] != '-'
-                  || strspn(since, "0123456789-") != 10)) {
-        fprintf(stderr, "annuaire-sync: --since \"%s\": expected YYYY-MM-DD\n", since);
+    if (o.since && (strlen(o.since) != 10 || o.since[4] != '-' || o.since[7] != '-'
+                    || strspn(o.since, "0123456789-") != 10)) {
+        fprintf(stderr, "annuaire-sync: --since \"%s\": expected YYYY-MM-DD\n", o.since);
         return 2;
     }
-    if (check || publish || ldif) {
-        long    entries;
-
-        conn = connect_locked("; try again when it is done");
-        if (check && (ret = check_ldap(conn, &err)) < 0)
-            fprintf(stderr, "annuaire-sync: %s\n", err);
-        if (ldif && (ret = publish_ldif(conn, ldif, &entries, &err)) < 0)
-            fprintf(stderr, "annuaire-sync: %s; nothing written\n", err);
-        else if (ldif)
-            printf("%s: %ld entries under %s, recorded as published: load them with slapd stopped "
-                   "(slapadd -q -b %s -l %s), then check with annuaire-sync --check-ldap\n", ldif,
-                   entries, var_annuaire_publish_base, var_annuaire_publish_base, ldif);
-        if (publish)
-            ret = publish_run(conn, NULL);
-        free(err);
-        PQfinish(conn);
-        return ret < 0 ? 1 : ret;
-    }
-    if (nfhir)
-        source = "fhir";
-    if (ldap)
-        source = "ldap";
-    full = since == NULL;
-    /* One run at a time; a run left "running" by a killed process is closed. */
-    conn = connect_locked("; database unchanged");
-    p[0] = source;
-    p[1] = extraction ? extraction : ldap ? ldap : fhir[0];
-    p[2] = full ? "full" : "delta";
-    res = PQexecParams(conn, "UPDATE sync_run SET status = 'failed', finished_at = now(),"
-                       " error = 'interrupted' WHERE status = 'running' AND source = $1",
-                       1, NULL, p, NULL, NULL, 0);
-    PQclear(res);
-    res = PQexecParams(conn, "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, $3)"
-                       " RETURNING id", 3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        msg_fatal("cannot start a run (schema not migrated? run mssante-db migrate): %s",
-                  pgu_error(conn));
-    snprintf(run_id, sizeof(run_id), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-
-    if (pgu_exec(conn, "BEGIN", &err) < 0
-        || stage_create(conn, source, &n, &err) < 0
-        || (extraction ? load_extraction(conn, extraction, &n, &err)
-            : ldap ? load_ldap(conn, &(struct ldap_login) {ldap, var_annuaire_ldap_bind_dn,
-                                                           var_annuaire_ldap_bind_password},
-                               base, filter, &n, &err)
-            : load_fhir(conn, fhir, nfhir, since, &n, &err)) < 0
-        || (progress(&n, "comparing with the database"), stage_finish(conn, source, full, &n, &err)) < 0)
-        goto failed;
-    if (n.staged == 0) {
-        err = xasprintf("%s: no valid row (%ld read, %ld rejected)", p[1], n.read, n.rejected);
-        goto failed;
-    }
-    if (full && !force && n.existing > 0 && n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
-        err = xasprintf("refused: this run would delete %ld of %ld rows (%ld%%, more than "
-                        "annuaire_max_delete_percent = %ld); check the file, then use --force",
-                        n.deleted, n.existing, n.deleted * 100 / n.existing,
-                        var_annuaire_max_delete_percent);
-        status = "refused";
-        goto failed;
-    }
-    if (dry) {
-        progress(NULL, NULL);
-        pgu_exec(conn, "ROLLBACK", &err);
-        record(conn, run_id, &n, "dry-run", NULL);
-        printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"
-               " would insert %ld, update %ld, delete %ld\n", p[1], n.read, n.rejected,
-               n.staged - n.distinct, n.inserted, n.updated, n.deleted);
-        PQfinish(conn);
-        return 0;
-    }
-    progress(&n, "writing the changes");
-    if (merge(conn, source, &n, &err) < 0 || pgu_exec(conn, "COMMIT", &err) < 0)
-        goto failed;
-    progress(NULL, NULL);
-    record(conn, run_id, &n, "ok", NULL);
-    /*
-     * Fresh statistics after a load that changed the table's make-up, or
-     * the planner misjudges the search indexes; a usual day's changes are
-     * left to autovacuum (ANALYZE reads a sample of the whole table).
-     */
-    if ((n.inserted + n.updated + n.deleted) * 10 > n.existing && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0)
-        msg_warn("ANALYZE annuaire_bal: %s", err);
-    printf("%s: %ld lines read, %ld rejected, %ld duplicates collapsed; inserted %ld, updated %ld,"
-           " deleted %ld (run %s)\n", p[1], n.read, n.rejected, n.staged - n.distinct,
-           n.inserted, n.updated, n.deleted, run_id);
-    ret = 0;
-    if (*var_sieve_app_senders_file
-        && app_senders_write(conn, var_sieve_app_senders_file, &(long) {0}, &err) < 0) {
-        fprintf(stderr, "annuaire-sync: database updated, but %s\n", err);
-        free(err);
-        ret = 1;
-    }
-    if (*var_annuaire_publish_uri && publish_run(conn, run_id) != 0)
-        ret = 1;
-    PQfinish(conn);
-    return ret;
-
-failed:
-    progress(NULL, NULL);
-    PQclear(PQexec(conn, "ROLLBACK"));
-    n.inserted = n.updated = n.deleted = 0;
-    record(conn, run_id, &n, status, err);
-    fprintf(stderr, "annuaire-sync: %s; database unchanged\n", err);
-    free(err);
-    PQfinish(conn);
-    return 1;
+    return verbs[verb](&o);
 }

@@ -25,10 +25,9 @@ int query_long(PGconn *conn, const char *sql, const char *param, long *out, char
     return 0;
 }
 
-/* exec_source - a statement with the source as $1; rows affected, or -1 */
-static long exec_source(PGconn *conn, const char *sql, const char *source, char **err)
+long exec_param(PGconn *conn, const char *sql, const char *param, char **err)
 {
-    PGresult *res = PQexecParams(conn, sql, 1, NULL, &source, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, &param, NULL, NULL, 0);
     long    n = -1;
 
     if (PQresultStatus(res) == PGRES_COMMAND_OK)
@@ -92,25 +91,40 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
             goto out;
         pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
     }
-    upsert = xasprintf("WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
-        " SELECT %s, $1, row_hash FROM sync_stage ON CONFLICT (address) DO UPDATE SET %s,"
-        " source = EXCLUDED.source, row_hash = EXCLUDED.row_hash, last_changed = now()"
-        " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
-        " RETURNING (xmax = 0) AS ins)"
-        " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up",
-        stage_cols, stage_cols, stage_excluded);
-    res = PQexecParams(conn, upsert,
-        1, NULL, p, NULL, NULL, 0);
-    free(upsert);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        *err = pgu_error(conn);
+    if (total == 0) {
+        /*
+         * A first load: in address order, so that the mailboxes an e-mail
+         * prefix finds lie side by side on disk (and the key grows at its end).
+         */
+        char   *sql = xasprintf("INSERT INTO annuaire_bal (%s, source, row_hash)"
+                                " SELECT %s, $1, row_hash FROM sync_stage ORDER BY address",
+                                stage_cols, stage_cols);
+
+        n->inserted = exec_param(conn, sql, source, err);
+        n->updated = 0;
+        free(sql);
+        if (n->inserted < 0)
+            goto out;
+    } else {
+        upsert = xasprintf("WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
+            " SELECT %s, $1, row_hash FROM sync_stage ON CONFLICT (address) DO UPDATE SET %s,"
+            " source = EXCLUDED.source, row_hash = EXCLUDED.row_hash, last_changed = now()"
+            " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
+            " RETURNING (xmax = 0) AS ins)"
+            " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up",
+            stage_cols, stage_cols, stage_excluded);
+        res = PQexecParams(conn, upsert, 1, NULL, p, NULL, NULL, 0);
+        free(upsert);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            *err = pgu_error(conn);
+            PQclear(res);
+            goto out;
+        }
+        n->inserted = atol(PQgetvalue(res, 0, 0));
+        n->updated = atol(PQgetvalue(res, 0, 1));
         PQclear(res);
-        goto out;
     }
-    n->inserted = atol(PQgetvalue(res, 0, 0));
-    n->updated = atol(PQgetvalue(res, 0, 1));
-    PQclear(res);
-    if ((n->deleted = exec_source(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
+    if ((n->deleted = exec_param(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
                                   "WHERE b.address = g.address AND b.source = $1", source, err)) < 0)
         goto out;
     for (char **d = defs; d && *d; d++)

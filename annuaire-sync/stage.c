@@ -130,45 +130,35 @@ static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
 int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err)
 {
     PGresult *res;
-    const char *p[1];
 
     n->distinct = n->staged - nagain;
     if (nagain) {                           /* the last row read of an address wins */
         buf_add(&again, "}", 1);
-        p[0] = again.s;
-        res = PQexecParams(conn, "DELETE FROM sync_stage s USING sync_stage t"
-                           " WHERE s.address = ANY($1) AND t.address = ANY($1)"
-                           " AND s.address = t.address AND s.line < t.line", 1, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            *err = pgu_error(conn);
-        PQclear(res);
-        if (*err)
+        if (exec_param(conn, "DELETE FROM sync_stage s USING sync_stage t"
+                       " WHERE s.address = ANY($1) AND t.address = ANY($1)"
+                       " AND s.address = t.address AND s.line < t.line", again.s, err) < 0)
             return -1;
     }
     if (refold.len) {                       /* what fold() left to the database */
         struct buf sql = {0};
+        long    r;
 
         buf_puts(&sql, "UPDATE sync_stage SET ");
         for (int i = 0; i < NFOLDS; i++)
             buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i], stage_names[fold_src[i]]);
         buf_puts(&sql, " WHERE address = ANY($1)");
         buf_add(&refold, "}", 1);
-        p[0] = refold.s;
-        res = PQexecParams(conn, sql.s, 1, NULL, p, NULL, NULL, 0);
+        r = exec_param(conn, sql.s, refold.s, err);
         buf_free(&sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            *err = pgu_error(conn);
-        PQclear(res);
-        if (*err)
+        if (r < 0)
             return -1;
     }
     if (stage_gone(conn, full, n, err) < 0)
         return -1;
-    p[0] = source;
     res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE b.address IS NULL),"
                        " count(*) FILTER (WHERE b.row_hash <> s.row_hash OR b.source <> $1)"
                        " FROM sync_stage s LEFT JOIN annuaire_bal b USING (address)",
-                       1, NULL, p, NULL, NULL, 0);
+                       1, NULL, &source, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);

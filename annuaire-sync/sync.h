@@ -65,6 +65,8 @@ int     load_ldap(PGconn *conn, const struct ldap_login *login, const char *base
 
 /* merge.c */
 int     query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
+/* exec_param - a statement with one text parameter $1: rows affected, or -1 and *err */
+long    exec_param(PGconn *conn, const char *sql, const char *param, char **err);
 int     merge(PGconn *conn, const char *source, struct counts *n, char **err);
 void    run_update(PGconn *conn, const char *sql, int nparams, const char *const *params,
                    const char *what);
