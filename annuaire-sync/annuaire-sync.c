@@ -234,7 +234,7 @@ static int sync_after(PGconn *conn, const struct counts *n, const char *run_id)
      * the planner misjudges the search indexes; a usual day's changes are
      * left to autovacuum (ANALYZE reads a sample of the whole table).
      */
-    if ((n->inserted + n->updated + n->deleted) * 10 > n->existing
+    if ((n->inserted + n->updated + n->deleted) * 10 > n->total
         && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0) {
         msg_warn("ANALYZE annuaire_bal: %s", err);
         free(err);

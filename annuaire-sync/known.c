@@ -118,14 +118,14 @@ static int unhex(const char *s, size_t len, unsigned char out[16])
     return 0;
 }
 
-struct known *known_load(PGconn *conn, const char *source, long *ours, char **err)
+struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, char **err)
 {
     char   *lit = PQescapeLiteral(conn, source, strlen(source)), *sql, *line;
     struct known *k = xcalloc(1, sizeof(*k));
     PGresult *res;
     int     len;
 
-    *ours = 0;
+    cnt->existing = 0;
     grow(k);
     sql = xasprintf("COPY (SELECT address, row_hash, source = %s FROM annuaire_bal) TO STDOUT", lit);
     PQfreemem(lit);
@@ -155,7 +155,7 @@ struct known *known_load(PGconn *conn, const char *source, long *ours, char **er
             e = add(k, line, alen, h);
             memcpy(e->md5, md5, 16);
             e->flags = KN_IN_DB | (t2[1] == 't' ? KN_OURS : 0);
-            *ours += t2[1] == 't';
+            cnt->existing += t2[1] == 't';
         }
         PQfreemem(line);
     }
@@ -169,6 +169,7 @@ struct known *known_load(PGconn *conn, const char *source, long *ours, char **er
         known_free(k);
         return NULL;
     }
+    cnt->total = (long) k->n;
     return k;
 }
 

@@ -80,25 +80,22 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
     PGresult *res;
     const char *p[1] = {source};
     char  **defs = NULL, *upsert;
-    long    total = 0;
     int     ret = -1;
 
-    if (query_long(conn, "SELECT count(*) FROM (SELECT 1 FROM annuaire_bal LIMIT 1) t", NULL,
-                   &total, err) < 0)
-        return -1;
-    if (total == 0 && n->inserted > 1000) {
+    if (n->total == 0 && n->inserted > 1000) {
         if ((defs = drop_indexes(conn, err)) == NULL || *err)
             goto out;
         pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
     }
-    if (total == 0) {
+    if (n->total == 0) {
         /*
          * A first load: in address order, so that the mailboxes an e-mail
-         * prefix finds lie side by side on disk (and the key grows at its end).
+         * prefix finds lie side by side on disk (and the key grows at its
+         * end); of an address read twice, the last row.
          */
         char   *sql = xasprintf("INSERT INTO annuaire_bal (%s, source, row_hash)"
-                                " SELECT %s, $1, row_hash FROM sync_stage ORDER BY address",
-                                stage_cols, stage_cols);
+                                " SELECT DISTINCT ON (address) %s, $1, row_hash FROM sync_stage"
+                                " ORDER BY address, line DESC", stage_cols, stage_cols);
 
         n->inserted = exec_param(conn, sql, source, err);
         n->updated = 0;

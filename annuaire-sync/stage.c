@@ -83,7 +83,7 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
                     stage_typed);
     ret = pgu_exec(conn, sql, err) < 0 || fold_load(conn, err) < 0 ? -1 : 0;
     free(sql);
-    if (ret == 0 && source && (known = known_load(conn, source, &n->existing, err)) == NULL)
+    if (ret == 0 && source && (known = known_load(conn, source, n, err)) == NULL)
         ret = -1;
     return ret;
 }
@@ -132,7 +132,7 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
     PGresult *res;
 
     n->distinct = n->staged - nagain;
-    if (nagain) {                           /* the last row read of an address wins */
+    if (nagain && n->total > 0) {           /* the last row read of an address wins */
         buf_add(&again, "}", 1);
         if (exec_param(conn, "DELETE FROM sync_stage s USING sync_stage t"
                        " WHERE s.address = ANY($1) AND t.address = ANY($1)"
@@ -155,6 +155,11 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
     }
     if (stage_gone(conn, full, n, err) < 0)
         return -1;
+    if (n->total == 0) {                    /* a first load: every address is new */
+        n->inserted = n->distinct;
+        n->updated = 0;
+        return 0;
+    }
     res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE b.address IS NULL),"
                        " count(*) FILTER (WHERE b.row_hash <> s.row_hash OR b.source <> $1)"
                        " FROM sync_stage s LEFT JOIN annuaire_bal b USING (address)",

@@ -11,7 +11,9 @@
 
 
 struct counts {
-    long    read, rejected, staged, distinct, inserted, updated, deleted, existing;
+    long    read, rejected, staged, distinct, inserted, updated, deleted;
+    long    existing;                   /* rows of the source before the run */
+    long    total;                      /* rows of every source before the run */
 };
 
 /* known.c: the addresses of annuaire_bal and their row hashes, as the run sees them */
@@ -20,8 +22,8 @@ enum known_verdict {
     KNOWN_NEW, KNOWN_CHANGED, KNOWN_SAME,   /* first time the run reads the address */
     KNOWN_AGAIN                             /* already read once by this run */
 };
-/* known_load - every address of annuaire_bal (*ours: how many of the source); NULL and *err */
-struct known *known_load(PGconn *conn, const char *source, long *ours, char **err);
+/* known_load - every address of annuaire_bal (n->existing, n->total); NULL and *err */
+struct known *known_load(PGconn *conn, const char *source, struct counts *n, char **err);
 /* known_see - a row the run reads: new, changed (or of another source), same, again */
 enum known_verdict known_see(struct known *k, const char *address, const unsigned char md5[16]);
 /* known_unseen - fn for each address of the source the run has not read; -1 if fn said so */
@@ -40,15 +42,15 @@ extern char *stage_cols, *stage_excluded;
 
 /*
  * stage_create - the temporary table sync_stage of the run's transaction,
- * and the database's rows to compare the source with (n->existing); with
- * source NULL, every row read is staged
+ * and the database's rows to compare the source with (n->existing,
+ * n->total); with source NULL, every row read is staged
  */
 int     stage_create(PGconn *conn, const char *source, struct counts *n, char **err);
 
 /*
- * stage_finish - after a load: one staged row per address (the last read),
- * the vanished addresses into sync_gone (full runs only), and the counts
- * of what the merge will write
+ * stage_finish - after a load: one staged row per address (the last read;
+ * into an empty table the merge takes care of it), the vanished addresses
+ * into sync_gone (full runs only), and the counts of what the merge will write
  */
 int     stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err);
 
