@@ -27,24 +27,6 @@ static uint32_t off[FOLD_MAX];         /* in text; 0 = not in the table */
 static unsigned char len[FOLD_MAX];
 static struct buf text;                 /* the folded forms, after a dummy byte */
 
-/* unescape - a COPY text field in place: its length */
-static size_t unescape(char *s, size_t n)
-{
-    size_t  o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        char    c = s[i];
-
-        if (c == '\\' && i + 1 < n) {
-            c = s[++i];
-            c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'b' ? '\b'
-                : c == 'f' ? '\f' : c == 'v' ? '\v' : c;
-        }
-        s[o++] = c;
-    }
-    return o;
-}
-
 int fold_load(PGconn *conn, char **err)
 {
     struct buf sql = {0};
@@ -71,7 +53,7 @@ int fold_load(PGconn *conn, char **err)
     while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
         char   *tab = memchr(line, '\t', (size_t) n);
         long    cp = atol(line);
-        size_t  flen = tab ? unescape(tab + 1, (size_t) (line + n - 1 - (tab + 1))) : 0;
+        size_t  flen = tab ? copy_unescape(tab + 1, (size_t) (line + n - 1 - (tab + 1))) : 0;
 
         if (tab && cp > 0 && cp < FOLD_MAX && flen < 256) {
             off[cp] = (uint32_t) text.len;

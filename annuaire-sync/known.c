@@ -138,11 +138,10 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
         return NULL;
     }
     PQclear(res);
-    /* Addresses are keys (addr.h): no tab, newline or backslash to unescape. */
     while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
         char   *t1 = memchr(line, '\t', (size_t) len), *t2 = t1 ? memchr(t1 + 1, '\t', (size_t) (len - (t1 + 1 - line))) : NULL;
         unsigned char md5[16];
-        size_t  alen = t1 ? (size_t) (t1 - line) : 0;
+        size_t  alen = t1 ? copy_unescape(line, (size_t) (t1 - line)) : 0;
         uint64_t h = hash(line, alen);
         struct kentry *e;
 
@@ -195,12 +194,17 @@ enum known_verdict known_see(struct known *k, const char *addr, const unsigned c
     return (e->flags & KN_OURS) && memcmp(e->md5, md5, 16) == 0 ? KNOWN_SAME : KNOWN_CHANGED;
 }
 
-int known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx)
+long known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx)
 {
+    long    n = 0;
+
     for (size_t j = 0; j < k->n; j++)
-        if ((k->e[j].flags & (KN_OURS | KN_SEEN)) == KN_OURS && fn(ctx, k->arena + k->e[j].addr) < 0)
-            return -1;
-    return 0;
+        if ((k->e[j].flags & (KN_OURS | KN_SEEN)) == KN_OURS) {
+            if (fn(ctx, k->arena + k->e[j].addr) < 0)
+                return -1;
+            n++;
+        }
+    return n;
 }
 
 void known_free(struct known *k)

@@ -88,93 +88,6 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
     return ret;
 }
 
-/* gone_row - a vanished address into COPY sync_gone */
-static int gone_row(void *ctx, const char *address)
-{
-    struct buf *b = ctx;
-
-    buf_puts(b, address);
-    buf_add(b, "\n", 1);
-    return 0;
-}
-
-/* stage_gone - the table of the addresses a full run deletes */
-static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
-{
-    struct buf b = {0};
-    PGresult *res;
-    int     ok;
-
-    if (pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0)
-        return -1;
-    if (!full)                              /* a delta never deletes */
-        return 0;
-    known_unseen(known, gone_row, &b);
-    res = PQexec(conn, "COPY sync_gone FROM STDIN");
-    ok = PQresultStatus(res) == PGRES_COPY_IN;
-    PQclear(res);
-    ok = ok && (b.len == 0 || PQputCopyData(conn, b.s, (int) b.len) == 1) && PQputCopyEnd(conn, NULL) == 1;
-    res = PQgetResult(conn);
-    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (ok)
-        n->deleted = atol(PQcmdTuples(res));
-    else
-        *err = pgu_error(conn);
-    PQclear(res);
-    while ((res = PQgetResult(conn)) != NULL)
-        PQclear(res);
-    buf_free(&b);
-    return ok ? 0 : -1;
-}
-
-int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err)
-{
-    PGresult *res;
-
-    n->distinct = n->staged - nagain;
-    if (nagain && n->total > 0) {           /* the last row read of an address wins */
-        buf_add(&again, "}", 1);
-        if (exec_param(conn, "DELETE FROM sync_stage s USING sync_stage t"
-                       " WHERE s.address = ANY($1) AND t.address = ANY($1)"
-                       " AND s.address = t.address AND s.line < t.line", again.s, err) < 0)
-            return -1;
-    }
-    if (refold.len) {                       /* what fold() left to the database */
-        struct buf sql = {0};
-        long    r;
-
-        buf_puts(&sql, "UPDATE sync_stage SET ");
-        for (int i = 0; i < NFOLDS; i++)
-            buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i], stage_names[fold_src[i]]);
-        buf_puts(&sql, " WHERE address = ANY($1)");
-        buf_add(&refold, "}", 1);
-        r = exec_param(conn, sql.s, refold.s, err);
-        buf_free(&sql);
-        if (r < 0)
-            return -1;
-    }
-    if (stage_gone(conn, full, n, err) < 0)
-        return -1;
-    if (n->total == 0) {                    /* a first load: every address is new */
-        n->inserted = n->distinct;
-        n->updated = 0;
-        return 0;
-    }
-    res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE b.address IS NULL),"
-                       " count(*) FILTER (WHERE b.row_hash <> s.row_hash OR b.source <> $1)"
-                       " FROM sync_stage s LEFT JOIN annuaire_bal b USING (address)",
-                       1, NULL, &source, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        *err = pgu_error(conn);
-        PQclear(res);
-        return -1;
-    }
-    n->inserted = atol(PQgetvalue(res, 0, 0));
-    n->updated = atol(PQgetvalue(res, 0, 1));
-    PQclear(res);
-    return 0;
-}
-
 /*
  * row_md5 - the MD5 of the row as PostgreSQL prints ROW(columns)::text
  * (empty values are NULL: nothing between the commas; a value is quoted
@@ -212,6 +125,23 @@ static void row_md5(const char *key, const char *const *v, unsigned char md5[16]
     }
     *o++ = ')';
     EVP_Digest(t.s, (size_t) (o - t.s), md5, NULL, EVP_md5(), NULL);
+}
+
+size_t copy_unescape(char *s, size_t n)
+{
+    size_t  o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char    c = s[i];
+
+        if (c == '\\' && i + 1 < n) {
+            c = s[++i];
+            c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'b' ? '\b'
+                : c == 'f' ? '\f' : c == 'v' ? '\v' : c;
+        }
+        s[o++] = c;
+    }
+    return o;
 }
 
 /* copybuf - rows in COPY text format, sent in chunks */
@@ -387,18 +317,26 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     return cb_flush(b, 0, err);
 }
 
-/* copy_begin - start COPY into the staging table */
-static int copy_begin(PGconn *conn, char **err)
+/* copy_begin - start a COPY FROM STDIN */
+static int copy_begin(PGconn *conn, const char *sql, char **err)
 {
-    char   *sql = xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
     PGresult *res = PQexec(conn, sql);
     int     ok = PQresultStatus(res) == PGRES_COPY_IN;
 
-    free(sql);
     if (!ok)
         *err = pgu_error(conn);
     PQclear(res);
     return ok ? 0 : -1;
+}
+
+/* stage_begin - start COPY into the staging table */
+static int stage_begin(PGconn *conn, char **err)
+{
+    char   *sql = xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
+    int     ret = copy_begin(conn, sql, err);
+
+    free(sql);
+    return ret;
 }
 
 /*
@@ -429,6 +367,79 @@ static int copy_end(struct copybuf *b, int ok, char **err)
     return ret;
 }
 
+/* gone_row - a vanished address into COPY sync_gone */
+static int gone_row(void *ctx, const char *address)
+{
+    struct copybuf *b = ctx;
+
+    cb_text(b, address, strlen(address));
+    cb_put(b, "\n", 1);
+    return 0;
+}
+
+/* stage_gone - the table of the addresses a full run deletes */
+static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
+{
+    struct copybuf b = {conn, NULL, 0, 0};
+
+    if (pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0)
+        return -1;
+    if (!full)                              /* a delta never deletes */
+        return 0;
+    if (copy_begin(conn, "COPY sync_gone FROM STDIN", err) < 0)
+        return -1;
+    n->deleted = known_unseen(known, gone_row, &b);
+    return copy_end(&b, 1, err);
+}
+
+int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err)
+{
+    PGresult *res;
+
+    n->distinct = n->staged - nagain;
+    if (nagain && n->total > 0) {           /* the last row read of an address wins */
+        buf_add(&again, "}", 1);
+        if (exec_param(conn, "DELETE FROM sync_stage s USING sync_stage t"
+                       " WHERE s.address = ANY($1) AND t.address = ANY($1)"
+                       " AND s.address = t.address AND s.line < t.line", again.s, err) < 0)
+            return -1;
+    }
+    if (refold.len) {                       /* what fold() left to the database */
+        struct buf sql = {0};
+        long    r;
+
+        buf_puts(&sql, "UPDATE sync_stage SET ");
+        for (int i = 0; i < NFOLDS; i++)
+            buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i], stage_names[fold_src[i]]);
+        buf_puts(&sql, " WHERE address = ANY($1)");
+        buf_add(&refold, "}", 1);
+        r = exec_param(conn, sql.s, refold.s, err);
+        buf_free(&sql);
+        if (r < 0)
+            return -1;
+    }
+    if (stage_gone(conn, full, n, err) < 0)
+        return -1;
+    if (n->total == 0) {                    /* a first load: every address is new */
+        n->inserted = n->distinct;
+        n->updated = 0;
+        return 0;
+    }
+    res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE b.address IS NULL),"
+                       " count(*) FILTER (WHERE b.row_hash <> s.row_hash OR b.source <> $1)"
+                       " FROM sync_stage s LEFT JOIN annuaire_bal b USING (address)",
+                       1, NULL, &source, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = pgu_error(conn);
+        PQclear(res);
+        return -1;
+    }
+    n->inserted = atol(PQgetvalue(res, 0, 0));
+    n->updated = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
 /*
  * load_extraction - stream the file into the staging table (inside the
  * caller's transaction); rejected lines are counted and the first ones shown.
@@ -448,7 +459,7 @@ int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err
         fclose(fp);
         return -1;
     }
-    if (copy_begin(conn, err) < 0) {
+    if (stage_begin(conn, err) < 0) {
         ex_close(&r);
         fclose(fp);
         return -1;
@@ -514,7 +525,7 @@ int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct cou
 {
     struct copybuf b = {conn, NULL, 0, 0};
 
-    if (copy_begin(conn, err) < 0)
+    if (stage_begin(conn, err) < 0)
         return -1;
     for (int s = 0; s < nsrc; s++) {
         int     remote = strstr(srcs[s], "://") != NULL;
@@ -569,7 +580,7 @@ int load_ldap(PGconn *conn, const struct ldap_login *login, const char *base, co
     struct sink k = {&b, login->uri, n, err};
     long    entries;
 
-    if (copy_begin(conn, err) < 0)
+    if (stage_begin(conn, err) < 0)
         return -1;
     if (ldap_load(login, base, filter, ldap_stage, &k, &entries, err) < 0) {
         copy_end(&b, 0, err);

@@ -26,8 +26,8 @@ enum known_verdict {
 struct known *known_load(PGconn *conn, const char *source, struct counts *n, char **err);
 /* known_see - a row the run reads: new, changed (or of another source), same, again */
 enum known_verdict known_see(struct known *k, const char *address, const unsigned char md5[16]);
-/* known_unseen - fn for each address of the source the run has not read; -1 if fn said so */
-int     known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx);
+/* known_unseen - fn for each address of the source the run has not read: how many, or -1 if fn said so */
+long    known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx);
 void    known_free(struct known *k);
 
 /* fold.c: the search forms of names, as mssante_fold() makes them */
@@ -38,6 +38,8 @@ struct buf;
 int     fold(struct buf *b, const char *v);
 
 /* stage.c: the staging columns as SQL lists, set by stage_create */
+/* copy_unescape - a field of COPY's text format, unescaped in place: its length */
+size_t  copy_unescape(char *s, size_t n);
 extern char *stage_cols, *stage_excluded;
 
 /*

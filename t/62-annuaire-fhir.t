@@ -115,4 +115,14 @@ ok($rc == 1 && $out =~ /trunc\.json:1: not valid JSON/, 'truncated JSON: refused
 ($rc, $out) = sync('--fhir', "https://localhost:$port/missing.json");
 ok($rc == 1 && $out =~ /404/, 'HTTP 404: refused');
 is(q1("SELECT md5(string_agg(address || row_hash, ',' ORDER BY address)) FROM annuaire_bal"), $before, 'database unchanged by all of these');
+
+# A quoted local part with a backslash (FHIR can carry one): read back from
+# the database, compared and deleted as itself, not as its COPY spelling.
+page(5, 0, practitioner(1, 'DUPONT', 'Jean-Marie', local => 'jean-marie.dupont'),
+           practitioner(9, 'HOUSE', 'Gregory', local => q{"dr\\house"}));
+($rc, $out) = sync('--force', '--fhir', "$web/page5.json");
+like($out, qr/inserted 1, updated 0, deleted 4/, 'a full sync of two mailboxes: one new, four gone') or diag $out;
+($rc, $out) = sync('--fhir', "$web/page5.json");
+like($out, qr/inserted 0, updated 0, deleted 0/, 'the same again: the backslashed address is known') or diag $out;
+is(q1(q{SELECT count(*) FROM annuaire_bal WHERE address = '"dr\\house"@medecin.mssante.test'}), '1', 'and still there');
 done_testing;
