@@ -139,18 +139,17 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
     }
     PQclear(res);
     while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
-        char   *t1 = memchr(line, '\t', (size_t) len), *t2 = t1 ? memchr(t1 + 1, '\t', (size_t) (len - (t1 + 1 - line))) : NULL;
+        char   *t1 = memchr(line, '\t', (size_t) len);
+        char   *t2 = t1 ? memchr(t1 + 1, '\t', (size_t) (line + len - (t1 + 1))) : NULL;
         unsigned char md5[16];
         size_t  alen = t1 ? copy_unescape(line, (size_t) (t1 - line)) : 0;
         uint64_t h = hash(line, alen);
         struct kentry *e;
 
         if (t2 == NULL || unhex(t1 + 1, (size_t) (t2 - t1 - 1), md5) < 0) {
-            *err = xasprintf("annuaire_bal: unexpected row \"%.*s\"", len > 80 ? 80 : len, line);
-            PQfreemem(line);
-            break;
-        }
-        if (k->slots[find(k, line, alen, h)] == 0) {
+            if (*err == NULL)               /* the rest is read all the same, to end the COPY */
+                *err = xasprintf("annuaire_bal: unexpected row \"%.*s\"", len > 80 ? 80 : len, line);
+        } else if (k->slots[find(k, line, alen, h)] == 0) {
             e = add(k, line, alen, h);
             memcpy(e->md5, md5, 16);
             e->flags = KN_IN_DB | (t2[1] == 't' ? KN_OURS : 0);
