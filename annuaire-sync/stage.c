@@ -34,7 +34,6 @@
 /* The staging columns as SQL lists (staging.h), made by stage_create(). */
 enum stage_form { SF_NAMES, SF_TYPED, SF_EXCLUDED };
 char   *stage_cols, *stage_excluded;
-static char *stage_typed;
 
 /* The staging columns' names; the search forms (staging.h): their columns and sources. */
 #define STAGE_NAME(name, col, type) col,
@@ -73,16 +72,15 @@ static char *stage_list(enum stage_form form)
 
 int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
 {
-    char   *sql;
+    char   *typed = stage_list(SF_TYPED), *sql;
     int     ret;
 
     stage_cols = stage_list(SF_NAMES);
-    stage_typed = stage_list(SF_TYPED);
     stage_excluded = stage_list(SF_EXCLUDED);
-    sql = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s, row_hash text) ON COMMIT DROP",
-                    stage_typed);
+    sql = xasprintf("CREATE TEMP TABLE sync_stage (line bigint, %s, row_hash text) ON COMMIT DROP", typed);
     ret = pgu_exec(conn, sql, err) < 0 || fold_load(conn, err) < 0 ? -1 : 0;
     free(sql);
+    free(typed);
     if (ret == 0 && source && (known = known_load(conn, source, n, err)) == NULL)
         ret = -1;
     return ret;
