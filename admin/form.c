@@ -134,7 +134,7 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
         if ((v = address_canon(s, &why)) == NULL)
             return xasprintf("\"%s\" is not an e-mail address: %s", s, why);
         if (!strlist_has(r->our_domains, strrchr(v, '@') + 1)) {
-            char   *ret = xasprintf("%s is not in one of our domains (whitelist_our_domains)", v);
+            char   *ret = xasprintf("%s is not in one of our domains (our_domains)", v);
 
             free(v);
             return ret;

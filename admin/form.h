@@ -31,7 +31,7 @@ struct form {
 
 /* What the checks need from the configuration. */
 struct form_rules {
-    char  **our_domains;                /* whitelist_our_domains, canonical */
+    char  **our_domains;                /* our_domains, canonical */
 };
 
 /*

@@ -591,7 +591,7 @@ int main(int argc, char **argv)
         }
     }
     cmd_load(&c, usage);
-    if ((rules.our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", &err)) == NULL)
+    if ((rules.our_domains = domain_list(var_our_domains, "our_domains", &err)) == NULL)
         msg_fatal("%s", err);
     a = argv + optind;
     nargs = argc - optind;

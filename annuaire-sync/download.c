@@ -14,7 +14,7 @@
 
 struct membuf {
     char   *data;
-    size_t  len;
+    size_t  len, cap;
 };
 
 static size_t mem_write(char *p, size_t size, size_t nm, void *ctx)
@@ -23,7 +23,7 @@ static size_t mem_write(char *p, size_t size, size_t nm, void *ctx)
 
     if (m->len + size * nm > (size_t) FHIR_MAX_PAGE)
         return 0;
-    m->data = xrealloc(m->data, m->len + size * nm + 1);
+    m->data = xgrow(m->data, &m->cap, m->len + size * nm + 1, 1);
     memcpy(m->data + m->len, p, size * nm);
     m->len += size * nm;
     m->data[m->len] = 0;
@@ -35,7 +35,7 @@ char   *http_get(const char *url, size_t *len, char **err)
 {
     static struct timespec last;
     struct timespec now;
-    struct membuf m = {NULL, 0};
+    struct membuf m = {NULL, 0, 0};
     struct curl_slist *hdr = NULL;
     char    cerr[CURL_ERROR_SIZE] = "", *key;
     CURL   *c;
@@ -80,7 +80,7 @@ char   *http_get(const char *url, size_t *len, char **err)
 char   *read_source(const char *path, size_t *len, char **err)
 {
     FILE   *fp = fopen(path, "r");
-    struct membuf m = {NULL, 0};
+    struct membuf m = {NULL, 0, 0};
     char    buf[65536];
     size_t  got;
 

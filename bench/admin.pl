@@ -14,7 +14,7 @@ my $N = $ENV{BENCH_IMPORT_ROWS} || 10000;
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n");
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n");
 my @cols = qw(login civilite nom prenom email_contact telephone bal type rpps_adeli service);
 Sandbox::write_file("$dir/form.csv", join '', map { "$_\n" } join(';', @cols), map {
     join ';', "medecin.$_", 'Dr', "NOM$_", "Prénom$_", "m$_\@perso.test", '05 56 00 00 00',

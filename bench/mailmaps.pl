@@ -20,7 +20,7 @@ my $BALS = 1000;
 my $sb = Sandbox->new(keep => $ENV{MSSANTE_KEEP});
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n");
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n");
 my $admin = $sb->bin('mssante-admin');
 Sandbox::write_file("$dir/form.csv", "login;nom;prenom;email_contact;bal;rpps_adeli\n" . join '', map {
     "medecin.$_;NOM$_;Prenom$_;m$_\@perso.test;medecin.$_\@a.mssante.test;" . sprintf("1%010d\n", $_) } 1 .. $BALS);

@@ -54,7 +54,7 @@ Sandbox::write_file("$dir/domains", join '', map { "$_ OK\n" } sort keys %dom);
 Sandbox::write_file("$dir/postmap/main.cf", "compatibility_level = 3.6\n");
 Sandbox::run('postmap', '-c', "$dir/postmap", "hash:$dir/domains");
 Sandbox::write_file("$dir/m.conf", "whitelist_file = $list\nwhitelist_trust_anchors = $anchors\n"
-    . "whitelist_our_domains = a.mssante.test\nwhitelist_outbound_daemons = ORIGINATING\n");
+    . "our_domains = a.mssante.test\noutbound_daemons = ORIGINATING\n");
 my $m = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl', args => ['-c', "$dir/m.conf", '-u', 'postfix']);
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test'],
     submission => { args => ['milter_macro_daemon_name=ORIGINATING'] },

@@ -261,6 +261,7 @@ static char **canon_list(const char *value, const char *key, char **err,
 {
     char  **raw = strlist_split(value, " ,\t"), **out = xcalloc(1, sizeof(char *));
     const char *why;
+    size_t  n = 0, cap = 1;
 
     for (size_t i = 0; raw[i]; i++) {
         char   *d = canon(raw[i], &why);
@@ -271,19 +272,19 @@ static char **canon_list(const char *value, const char *key, char **err,
             strlist_free(out);
             return NULL;
         }
-        out = xrealloc(out, (i + 2) * sizeof(char *));
-        out[i] = d;
-        out[i + 1] = NULL;
+        out = strlist_push(out, &n, &cap, d);
     }
     strlist_free(raw);
     return out;
 }
 
+/* domain_list - a setting's domains, canonical; NULL and *err on a bad one */
 char  **domain_list(const char *value, const char *key, char **err)
 {
     return canon_list(value, key, err, domain_canon);
 }
 
+/* address_canon - an address as a list key (domain canonical); NULL and *why */
 char   *address_canon(const char *in, const char **why)
 {
     struct addr a;
@@ -296,6 +297,7 @@ char   *address_canon(const char *in, const char **why)
     return key;
 }
 
+/* address_list - a setting's addresses as keys; NULL and *err on a bad one */
 char  **address_list(const char *value, const char *key, char **err)
 {
     return canon_list(value, key, err, address_canon);

@@ -256,6 +256,7 @@ out:
     return ret;
 }
 
+/* authc_free - what a reply holds */
 void authc_free(struct authc_reply *r)
 {
     free(r->user);

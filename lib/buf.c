@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "mymalloc.h"
 
+/* buf_reserve - room for n more bytes and the NUL, by doubling */
 void buf_reserve(struct buf *b, size_t n)
 {
     size_t  cap = b->cap ? b->cap : 64;
@@ -23,6 +24,7 @@ void buf_reserve(struct buf *b, size_t n)
     b->cap = cap;
 }
 
+/* buf_add - append len bytes */
 void buf_add(struct buf *b, const char *s, size_t len)
 {
     buf_reserve(b, len);
@@ -31,11 +33,13 @@ void buf_add(struct buf *b, const char *s, size_t len)
     b->s[b->len] = '\0';
 }
 
+/* buf_puts - append a string */
 void buf_puts(struct buf *b, const char *s)
 {
     buf_add(b, s, strlen(s));
 }
 
+/* buf_printf - append formatted text */
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -53,6 +57,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     b->len += (size_t) n;
 }
 
+/* buf_html - append text escaped for HTML */
 void buf_html(struct buf *b, const char *s)
 {
     for (; *s; s++) {
@@ -78,11 +83,13 @@ void buf_html(struct buf *b, const char *s)
     }
 }
 
+/* buf_str - the string so far, "" when empty */
 const char *buf_str(const struct buf *b)
 {
     return b->s ? b->s : "";
 }
 
+/* buf_wipe - zero the bytes, then free */
 void buf_wipe(struct buf *b)
 {
     if (b->s)
@@ -90,6 +97,7 @@ void buf_wipe(struct buf *b)
     buf_free(b);
 }
 
+/* buf_free - free the string */
 void buf_free(struct buf *b)
 {
     free(b->s);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "cfg.h"
+#include "msg.h"
 #include "mymalloc.h"
 
 /* One converted value, waiting to be stored. */
@@ -24,13 +25,32 @@ struct cfg_value {
     char   *origin;
 };
 
-/* cfg_lookup - find a parameter by exact name */
-struct cfg_param *cfg_lookup(struct cfg_param *table, const char *name)
+/* find - the entry of a name, alias entries included */
+static struct cfg_param *find(struct cfg_param *table, const char *name)
 {
     for (struct cfg_param *p = table; p->name; p++)
         if (strcmp(p->name, name) == 0)
             return p;
     return NULL;
+}
+
+/* cfg_lookup - find a parameter by name; a former name gives the current entry */
+struct cfg_param *cfg_lookup(struct cfg_param *table, const char *name)
+{
+    struct cfg_param *p = find(table, name);
+
+    return p && p->type == CFG_ALIAS ? find(table, p->defval) : p;
+}
+
+/* lookup_warn - cfg_lookup, with a warning at WHERE when a former name is used */
+static struct cfg_param *lookup_warn(struct cfg_param *table, const char *name, const char *where)
+{
+    struct cfg_param *p = cfg_lookup(table, name);
+
+    if (p && strcmp(p->name, name) != 0)
+        msg_warn("%s: key \"%s\" is the former name of \"%s\": still accepted, rename it",
+                 where, name, p->name);
+    return p;
 }
 
 /* trim - remove leading and trailing white space in place */
@@ -107,6 +127,8 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
             return -1;
         }
         return 0;
+    case CFG_ALIAS:                     /* cfg_lookup never returns one */
+        break;
     }
     *err = xasprintf("%s: key \"%s\": unsupported type", where, p->name);
     return -1;
@@ -130,6 +152,8 @@ static void store(struct cfg_value *v)
     case CFG_TIME:
         *(long *) p->target = v->num;
         break;
+    case CFG_ALIAS:
+        break;
     }
     free((char *) p->origin);
     p->origin = v->origin;
@@ -145,6 +169,8 @@ int cfg_defaults(struct cfg_param *table, char **err)
     struct cfg_value v;
 
     for (struct cfg_param *p = table; p->name; p++) {
+        if (p->type == CFG_ALIAS)
+            continue;
         if (convert(p, p->defval, "built-in default", &v, err) < 0)
             return -1;
         v.origin = NULL;
@@ -168,7 +194,7 @@ int cfg_set(struct cfg_param *table, const char *assignment, char **err)
     }
     key = xstrndup(assignment, (size_t) (eq - assignment));
     val = xstrdup(eq + 1);
-    if ((p = cfg_lookup(table, trim(key))) == NULL)
+    if ((p = lookup_warn(table, trim(key), "-o")) == NULL)
         *err = xasprintf("-o: unknown key \"%s\"", trim(key));
     else if (convert(p, trim(val), "-o", &v, err) == 0) {
         v.origin = xstrdup("-o");
@@ -185,7 +211,7 @@ int cfg_load_file(struct cfg_param *table, const char *path, char **err)
 {
     FILE   *fp;
     char   *line = NULL, *pending = NULL;
-    size_t  cap = 0, nvals = 0, lineno = 0, pending_line = 0;
+    size_t  cap = 0, nvals = 0, vals_cap = 0, lineno = 0, pending_line = 0;
     struct cfg_value *vals = NULL;
     int     ret = 0;
 
@@ -242,11 +268,11 @@ int cfg_load_file(struct cfg_param *table, const char *path, char **err)
                 if (*key == 0) {
                     *err = xasprintf("%s: missing key before \"=\"", where);
                     ret = -1;
-                } else if ((p = cfg_lookup(table, key)) == NULL) {
+                } else if ((p = lookup_warn(table, key, where)) == NULL) {
                     *err = xasprintf("%s: unknown key \"%s\"", where, key);
                     ret = -1;
                 } else {
-                    vals = xrealloc(vals, (nvals + 1) * sizeof(*vals));
+                    vals = xgrow(vals, &vals_cap, nvals + 1, sizeof(*vals));
                     if (convert(p, val, where, vals + nvals, err) < 0)
                         ret = -1;
                     else
@@ -320,7 +346,7 @@ static char *mask_password(const char *value)
 void cfg_print(FILE *fp, const struct cfg_param *table, int explicit_only)
 {
     for (const struct cfg_param *p = table; p->name; p++) {
-        if (explicit_only && p->origin == NULL)
+        if ((explicit_only && p->origin == NULL) || p->type == CFG_ALIAS)
             continue;
         switch (p->type) {
         case CFG_STR: {
@@ -339,6 +365,8 @@ void cfg_print(FILE *fp, const struct cfg_param *table, int explicit_only)
             break;
         case CFG_TIME:
             fprintf(fp, "%s = %lds\n", p->name, *(long *) p->target);
+            break;
+        case CFG_ALIAS:
             break;
         }
     }

@@ -19,6 +19,8 @@ enum cfg_type {
     CFG_INT,                    /* long *, bounded by min..max */
     CFG_BOOL,                   /* int *: yes/no, true/false, on/off, 1/0 */
     CFG_TIME,                   /* long * seconds; suffix s, m, h, d; bounded */
+    CFG_ALIAS,                  /* a former name of the key named by defval: accepted,
+                                 * with a warning; never printed */
 };
 
 struct cfg_param {
@@ -43,7 +45,7 @@ int     cfg_set(struct cfg_param *table, const char *assignment, char **err);
 /* cfg_print - write "key = value" lines; only explicit ones if asked */
 void    cfg_print(FILE *fp, const struct cfg_param *table, int explicit_only);
 
-/* cfg_lookup - find a parameter by name, or NULL */
+/* cfg_lookup - find a parameter by name (a former name gives the current one), or NULL */
 struct cfg_param *cfg_lookup(struct cfg_param *table, const char *name);
 
 #endif

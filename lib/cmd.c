@@ -76,6 +76,7 @@ void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
     }
 }
 
+/* fsync_dir - make a rename in a directory durable */
 int fsync_dir(const char *path)
 {
     char   *copy = xstrdup(path);

@@ -109,6 +109,7 @@ int dn_value_match(const char *a, const char *b)
     return eq;
 }
 
+/* hexval - the value of a hex digit, or -1 */
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -126,6 +127,7 @@ struct parser {
     const char *rdn_seps;       /* ",;" or "/" */
 };
 
+/* skip_spaces - skip blanks at the parser's position */
 static void skip_spaces(struct parser *p)
 {
     while (p->s[p->pos] == ' ')
@@ -257,6 +259,7 @@ struct dn *dn_parse(const char *text, const char **why)
 {
     struct parser p = {text, 0, ",;"};
     struct dn *dn = xcalloc(1, sizeof(*dn));
+    size_t  rdn_cap = 0;
 
     while (text[p.pos] == ' ')
         p.pos++;
@@ -270,8 +273,9 @@ struct dn *dn_parse(const char *text, const char **why)
     }
     for (;;) {
         struct dn_rdn *rdn;
+        size_t  ava_cap = 0;
 
-        dn->rdn = xrealloc(dn->rdn, (dn->n + 1) * sizeof(*dn->rdn));
+        dn->rdn = xgrow(dn->rdn, &rdn_cap, dn->n + 1, sizeof(*dn->rdn));
         rdn = dn->rdn + dn->n++;
         rdn->ava = NULL;
         rdn->n = 0;
@@ -314,7 +318,7 @@ struct dn *dn_parse(const char *text, const char **why)
                 free(value);
                 goto fail;
             }
-            rdn->ava = xrealloc(rdn->ava, (rdn->n + 1) * sizeof(*rdn->ava));
+            rdn->ava = xgrow(rdn->ava, &ava_cap, rdn->n + 1, sizeof(*rdn->ava));
             ava = rdn->ava + rdn->n++;
             ava->type = type;
             ava->value = value;
@@ -430,6 +434,7 @@ char   *dn_format(const struct dn *dn)
     return out;
 }
 
+/* dn_x509_text - an X509_NAME in the RFC 4514 form we compare */
 char   *dn_x509_text(const X509_NAME *name)
 {
     BIO    *b = BIO_new(BIO_s_mem());

@@ -3,6 +3,7 @@
  */
 #include "https.h"
 
+/* https_handle - a curl handle for an HTTPS URL: TLS verified, https only, our CA file if given */
 CURL   *https_handle(const char *url, const char *ca, char *errbuf)
 {
     CURL   *c = curl_easy_init();

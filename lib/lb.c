@@ -66,6 +66,7 @@ static void lb_init_once(void)
     xmlSecErrorsSetCallback(xmlsec_error);
 }
 
+/* lb_init - libxml2 and xmlsec set up once per process */
 void lb_init(void)
 {
     pthread_once(&lb_once, lb_init_once);
@@ -122,6 +123,7 @@ const struct lb_operator *lb_match_dn(const struct lb_domain *d, const struct dn
     return NULL;
 }
 
+/* bycn_cmp - qsort/bsearch order of operators by folded CN */
 static int bycn_cmp(const void *a, const void *b)
 {
     return strcmp((*(const struct lb_operator *const *) a)->cn_key,
@@ -145,13 +147,15 @@ const struct lb_operator *lb_find_cn(const struct lb *lb, const char *cn)
 /* index_cn - build the CN index of every operator that has a CN */
 static void index_cn(struct lb *lb)
 {
+    size_t  cap = 0;
+
     for (size_t i = 0; i < lb->nslots; i++) {
         const struct lb_domain *d = lb->slots[i];
 
         for (size_t j = 0; d && j < d->n; j++) {
             if (d->op[j].cn_key == NULL)
                 continue;
-            lb->bycn = xrealloc(lb->bycn, (lb->nbycn + 1) * sizeof(*lb->bycn));
+            lb->bycn = xgrow(lb->bycn, &cap, lb->nbycn + 1, sizeof(*lb->bycn));
             lb->bycn[lb->nbycn++] = d->op + j;
         }
     }
@@ -422,7 +426,7 @@ static void warn(struct lb *lb, xmlNodePtr n, const char *fmt, const char *a, co
 {
     char   *what = xasprintf(fmt, a, b);
 
-    lb->warnings = xrealloc(lb->warnings, (lb->nwarnings + 1) * sizeof(char *));
+    lb->warnings = xgrow(lb->warnings, &lb->warnings_cap, lb->nwarnings + 1, sizeof(char *));
     lb->warnings[lb->nwarnings++] = xasprintf("%s:%ld: %s", lb->path, xmlGetLineNo(n), what);
     free(what);
     lb->rejected++;
@@ -473,7 +477,7 @@ static void add_entry(struct lb *lb, xmlNodePtr node, const char *name, const ch
             return;
         }
     }
-    d->op = xrealloc(d->op, (d->n + 1) * sizeof(*d->op));
+    d->op = xgrow(d->op, &d->cap, d->n + 1, sizeof(*d->op));
     d->op[d->n].text = xstrdup(dntext);
     d->op[d->n].dn = dn;
     d->op[d->n].cn_key = dn_get(dn, "CN") ? dn_value_fold(dn_get(dn, "CN")) : NULL;
@@ -484,7 +488,7 @@ static void add_entry(struct lb *lb, xmlNodePtr node, const char *name, const ch
 static size_t count_operators(const struct lb *lb)
 {
     const struct dn **seen = NULL;
-    size_t  n = 0;
+    size_t  n = 0, cap = 0;
 
     for (size_t i = 0; i < lb->nslots; i++) {
         const struct lb_domain *d = lb->slots[i];
@@ -496,7 +500,7 @@ static size_t count_operators(const struct lb *lb)
             for (k = 0; k < n && !dn_equal(seen[k], d->op[j].dn); k++)
                  /* void */ ;
             if (k == n) {
-                seen = xrealloc(seen, (n + 1) * sizeof(*seen));
+                seen = xgrow(seen, &cap, n + 1, sizeof(*seen));
                 seen[n++] = d->op[j].dn;
             }
         }

@@ -24,7 +24,7 @@ struct lb_operator {
 struct lb_domain {
     char   *name;               /* canonical domain */
     struct lb_operator *op;
-    size_t  n;
+    size_t  n, cap;
 };
 
 struct lb_signer {
@@ -46,7 +46,7 @@ struct lb {
     const struct lb_operator **bycn; /* every listed operator, sorted by cn_key */
     size_t  nbycn;
     char  **warnings;           /* one line per rejected entry */
-    size_t  nwarnings;
+    size_t  nwarnings, warnings_cap;
 };
 
 struct lb_options {

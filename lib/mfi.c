@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mfi.h"
+#include "msg.h"
 #include "milter_test.h"
 #include "mymalloc.h"
 #include "strlist.h"
@@ -19,16 +20,19 @@ int     mfi_test_mode;
 
 #define TEST_CTX(ctx) ((struct mt_ctx *) (void *) (ctx))
 
+/* mfi_getsymval - a macro's value (libmilter or test mode) */
 const char *mfi_getsymval(SMFICTX *ctx, const char *name)
 {
     return mfi_test_mode ? mt_getsymval(TEST_CTX(ctx), name) : smfi_getsymval(ctx, (char *) name);
 }
 
+/* mfi_getpriv - the connection's private data */
 void   *mfi_getpriv(SMFICTX *ctx)
 {
     return mfi_test_mode ? TEST_CTX(ctx)->priv : smfi_getpriv(ctx);
 }
 
+/* mfi_setpriv - set the connection's private data */
 int mfi_setpriv(SMFICTX *ctx, void *priv)
 {
     if (mfi_test_mode) {
@@ -48,6 +52,7 @@ int mfi_setreply(SMFICTX *ctx, const char *rcode, const char *xcode,
     return smfi_setreply(ctx, (char *) rcode, (char *) xcode, (char *) line1);
 }
 
+/* mfi_addheader - append a header field */
 int mfi_addheader(SMFICTX *ctx, const char *name, const char *value)
 {
     if (mfi_test_mode)
@@ -55,6 +60,7 @@ int mfi_addheader(SMFICTX *ctx, const char *name, const char *value)
     return smfi_addheader(ctx, (char *) name, (char *) value);
 }
 
+/* mfi_insheader - insert a header field at index */
 int mfi_insheader(SMFICTX *ctx, int index, const char *name, const char *value)
 {
     if (mfi_test_mode)
@@ -62,6 +68,7 @@ int mfi_insheader(SMFICTX *ctx, int index, const char *name, const char *value)
     return smfi_insheader(ctx, index, (char *) name, (char *) value);
 }
 
+/* mfi_chgheader - change or (value NULL) delete the index-th field of a name */
 int mfi_chgheader(SMFICTX *ctx, const char *name, int index, const char *value)
 {
     if (mfi_test_mode)
@@ -69,6 +76,7 @@ int mfi_chgheader(SMFICTX *ctx, const char *name, int index, const char *value)
     return smfi_chgheader(ctx, (char *) name, index, (char *) value);
 }
 
+/* mfi_replacebody - one chunk of the new body */
 int mfi_replacebody(SMFICTX *ctx, const unsigned char *buf, size_t len)
 {
     if (mfi_test_mode)
@@ -76,6 +84,7 @@ int mfi_replacebody(SMFICTX *ctx, const unsigned char *buf, size_t len)
     return smfi_replacebody(ctx, (unsigned char *) buf, (int) len);
 }
 
+/* mfi_progress - tell the MTA we are still working */
 int mfi_progress(SMFICTX *ctx)
 {
     return mfi_test_mode ? MI_SUCCESS : smfi_progress(ctx);
@@ -105,6 +114,42 @@ sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xco
     return st;
 }
 
+/* mfi_tempfail - log the reason, answer 451 4.7.0 */
+sfsistat mfi_tempfail(SMFICTX *ctx, const char *why)
+{
+    msg_error("%s: temporary failure: %s", mfi_qid(ctx), why);
+    return mfi_reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
+                     "Erreur temporaire du filtre MSSante, reessayez plus tard",
+                     "Temporary MSSante filter error, try again later");
+}
+
+/*
+ * mfi_refuse_gathered - one line "WHAT: refused": Postfix folds a
+ * multi-line reply badly into the bounce of a non-SMTP submission.
+ */
+sfsistat mfi_refuse_gathered(SMFICTX *ctx, const char *what, const char *refused)
+{
+    char   *both = xasprintf("%s: %s", what, refused), *text = mfi_reply_text(both);
+    sfsistat st = mfi_setreply(ctx, "550", "5.7.1", text, NULL) == MI_FAILURE ? SMFIS_TEMPFAIL
+        : SMFIS_REJECT;
+
+    free(both);
+    free(text);
+    return st;
+}
+
+/* mfi_strip - last first: deleting a copy shifts the indexes of the later ones */
+int mfi_strip(SMFICTX *ctx, const char *name, int count)
+{
+    for (int i = count; i > 0; i--)
+        if (mfi_chgheader(ctx, name, i, NULL) == MI_FAILURE)
+            return -1;
+    if (count)
+        msg_warn("%s: removed %d %s header(s) that came with the message", mfi_qid(ctx), count, name);
+    return 0;
+}
+
+/* mfi_qid - the Postfix queue id, or "NOQUEUE" */
 const char *mfi_qid(SMFICTX *ctx)
 {
     const char *i = mfi_getsymval(ctx, "i");
@@ -121,6 +166,7 @@ int mfi_is_local(const char *host, const struct sockaddr *sa)
         && in->sin_port == 0 && ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
 }
 
+/* mfi_is_outbound - mail of our users: non-SMTP, SMTP AUTH, or an outbound daemon name */
 int mfi_is_outbound(SMFICTX *ctx, int local, char **daemons)
 {
     const char *auth = mfi_getsymval(ctx, "{auth_authen}");
@@ -129,6 +175,7 @@ int mfi_is_outbound(SMFICTX *ctx, int local, char **daemons)
     return local || (auth && *auth) || (daemon && strlist_has(daemons, daemon));
 }
 
+/* mfi_quoted - a quoted-string of untrusted text, line breaks blanked */
 char   *mfi_quoted(const char *s)
 {
     char   *out = xmalloc(2 * strlen(s) + 3), *o = out;
@@ -144,6 +191,7 @@ char   *mfi_quoted(const char *s)
     return out;
 }
 
+/* mfi_same_file - whether two stat results are the same unchanged file */
 int mfi_same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size

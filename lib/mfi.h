@@ -34,6 +34,15 @@ char   *mfi_reply_text(const char *s);
 sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode,
                    const char *fr, const char *en);
 
+/* mfi_tempfail - an internal problem: logged, 451 4.7.0 so that the MTA retries; never accept */
+sfsistat mfi_tempfail(SMFICTX *ctx, const char *why);
+
+/* mfi_refuse_gathered - a non-SMTP submission's refusals, gathered until its end, as one 550 5.7.1 */
+sfsistat mfi_refuse_gathered(SMFICTX *ctx, const char *what, const char *refused);
+
+/* mfi_strip - remove the count copies of a header that came with the message; 0, or -1 */
+int     mfi_strip(SMFICTX *ctx, const char *name, int count);
+
 /* mfi_quoted - a header quoted-string of untrusted text (line breaks blanked) */
 char   *mfi_quoted(const char *s);
 

@@ -21,7 +21,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "mfi.h"
 #include "milter_skel.h"
+#include "milter_test.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
@@ -144,11 +146,10 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
         return 0;
     }
     if (test) {
-        if (app->test == NULL)
-            msg_fatal("this milter has no test mode");
         if (app->init && app->init(&err) < 0)
             msg_fatal("%s", err);
-        return app->test(argc - optind, argv + optind);
+        mfi_test_mode = 1;
+        return milter_test_run(app->desc, argc - optind, argv + optind);
     }
     if (optind < argc) {
         usage(app, stderr);

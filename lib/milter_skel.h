@@ -19,7 +19,6 @@ struct milter_app {
     int   (*init)(char **err);      /* before the socket opens; <0 refuses to start */
     int   (*start)(char **err);     /* after fork and privilege drop: start threads */
     void  (*reload)(void);          /* on SIGUSR1, from a thread of its own */
-    int   (*test)(int argc, char **argv);   /* -t: returns the exit status */
     const char *test_usage;         /* one line describing -t arguments */
 };
 

@@ -69,7 +69,7 @@ int mt_edit(struct mt_ctx *ctx, enum mt_edit_op op, int index, const char *name,
     default:
         return MI_FAILURE;
     }
-    ctx->hdrs = xrealloc(ctx->hdrs, (ctx->nhdrs + 1) * sizeof(*ctx->hdrs));
+    ctx->hdrs = xgrow(ctx->hdrs, &ctx->hdrs_cap, ctx->nhdrs + 1, sizeof(*ctx->hdrs));
     memmove(ctx->hdrs + pos + 1, ctx->hdrs + pos, (ctx->nhdrs - pos) * sizeof(*ctx->hdrs));
     ctx->hdrs[pos] = h;
     ctx->nhdrs++;
@@ -83,7 +83,7 @@ int mt_replacebody(struct mt_ctx *ctx, const unsigned char *buf, size_t len)
         ctx->body_replaced = 1;
         ctx->newbody_len = 0;
     }
-    ctx->newbody = xrealloc(ctx->newbody, ctx->newbody_len + len + 1);
+    ctx->newbody = xgrow(ctx->newbody, &ctx->newbody_cap, ctx->newbody_len + len + 1, 1);
     memcpy(ctx->newbody + ctx->newbody_len, buf, len);
     ctx->newbody_len += len;
     return MI_SUCCESS;
@@ -99,7 +99,7 @@ static void set_macro(struct mt_ctx *ctx, const char *name, const char *value)
             return;
         }
     }
-    ctx->macros = xrealloc(ctx->macros, (ctx->nmacros + 1) * sizeof(*ctx->macros));
+    ctx->macros = xgrow(ctx->macros, &ctx->macros_cap, ctx->nmacros + 1, sizeof(*ctx->macros));
     ctx->macros[ctx->nmacros].name = xstrdup(name);
     ctx->macros[ctx->nmacros].value = xstrdup(value);
     ctx->nmacros++;
@@ -154,6 +154,7 @@ static int verdict(struct mt_ctx *ctx, const char *stage, sfsistat st, int *stat
     return 1;
 }
 
+/* usage - the test mode's synopsis */
 static void usage(void)
 {
     fprintf(stderr, "test mode: --from ADDR --rcpt ADDR [--rcpt ADDR]... [--auth USER] [--local]\n"
@@ -238,7 +239,7 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
             char   *v = value + strspn(value, " \t");
             struct mt_hdr h = {name, xstrdup(v)};
 
-            ctx.hdrs = xrealloc(ctx.hdrs, (ctx.nhdrs + 1) * sizeof(*ctx.hdrs));
+            ctx.hdrs = xgrow(ctx.hdrs, &ctx.hdrs_cap, ctx.nhdrs + 1, sizeof(*ctx.hdrs));
             ctx.hdrs[ctx.nhdrs++] = h;
         }
         free(value);

@@ -21,15 +21,15 @@ struct mt_macro {
 struct mt_ctx {
     void   *priv;
     struct mt_macro *macros;
-    size_t  nmacros;
+    size_t  nmacros, macros_cap;
     char   *reply;                  /* the last reply set by the milter */
     struct mt_hdr {
         char   *name;
         char   *value;              /* NULL: deleted */
     } *hdrs;
-    size_t  nhdrs;
+    size_t  nhdrs, hdrs_cap;
     unsigned char *newbody;         /* replacement body, if any */
-    size_t  newbody_len;
+    size_t  newbody_len, newbody_cap;
     int     body_replaced;
 };
 

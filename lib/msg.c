@@ -87,33 +87,39 @@ static void msg_vprintf(int level, const char *tag, const char *fmt, va_list ap)
         va_list ap; va_start(ap, fmt); msg_vprintf(level, tag, fmt, ap); va_end(ap); \
     } while (0)
 
+/* msg_debug - log at debug level when debug_level is set */
 void msg_debug(const char *fmt, ...)
 {
     if (msg_verbose)
         MSG_BODY(LOG_DEBUG, "debug: ");
 }
 
+/* msg_info - log an informational line */
 void msg_info(const char *fmt, ...)
 {
     MSG_BODY(LOG_INFO, "");
 }
 
+/* msg_warn - log a warning */
 void msg_warn(const char *fmt, ...)
 {
     MSG_BODY(LOG_WARNING, "warning: ");
 }
 
+/* msg_error - log an error */
 void msg_error(const char *fmt, ...)
 {
     MSG_BODY(LOG_ERR, "error: ");
 }
 
+/* msg_fatal - log and exit 1 */
 void msg_fatal(const char *fmt, ...)
 {
     MSG_BODY(LOG_CRIT, "fatal: ");
     exit(1);
 }
 
+/* msg_panic - log and abort (a bug) */
 void msg_panic(const char *fmt, ...)
 {
     MSG_BODY(LOG_CRIT, "panic: ");

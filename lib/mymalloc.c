@@ -39,6 +39,24 @@ void *xrealloc(void *ptr, size_t len)
     return p;
 }
 
+/* xgrow - room for n elements, by doubling the capacity */
+void *xgrow(void *ptr, size_t *cap, size_t n, size_t size)
+{
+    size_t c = *cap ? *cap : 8;
+
+    if (n <= *cap && ptr != NULL)
+        return ptr;
+    while (c < n) {
+        if (c > ((size_t) -1) / 2)
+            msg_fatal("out of memory growing an array to %zu elements", n);
+        c *= 2;
+    }
+    if (size && c > ((size_t) -1) / size)
+        msg_fatal("out of memory growing an array to %zu elements of %zu bytes", n, size);
+    *cap = c;
+    return xrealloc(ptr, c * size);
+}
+
 /* xstrdup - copy a string or die */
 char *xstrdup(const char *str)
 {

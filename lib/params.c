@@ -20,10 +20,10 @@ char   *var_whitelist_https_ca;
 long    var_whitelist_fetch_timeout;
 char   *var_whitelist_socket;
 char   *var_whitelist_user;
-char   *var_whitelist_our_domains;
+char   *var_our_domains;
 char   *var_whitelist_issuer_cns;
-char   *var_whitelist_outbound_daemons;
-char   *var_whitelist_local_exempt_senders;
+char   *var_outbound_daemons;
+char   *var_local_exempt_senders;
 long    var_whitelist_check_interval;
 long    var_milter_idle_timeout;
 long    var_annuaire_max_delete_percent;
@@ -94,6 +94,19 @@ struct cfg_param mssante_params[] = {
      "syslog facility of the daemons", 0},
     {"debug_level", CFG_INT, "0", 0, 3, &var_debug_level,
      "0 = normal logging, 1..3 = more detail (never secrets nor mail content)", 0},
+    /* The site: read by both milters, mssante-admin and the Dovecot plugins' snippets. */
+    {"our_domains", CFG_STR, "", 0, 0, &var_our_domains,
+     "our own mail domains (space or comma separated): mail between them stays home, outbound"
+     " mail may go there, and only they can hold our signing certificates", 0},
+    {"outbound_daemons", CFG_STR, "", 0, 0, &var_outbound_daemons,
+     "Postfix milter_macro_daemon_name values whose mail is our users' outbound mail even"
+     " without SMTP AUTH (e.g. ORIGINATING on submission)", 0},
+    {"local_exempt_senders", CFG_STR, "", 0, 0, &var_local_exempt_senders,
+     "envelope senders of locally submitted mail that may leave the trust space unsigned"
+     " (e.g. the sender of one-time codes)", 0},
+    {"whitelist_our_domains", CFG_ALIAS, "our_domains", 0, 0, NULL, NULL, 0},
+    {"whitelist_outbound_daemons", CFG_ALIAS, "outbound_daemons", 0, 0, NULL, NULL, 0},
+    {"whitelist_local_exempt_senders", CFG_ALIAS, "local_exempt_senders", 0, 0, NULL, NULL, 0},
     {"whitelist_file", CFG_STR, MSSANTE_STATEDIR "/listeblanche.xml", 0, 0, &var_whitelist_file,
      "the verified liste blanche, installed by \"liste-blanche fetch\", read by the milter", 0},
     {"whitelist_trust_anchors", CFG_STR, MSSANTE_SYSCONFDIR "/igc-sante-ca.pem", 0, 0,
@@ -109,17 +122,10 @@ struct cfg_param mssante_params[] = {
      &var_whitelist_socket, "milter-whitelist's socket (unix:/path or inet:port@host)", 0},
     {"whitelist_user", CFG_STR, "mssante", 0, 0, &var_whitelist_user,
      "account milter-whitelist runs as once its socket is open", 0},
-    {"whitelist_our_domains", CFG_STR, "", 0, 0, &var_whitelist_our_domains,
-     "our own mail domains (space or comma separated): outbound mail may go there", 0},
     {"whitelist_issuer_cns", CFG_STR,
      "AC IGC-SANTE ELEMENTAIRE ORGANISATIONS, AC IGC-SANTE FORTE ORGANISATIONS", 0, 0,
      &var_whitelist_issuer_cns,
      "CNs of the CAs that may issue operator certificates (comma separated)", 0},
-    {"whitelist_outbound_daemons", CFG_STR, "", 0, 0, &var_whitelist_outbound_daemons,
-     "milter_macro_daemon_name values whose mail is outbound without SMTP AUTH", 0},
-    {"whitelist_local_exempt_senders", CFG_STR, "", 0, 0, &var_whitelist_local_exempt_senders,
-     "envelope senders of locally submitted mail that may leave the trust space "
-     "(e.g. the sender of one-time codes)", 0},
     {"milter_idle_timeout", CFG_TIME, "5m", 10, 7200, &var_milter_idle_timeout,
      "both milters: a connection silent this long is closed (libmilter looks every 10 min)", 0},
     {"whitelist_check_interval", CFG_TIME, "10s", 1, 3600, &var_whitelist_check_interval,
@@ -212,7 +218,7 @@ struct cfg_param mssante_params[] = {
      "submission server (host:port, STARTTLS) that client autoconfiguration announces", 0},
     {"otp_email_sender", CFG_STR, "", 0, 0, &var_otp_email_sender,
      "envelope and From: address of e-mailed codes and quota warnings (list it in"
-     " whitelist_local_exempt_senders)", 0},
+     " local_exempt_senders)", 0},
     {"otp_sendmail", CFG_STR, "/usr/sbin/sendmail", 0, 0, &var_otp_sendmail,
      "the command that submits e-mailed codes (words separated by spaces)", 0},
     {"admin_doveadm", CFG_STR, "/usr/bin/doveadm", 0, 0, &var_admin_doveadm,

@@ -88,6 +88,7 @@ int pgu_exec(PGconn *conn, const char *sql, char **err)
     return ret;
 }
 
+/* pgu_must - a query that must succeed (tools): the result, or a fatal error with the server's message */
 PGresult *pgu_must(PGconn *conn, const char *sql, int n, const char *const *params)
 {
     PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -107,6 +108,7 @@ void pgu_audit(PGconn *conn, const char *actor, const char *action, const char *
                      " VALUES ($1, $2, 'admin', $3 || coalesce(': ' || $4, ''), 'ok')", 4, p));
 }
 
+/* pgu_array_add - one element of a PostgreSQL array literal, quoted */
 void pgu_array_add(struct buf *b, const char *s)
 {
     buf_puts(b, b->len ? ",\"" : "{\"");

@@ -12,7 +12,7 @@
 char  **strlist_split(const char *s, const char *seps)
 {
     char  **list = xcalloc(1, sizeof(char *));
-    size_t  n = 0;
+    size_t  n = 0, cap = 1;
 
     while (s && *s) {
         size_t  len = strcspn(s, seps), b = 0, e = len;
@@ -22,9 +22,7 @@ char  **strlist_split(const char *s, const char *seps)
         while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
             e--;
         if (e > b) {
-            list = xrealloc(list, (n + 2) * sizeof(char *));
-            list[n++] = xstrndup(s + b, e - b);
-            list[n] = NULL;
+            list = strlist_push(list, &n, &cap, xstrndup(s + b, e - b));
         }
         s += len;
         if (*s)
@@ -33,6 +31,16 @@ char  **strlist_split(const char *s, const char *seps)
     return list;
 }
 
+/* strlist_push - append, keeping the list NULL-terminated */
+char  **strlist_push(char **list, size_t *n, size_t *cap, char *s)
+{
+    list = xgrow(list, cap, *n + 2, sizeof(char *));
+    list[(*n)++] = s;
+    list[*n] = NULL;
+    return list;
+}
+
+/* strlist_has - ASCII case-insensitive membership */
 int strlist_has(char **list, const char *s)
 {
     for (; list && *list; list++)
@@ -41,6 +49,7 @@ int strlist_has(char **list, const char *s)
     return 0;
 }
 
+/* strlist_free - the items and the list */
 void strlist_free(char **list)
 {
     for (char **p = list; p && *p; p++)

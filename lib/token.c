@@ -15,6 +15,7 @@
 #include "pgutil.h"
 #include "token.h"
 
+/* token_hash - the hex SHA-256 of a token, as stored */
 void token_hash(const char *token, char hex[TOKEN_HEX_LEN + 1])
 {
     unsigned char md[32];
@@ -25,6 +26,7 @@ void token_hash(const char *token, char hex[TOKEN_HEX_LEN + 1])
         sprintf(hex + 2 * i, "%02x", md[i]);
 }
 
+/* token_new - a random single-use token for an account, stored hashed; the token or NULL and *err */
 char   *token_new(PGconn *conn, const char *account_id, const char *kind, long validity, char **err)
 {
     unsigned char raw[32];

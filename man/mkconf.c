@@ -38,6 +38,11 @@ int     main(void)
          "\\fB\\-o\\fR \\fIkey=value\\fR overrides one for a single run.\n"
          ".SH KEYS");
     for (const struct cfg_param *p = mssante_params; p->name; p++) {
+        if (p->type == CFG_ALIAS) {
+            printf(".TP\n.B %s\nThe former name of\n.BR %s ;\n"
+                   "still accepted, with a warning naming the file and the line.\n", p->name, p->defval);
+            continue;
+        }
         printf(".TP\n.BR %s \" = \" \"", p->name);
         roff(p->defval);
         printf("\"\n");

@@ -41,6 +41,7 @@ static size_t field_name_len(const unsigned char *p, size_t n)
     return i > 0 && i < n && p[i] == ':' ? i : 0;
 }
 
+/* mime_parse - split an entity into its header fields and its body (no copy) */
 void mime_parse(const unsigned char *p, size_t len, struct mime_entity *e)
 {
     const unsigned char *end = p + len, *next;
@@ -63,10 +64,7 @@ void mime_parse(const unsigned char *p, size_t len, struct mime_entity *e)
         }
         if ((nl = field_name_len(p, n)) == 0)
             break;                              /* not a header: the body starts here */
-        if (e->nfields == cap) {
-            cap = cap ? 2 * cap : 16;
-            e->fields = xrealloc(e->fields, cap * sizeof(*e->fields));
-        }
+        e->fields = xgrow(e->fields, &cap, e->nfields + 1, sizeof(*e->fields));
         f = &e->fields[e->nfields++];
         f->raw = p;
         f->rawlen = n;
@@ -77,6 +75,7 @@ void mime_parse(const unsigned char *p, size_t len, struct mime_entity *e)
     e->bodylen = (size_t) (end - p);
 }
 
+/* mime_entity_free - the field array of a parsed entity */
 void mime_entity_free(struct mime_entity *e)
 {
     free(e->fields);
@@ -84,6 +83,7 @@ void mime_entity_free(struct mime_entity *e)
     e->nfields = 0;
 }
 
+/* mime_field_is - whether a field has this name (case-insensitive) */
 int mime_field_is(const struct mime_field *f, const char *name)
 {
     return strlen(name) == f->namelen && strncasecmp((const char *) f->raw, name, f->namelen) == 0;
@@ -106,6 +106,7 @@ static char *unfold(const struct mime_field *f)
     return out;
 }
 
+/* mime_get - the unfolded value of the first field of this name, or NULL */
 char   *mime_get(const struct mime_entity *e, const char *name)
 {
     for (size_t i = 0; i < e->nfields; i++)
@@ -114,6 +115,7 @@ char   *mime_get(const struct mime_entity *e, const char *name)
     return NULL;
 }
 
+/* mime_type - "type/subtype" of a Content-Type value, lower case, or NULL */
 char   *mime_type(const char *value)
 {
     size_t  n;
@@ -131,6 +133,7 @@ char   *mime_type(const char *value)
     return t;
 }
 
+/* mime_param - a parameter of a structured field value, unquoted, or NULL */
 char   *mime_param(const char *value, const char *name)
 {
     size_t  nlen = strlen(name);
@@ -215,10 +218,7 @@ size_t mime_parts(const unsigned char *body, size_t len, const char *boundary,
                 stop--;
             if (stop < start)
                 stop = start;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 8;
-                *parts = xrealloc(*parts, cap * sizeof(**parts));
-            }
+            *parts = xgrow(*parts, &cap, n + 1, sizeof(**parts));
             (*parts)[n].p = start;
             (*parts)[n].len = (size_t) (stop - start);
             n++;
@@ -230,8 +230,7 @@ size_t mime_parts(const unsigned char *body, size_t len, const char *boundary,
         start = next;
     }
     if (start) {                                /* no close delimiter: the rest is a part */
-        if (n == cap)
-            *parts = xrealloc(*parts, (cap + 1) * sizeof(**parts));
+        *parts = xgrow(*parts, &cap, n + 1, sizeof(**parts));
         (*parts)[n].p = start;
         (*parts)[n].len = (size_t) (end - start);
         n++;
@@ -432,6 +431,7 @@ static int canon_leaf(const struct mime_entity *e, const char *ctype, const char
     return rc;
 }
 
+/* canon - one entity in canonical 7-bit form, its parts recursively */
 static int canon(const unsigned char *p, size_t len, struct spool *out, int depth, int top)
 {
     struct mime_entity e;
@@ -461,11 +461,13 @@ static int canon(const unsigned char *p, size_t len, struct spool *out, int dept
     return rc;
 }
 
+/* mime_canon - the whole entity in canonical 7-bit form */
 int mime_canon(const unsigned char *p, size_t len, struct spool *out)
 {
     return canon(p, len, out, 0, 1);
 }
 
+/* mime_b64_decode - base64 text to bytes, line breaks and padding tolerated */
 int mime_b64_decode(const unsigned char *p, size_t len, struct spool *out)
 {
     EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
@@ -491,6 +493,7 @@ int mime_b64_decode(const unsigned char *p, size_t len, struct spool *out)
     return rc;
 }
 
+/* mime_boundary - a new random multipart boundary */
 char   *mime_boundary(void)
 {
     unsigned char r[12];

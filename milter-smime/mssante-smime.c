@@ -39,6 +39,7 @@
 #define OPT_CERT 0x200
 #define OPT_KEY 0x201
 
+/* usage - the command's synopsis */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -75,6 +76,7 @@ static char *owner_of(const char *arg, const char **scope)
     return out;
 }
 
+/* read_certs - the certificates of a PEM file, leaf first */
 static STACK_OF(X509) *read_certs(const char *path)
 {
     FILE   *fp = fopen(path, "r");
@@ -100,6 +102,7 @@ static STACK_OF(X509) *read_certs(const char *path)
     return certs;
 }
 
+/* has_email - whether a certificate names this address */
 static int has_email(const struct smime_certinfo *ci, const char *addr)
 {
     for (size_t i = 0; ci->emails[i]; i++)
@@ -173,6 +176,7 @@ static int cmd_import(const char *usage_kind, const char *who, const char *cert_
     return 0;
 }
 
+/* cmd_list - the stored certificates of an owner, or all */
 static int cmd_list(const char *who)
 {
     const char *scope;
@@ -198,6 +202,7 @@ static int cmd_list(const char *who)
     return 0;
 }
 
+/* cmd_show - one stored certificate in full */
 static int cmd_show(const char *id)
 {
     const char *p[1] = {id};
@@ -221,6 +226,7 @@ static int cmd_show(const char *id)
     return 0;
 }
 
+/* cmd_revoke - mark a stored certificate revoked (kept for the record) */
 static int cmd_revoke(const char *id)
 {
     const char *p[1] = {id};
@@ -239,6 +245,7 @@ static int cmd_revoke(const char *id)
     return 0;
 }
 
+/* main - options, then one verb */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {

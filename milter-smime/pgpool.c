@@ -14,6 +14,7 @@ static int nidle, max_idle;
 static const char *conninfo;
 static long timeout;
 
+/* pgpool_init - the conninfo, connect timeout and idle connections to keep */
 void pgpool_init(const char *ci, long tmo, int max)
 {
     conninfo = ci;
@@ -36,6 +37,7 @@ static PGconn *take(int fresh, char **err)
     return c ? c : pgu_connect(conninfo, timeout, err);
 }
 
+/* give - put a healthy idle connection back, close any other */
 static void give(PGconn *c)
 {
     pthread_mutex_lock(&lock);
@@ -49,6 +51,7 @@ static void give(PGconn *c)
         PQfinish(c);
 }
 
+/* pgpool_query - one parameterised query on a pooled connection; NULL and *err on failure */
 PGresult *pgpool_query(const char *sql, int n, const char *const *params, char **err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -75,6 +78,7 @@ PGresult *pgpool_query(const char *sql, int n, const char *const *params, char *
     return NULL;
 }
 
+/* pgpool_close - close the idle connections */
 void pgpool_close(void)
 {
     pthread_mutex_lock(&lock);

@@ -72,6 +72,7 @@ static BIO *mem_bio(const unsigned char *p, size_t len)
     return len > INT_MAX ? NULL : BIO_new_mem_buf(p, (int) len);
 }
 
+/* smime_certs_pem - the certificates of a PEM text, or NULL */
 STACK_OF(X509) *smime_certs_pem(const char *pem, size_t len)
 {
     BIO    *b = mem_bio((const unsigned char *) pem, len);
@@ -92,11 +93,13 @@ STACK_OF(X509) *smime_certs_pem(const char *pem, size_t len)
     return sk;
 }
 
+/* smime_certs_free - a stack of certificates and the stack */
 void smime_certs_free(STACK_OF(X509) *certs)
 {
     sk_X509_pop_free(certs, X509_free);
 }
 
+/* smime_key_file - an unencrypted PEM private key from a file; NULL and *err */
 EVP_PKEY *smime_key_file(const char *path, char **err)
 {
     FILE   *fp = fopen(path, "r");
@@ -232,6 +235,7 @@ static int der_skip(const unsigned char **p, const unsigned char *end, int depth
     return 0;
 }
 
+/* smime_cipher_name - the content cipher of an enveloped-data, for the verdict */
 char   *smime_cipher_name(const unsigned char *der, size_t len)
 {
     const unsigned char *p = der, *end = der + len, *q;
@@ -356,6 +360,7 @@ static X509 *signer_of(CMS_ContentInfo *cms)
     return found;
 }
 
+/* verify - check a signature against the trust store into a verdict */
 static void verify(CMS_ContentInfo *cms, BIO *content, X509_STORE *store, struct smime_verdict *v)
 {
     X509   *signer = signer_of(cms);
@@ -410,6 +415,7 @@ void smime_verify_opaque(const unsigned char *der, size_t len, X509_STORE *store
     CMS_ContentInfo_free(cms);
 }
 
+/* smime_verdict_free - what a verdict holds */
 void smime_verdict_free(struct smime_verdict *v)
 {
     free(v->signer);
@@ -438,6 +444,7 @@ int smime_usable_for_encryption(X509 *cert, STACK_OF(X509) *chain, X509_STORE *s
     return ok;
 }
 
+/* smime_store - a trust store of anchors and CRLs, CRL checks on */
 X509_STORE *smime_store(const char *anchors, const char *crl_files, char **err)
 {
     X509_STORE *st = X509_STORE_new();
@@ -490,6 +497,7 @@ static char *time_text(const ASN1_TIME *t)
     return xstrdup(buf);
 }
 
+/* smime_certinfo - the fields of a certificate the store records */
 int smime_certinfo(X509 *cert, struct smime_certinfo *ci)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -526,6 +534,7 @@ int smime_certinfo(X509 *cert, struct smime_certinfo *ci)
     return 0;
 }
 
+/* smime_certinfo_free - what smime_certinfo gave */
 void smime_certinfo_free(struct smime_certinfo *ci)
 {
     free(ci->subject);
@@ -538,6 +547,7 @@ void smime_certinfo_free(struct smime_certinfo *ci)
     memset(ci, 0, sizeof(*ci));
 }
 
+/* smime_x509_pem - a certificate and its chain as PEM text */
 char   *smime_x509_pem(X509 *cert, STACK_OF(X509) *chain)
 {
     BIO    *b = BIO_new(BIO_s_mem());

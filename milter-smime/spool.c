@@ -16,6 +16,7 @@
 
 #define FILE_BUFSIZE 65536
 
+/* spool_init - an empty spool: memory up to threshold, then a file in dir */
 void spool_init(struct spool *s, size_t threshold, const char *dir)
 {
     memset(s, 0, sizeof(*s));
@@ -24,6 +25,7 @@ void spool_init(struct spool *s, size_t threshold, const char *dir)
     s->fd = -1;
 }
 
+/* fail - remember the first error; the spool stays failed */
 static int fail(struct spool *s)
 {
     s->failed = 1;
@@ -31,6 +33,7 @@ static int fail(struct spool *s)
     return -1;
 }
 
+/* write_all - write n bytes, across short writes and EINTR */
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {
@@ -63,6 +66,7 @@ static int to_file(struct spool *s)
     return 0;
 }
 
+/* flush_file - the write buffer out to the file */
 static int flush_file(struct spool *s)
 {
     if (s->len && write_all(s->fd, s->buf, s->len) < 0)
@@ -71,6 +75,7 @@ static int flush_file(struct spool *s)
     return 0;
 }
 
+/* spool_write - append, moving to a file past the threshold */
 int spool_write(struct spool *s, const void *data, size_t len)
 {
     if (s->failed) {
@@ -107,16 +112,19 @@ int spool_write(struct spool *s, const void *data, size_t len)
     return 0;
 }
 
+/* spool_puts - append a string */
 int spool_puts(struct spool *s, const char *str)
 {
     return spool_write(s, str, strlen(str));
 }
 
+/* spool_size - bytes written so far */
 size_t spool_size(const struct spool *s)
 {
     return s->total;
 }
 
+/* spool_data - the whole content, mapped when in a file; NULL on error */
 const unsigned char *spool_data(struct spool *s)
 {
     static const unsigned char empty[1];
@@ -143,6 +151,7 @@ const unsigned char *spool_data(struct spool *s)
     return s->map;
 }
 
+/* spool_reset - empty, for reuse */
 void spool_reset(struct spool *s)
 {
     size_t  threshold = s->threshold;
@@ -152,6 +161,7 @@ void spool_reset(struct spool *s)
     spool_init(s, threshold, dir);
 }
 
+/* spool_free - release memory, mapping and file */
 void spool_free(struct spool *s)
 {
     if (s->map)
@@ -173,6 +183,7 @@ struct spool_bio {
     size_t  npend;
 };
 
+/* b64_line - one base64 line of the pending bytes into the spool */
 static int b64_line(struct spool_bio *b)
 {
     unsigned char out[80];
@@ -184,6 +195,7 @@ static int b64_line(struct spool_bio *b)
     return spool_write(b->s, out, (size_t) n);
 }
 
+/* sb_write - BIO write: straight, or base64 in 76-column lines */
 static int sb_write(BIO *bio, const char *data, int len)
 {
     struct spool_bio *b = BIO_get_data(bio);
@@ -206,6 +218,7 @@ static int sb_write(BIO *bio, const char *data, int len)
     return len;
 }
 
+/* sb_ctrl - BIO control: flush writes the last base64 line */
 static long sb_ctrl(BIO *bio, int cmd, long num, void *ptr)
 {
     struct spool_bio *b = BIO_get_data(bio);
@@ -225,6 +238,7 @@ static long sb_ctrl(BIO *bio, int cmd, long num, void *ptr)
     }
 }
 
+/* sb_destroy - BIO free: the pending bytes go out first */
 static int sb_destroy(BIO *bio)
 {
     free(BIO_get_data(bio));
@@ -232,6 +246,7 @@ static int sb_destroy(BIO *bio)
     return 1;
 }
 
+/* sb_create - BIO new: no state until spool_bio sets it */
 static int sb_create(BIO *bio)
 {
     BIO_set_init(bio, 1);
@@ -241,6 +256,7 @@ static int sb_create(BIO *bio)
 static BIO_METHOD *sb_method;
 static pthread_once_t sb_once = PTHREAD_ONCE_INIT;
 
+/* sb_method_init - the BIO method, made once */
 static void sb_method_init(void)
 {
     sb_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mssante spool");
@@ -250,6 +266,7 @@ static void sb_method_init(void)
     BIO_meth_set_destroy(sb_method, sb_destroy);
 }
 
+/* spool_bio - a write-only BIO into a spool, optionally base64-encoding */
 BIO    *spool_bio(struct spool *s, int base64)
 {
     struct spool_bio *b = xcalloc(1, sizeof(*b));
@@ -264,4 +281,19 @@ BIO    *spool_bio(struct spool *s, int base64)
     }
     BIO_set_data(bio, b);
     return bio;
+}
+
+/* spool_put_field - "Name: value" with any folding written CRLF */
+void spool_put_field(struct spool *s, const char *name, const char *value)
+{
+    spool_puts(s, name);
+    spool_puts(s, ": ");
+    for (const char *p = value; *p; p++) {
+        if (*p == '\r')
+            continue;
+        if (*p == '\n')
+            spool_write(s, "\r", 1);
+        spool_write(s, p, 1);
+    }
+    spool_puts(s, "\r\n");
 }

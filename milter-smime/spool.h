@@ -34,6 +34,9 @@ void    spool_init(struct spool *s, size_t threshold, const char *dir);
 int     spool_write(struct spool *s, const void *data, size_t len);
 int     spool_puts(struct spool *s, const char *str);
 
+/* spool_put_field - a header field "Name: value", its folding written CRLF */
+void    spool_put_field(struct spool *s, const char *name, const char *value);
+
 /* spool_data - the whole content; NULL with errno on failure */
 const unsigned char *spool_data(struct spool *s);
 

@@ -33,6 +33,7 @@ struct sink {
     int     err;                        /* errno of a failed write (disk full...) */
 };
 
+/* sink_write - curl write callback: the body into the temporary file */
 static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
 {
     struct sink *s = ctx;

@@ -29,6 +29,7 @@
 #define OPT_AT    0x201
 #define OPT_FORCE 0x202
 
+/* usage - the command's synopsis */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -98,6 +99,7 @@ static char *canon(const char *domain)
     return d;
 }
 
+/* main - options, then check, fetch or show */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {

@@ -1,7 +1,7 @@
 /*
  * milter-whitelist - enforce the MSSanté trust space from the liste blanche.
  *
- * Outbound (our users: SMTP AUTH, a daemon named in whitelist_outbound_daemons,
+ * Outbound (our users: SMTP AUTH, a daemon named in outbound_daemons,
  * or local submission): a recipient outside our domains and the list is
  * refused at RCPT; on the non-SMTP path, where Postfix cannot refuse one
  * recipient, the whole message is refused at end of message and the
@@ -57,6 +57,7 @@ static pthread_cond_t lb_wake = PTHREAD_COND_INITIALIZER;
 static struct lbref *lb_current;
 static int lb_reload_asked;
 
+/* lbref_get - a reference to the list in force */
 static struct lbref *lbref_get(void)
 {
     struct lbref *r;
@@ -68,6 +69,7 @@ static struct lbref *lbref_get(void)
     return r;
 }
 
+/* lbref_put - drop a reference; the last one frees a replaced list */
 static void lbref_put(struct lbref *r)
 {
     int     last;
@@ -188,16 +190,16 @@ static char **exempt_senders;           /* folded address keys */
 /* wl_init - check the settings and load the list before serving */
 static int wl_init(char **err)
 {
-    if ((our_domains = domain_list(var_whitelist_our_domains, "whitelist_our_domains", err)) == NULL)
+    if ((our_domains = domain_list(var_our_domains, "our_domains", err)) == NULL)
         return -1;
     issuer_cns = strlist_split(var_whitelist_issuer_cns, ",");
     if (issuer_cns[0] == NULL) {
         *err = xstrdup("key \"whitelist_issuer_cns\": no issuing CA configured");
         return -1;
     }
-    outbound_daemons = strlist_split(var_whitelist_outbound_daemons, " ,\t");
-    exempt_senders = address_list(var_whitelist_local_exempt_senders,
-                                  "whitelist_local_exempt_senders", err);
+    outbound_daemons = strlist_split(var_outbound_daemons, " ,\t");
+    exempt_senders = address_list(var_local_exempt_senders,
+                                  "local_exempt_senders", err);
     if (exempt_senders == NULL)
         return -1;
     lb_check(1);
@@ -232,6 +234,7 @@ struct wl_conn {
     char   *refused;            /* non-SMTP: refused recipients, for the bounce */
 };
 
+/* reset_message - forget one transaction, keep the connection */
 static void reset_message(struct wl_conn *c)
 {
     free(c->sender_domain);
@@ -243,15 +246,6 @@ static void reset_message(struct wl_conn *c)
     c->op = NULL;
 }
 
-
-/* tempfail - an internal problem: never accept, let Postfix retry */
-static sfsistat tempfail(SMFICTX *ctx, const char *why)
-{
-    msg_error("%s: temporary failure: %s", mfi_qid(ctx), why);
-    return mfi_reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
-                 "Erreur temporaire du filtre MSSante, reessayez plus tard",
-                 "Temporary MSSante filter error, try again later");
-}
 
 /* conn_state - the connection's state, created by negotiate or connect */
 static struct wl_conn *conn_state(SMFICTX *ctx)
@@ -269,6 +263,7 @@ static sfsistat done(const struct wl_conn *c, unsigned long step)
     return c && (c->noreply & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* wl_connect - connection state; whether this is a non-SMTP submission */
 static sfsistat wl_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
     struct wl_conn *c = conn_state(ctx);
@@ -280,6 +275,7 @@ static sfsistat wl_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     return done(c, SMFIP_NR_CONN);
 }
 
+/* wl_envfrom - outbound or inbound; inbound: the client certificate's operator and the sender domain */
 static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
@@ -288,7 +284,7 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
     const struct lb_domain *d;
 
     if (c == NULL)
-        return tempfail(ctx, "no connection state");
+        return mfi_tempfail(ctx, "no connection state");
     reset_message(c);
     if (c->ref == NULL && (c->ref = lbref_get()) == NULL) {
         msg_warn("%s: no valid liste blanche loaded: message deferred (451)", mfi_qid(ctx));
@@ -371,6 +367,7 @@ static int rcpt_allowed(const struct wl_conn *c, const char *domain)
     return strlist_has(our_domains, domain) || lb_lookup(c->ref->lb, domain) != NULL;
 }
 
+/* wl_envrcpt - outbound: a recipient outside our domains and the list is refused */
 static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
@@ -379,7 +376,7 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
     char   *shown;
 
     if (c == NULL || c->ref == NULL)
-        return tempfail(ctx, "RCPT without a transaction");
+        return mfi_tempfail(ctx, "RCPT without a transaction");
     if (!c->outbound || c->exempt)
         return SMFIS_CONTINUE;
     if (addr_parse(argv[0], &rcpt, &why) == 0 && rcpt_allowed(c, rcpt.domain)) {
@@ -435,6 +432,7 @@ static char *from_domain(const char *value)
     return d;
 }
 
+/* wl_header - the first From: domain, the count of From: fields and of forged verdicts */
 static sfsistat wl_header(SMFICTX *ctx, char *name, char *value)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
@@ -449,6 +447,7 @@ static sfsistat wl_header(SMFICTX *ctx, char *name, char *value)
 }
 
 
+/* wl_eom - From: domain of the operator, forged verdicts out, the verdict in */
 static sfsistat wl_eom(SMFICTX *ctx)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
@@ -456,19 +455,12 @@ static sfsistat wl_eom(SMFICTX *ctx)
     sfsistat st;
 
     if (c == NULL || c->ref == NULL)
-        return tempfail(ctx, "end of message without a transaction");
+        return mfi_tempfail(ctx, "end of message without a transaction");
     if (c->local && c->refused && !c->exempt) {
-        /* One line: Postfix folds a multi-line reply badly into the bounce. */
-        char   *both = xasprintf("Recipients outside the MSSante trust space / destinataires "
-                                 "hors de l'espace de confiance MSSante: %s", c->refused);
-        char   *text = mfi_reply_text(both);
-
         msg_info("%s: reject: local submission to recipients outside the MSSante trust space: %s",
                  mfi_qid(ctx), c->refused);
-        st = mfi_setreply(ctx, "550", "5.7.1", text, NULL) == MI_FAILURE ? SMFIS_TEMPFAIL : SMFIS_REJECT;
-        free(both);
-        free(text);
-        return st;
+        return mfi_refuse_gathered(ctx, "Recipients outside the MSSante trust space / destinataires "
+                                   "hors de l'espace de confiance MSSante", c->refused);
     }
     if (!c->outbound && !c->null_sender) {
         const struct lb_domain *fd = c->from_domain ? lb_lookup(c->ref->lb, c->from_domain) : NULL;
@@ -481,13 +473,9 @@ static sfsistat wl_eom(SMFICTX *ctx)
                          "From: header domain not listed for the sending operator");
         }
     }
-    /* Drop every copy that came from outside, last first (indexes shift). */
-    for (int i = c->trust_seen; i > 0; i--)
-        if (mfi_chgheader(ctx, TRUST_HEADER, i, NULL) == MI_FAILURE)
-            return tempfail(ctx, "cannot remove a forged " TRUST_HEADER);
-    if (c->trust_seen)
-        msg_warn("%s: removed %d " TRUST_HEADER " header(s) that came with the message",
-                 mfi_qid(ctx), c->trust_seen);
+    /* Drop every copy that came from outside. */
+    if (mfi_strip(ctx, TRUST_HEADER, c->trust_seen) < 0)
+        return mfi_tempfail(ctx, "cannot remove a forged " TRUST_HEADER);
     if (c->outbound) {
         value = xstrdup("local");
     } else {
@@ -498,13 +486,14 @@ static sfsistat wl_eom(SMFICTX *ctx)
         free(op);
     }
     st = mfi_insheader(ctx, 0, TRUST_HEADER, value) == MI_FAILURE
-        ? tempfail(ctx, "cannot add " TRUST_HEADER) : SMFIS_CONTINUE;
+        ? mfi_tempfail(ctx, "cannot add " TRUST_HEADER) : SMFIS_CONTINUE;
     if (st == SMFIS_CONTINUE)
         msg_info("%s: %s: %s", mfi_qid(ctx), c->outbound ? "outbound" : "inbound", value);
     free(value);
     return st;
 }
 
+/* wl_abort - the transaction ends without a message */
 static sfsistat wl_abort(SMFICTX *ctx)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
@@ -585,12 +574,7 @@ static int wl_start(char **err)
     return 0;
 }
 
-static int wl_test(int argc, char **argv)
-{
-    mfi_test_mode = 1;
-    return milter_test_run(&wl_desc, argc, argv);
-}
-
+/* main - the milter skeleton with milter-whitelist's callbacks */
 int main(int argc, char **argv)
 {
     static const struct milter_app app = {
@@ -601,7 +585,6 @@ int main(int argc, char **argv)
         .init = wl_init,
         .start = wl_start,
         .reload = wl_reload,
-        .test = wl_test,
         .test_usage = "--from ADDR --rcpt ADDR... [--auth USER] [--local] "
             "[--cert-subject CN --cert-issuer CN] < message",
     };

@@ -346,7 +346,7 @@ static int form_parse(char *body, struct form *f)
             || u8_check((const uint8_t *) pair, strlen(pair)) != NULL
             || u8_check((const uint8_t *) eq + 1, strlen(eq + 1)) != NULL || f->n >= 32)
             return -1;
-        f->f = xrealloc(f->f, (f->n + 1) * sizeof(*f->f));
+        f->f = xgrow(f->f, &f->cap, f->n + 1, sizeof(*f->f));
         f->f[f->n].name = pair;
         f->f[f->n].value = eq + 1;
         f->n++;

@@ -60,7 +60,7 @@ struct field {
 /* form - the fields of a POST (application/x-www-form-urlencoded) or query */
 struct form {
     struct field *f;
-    size_t  n;
+    size_t  n, cap;
 };
 
 /* One request, as the pages see it. */

@@ -79,7 +79,7 @@ int mig_list(const char *dir, struct migration **out, size_t *count, char **err)
     DIR    *d = opendir(dir);
     struct dirent *de;
     struct migration *m = NULL;
-    size_t  n = 0;
+    size_t  n = 0, cap = 0;
 
     if (d == NULL) {
         *err = xasprintf("%s: cannot open schema directory: %s", dir, strerror(errno));
@@ -96,7 +96,7 @@ int mig_list(const char *dir, struct migration **out, size_t *count, char **err)
             *err = xasprintf("%s/%s: a migration is named NNN_name.sql", dir, de->d_name);
             goto fail;
         }
-        m = xrealloc(m, (n + 1) * sizeof(*m));
+        m = xgrow(m, &cap, n + 1, sizeof(*m));
         m[n].version = atoi(de->d_name);
         m[n].name = xstrndup(de->d_name, len - 4);
         path = xasprintf("%s/%s", dir, de->d_name);

@@ -20,9 +20,9 @@ my $lb = ListeBlanche::sign(ListeBlanche::document(entries => [
 my $issuer = 'TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS';
 my $conf = Sandbox::write_file("$dir/m.conf", join '', map { "$_\n" }
     "whitelist_file = $lb", "whitelist_trust_anchors = " . $sb->pki->{bundle},
-    "whitelist_our_domains = a.mssante.test", "whitelist_issuer_cns = $issuer",
-    "whitelist_outbound_daemons = ORIGINATING",
-    "whitelist_local_exempt_senders = otp-codes\@a.mssante.test");
+    "our_domains = a.mssante.test", "whitelist_issuer_cns = $issuer",
+    "outbound_daemons = ORIGINATING",
+    "local_exempt_senders = otp-codes\@a.mssante.test");
 
 # mt - run the test mode; returns (exit status, stdout, stderr)
 sub mt {
@@ -65,11 +65,11 @@ ok($rc == 1 && $err =~ /END-OF-MESSAGE: 550 5\.7\.1 Recipients outside the MSSan
 ($rc, $out, $err) = mt("Subject: s\n\nb\n", '--macro', '{daemon_name}=ORIGINATING', '--from', 'jean@a.mssante.test',
                        '--rcpt', 'x@gmail.com', '--rcpt', 'y@b.mssante.test');
 ok($rc == 0 && $err =~ /RCPT <x\@gmail\.com>: 550 5\.7\.1/ && $out =~ /^X-MSSante-Trust: local$/m,
-   'a daemon named in whitelist_outbound_daemons is outbound: gmail refused, the rest goes');
+   'a daemon named in outbound_daemons is outbound: gmail refused, the rest goes');
 
-Sandbox::write_file("$dir/bad.conf", Sandbox::slurp($conf) . "whitelist_our_domains = a..test\n");
+Sandbox::write_file("$dir/bad.conf", Sandbox::slurp($conf) . "our_domains = a..test\n");
 $out = qx{@{[ $sb->bin('milter-whitelist') ]} -n -c $dir/bad.conf 2>&1};
-ok($? >> 8 == 1 && $out =~ /key "whitelist_our_domains": "a\.\.test": empty label/, 'a bad domain in the configuration names the key');
+ok($? >> 8 == 1 && $out =~ /key "our_domains": "a\.\.test": empty label/, 'a bad domain in the configuration names the key');
 Sandbox::write_file("$dir/nolist.conf", Sandbox::slurp($conf) . "whitelist_file = $dir/none.xml\n");
 my $cmd = join ' ', map { Sandbox::shell_quote($_) } $sb->bin('milter-whitelist'), '-t', '-c', "$dir/nolist.conf",
     '--from', 'marie@b.mssante.test', '--rcpt', 'jean@a.mssante.test', @from_b_cert;

@@ -37,9 +37,9 @@ sub milter_conf {
     return Sandbox::write_file("$dir/$k.conf", join '', map { "$_\n" }
         "whitelist_file = $file",
         "whitelist_trust_anchors = $pki->{bundle}",
-        "whitelist_our_domains = $k.mssante.test",
+        "our_domains = $k.mssante.test",
         "whitelist_issuer_cns = $issuer",
-        "whitelist_outbound_daemons = ORIGINATING",
+        "outbound_daemons = ORIGINATING",
         "whitelist_check_interval = 1s");
 }
 my %lbfile = (a => "$dir/a-lb.xml", b => "$dir/b-lb.xml");

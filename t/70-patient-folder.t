@@ -29,8 +29,8 @@ my $lb = ListeBlanche::sign(ListeBlanche::document(entries => [
 my $milter = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl-a', args => ['-c',
     Sandbox::write_file("$dir/a.conf", join '', map { "$_\n" }
         "whitelist_file = $lb", "whitelist_trust_anchors = $pki->{bundle}",
-        "whitelist_our_domains = a.mssante.test", "whitelist_issuer_cns = $pki->{organisations}{cn}",
-        "whitelist_outbound_daemons = ORIGINATING"), '-u', 'postfix']);
+        "our_domains = a.mssante.test", "whitelist_issuer_cns = $pki->{organisations}{cn}",
+        "outbound_daemons = ORIGINATING"), '-u', 'postfix']);
 
 # Two Dovecots with the plugin and Sieve: Maildir (the folder special-use by
 # configuration, subscribed by the plugin) and mdbox (not subscribed, folder

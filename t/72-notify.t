@@ -23,7 +23,7 @@ my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
 my $psql = $pg->{psql};
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n");
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n");
 Sandbox::write_file("$dir/form.csv", "login;nom;prenom;email_contact;bal;rpps_adeli;notification\n"
     . "jean.dupont;DUPONT;Jean;jean\@perso.test;jean.dupont\@a.mssante.test;10001234567;jean.notif\@perso.test\n"
     . "anne.martin;MARTIN;Anne;anne\@perso.test;anne.martin\@a.mssante.test;10001234568;fail\@perso.test\n"

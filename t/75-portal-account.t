@@ -190,7 +190,7 @@ is($p->get('/compte')->{location}, '/connexion', 'idle for 6 s: the session is o
 Sandbox::write_file($w->{conf}, Sandbox::slurp($w->{conf}) . "portal_session_lifetime = 10s\n");
 kill 'HUP', $w->{portal}{pid};
 ok(until_ok(sub { (() = Sandbox::slurp($w->{portal}{log}) =~ /settings reloaded/g) == 2 }, 10), 'lifetime 10 s (reload)');
-my $code = pcode();
+$code = pcode();
 my $t0 = time;
 $r = PortalWorld::sign_in($p, 'paul.durand', $ppw, $code);
 my $t1 = time;

@@ -59,9 +59,9 @@ my $lb = ListeBlanche::sign(ListeBlanche::document(entries => [['a.mssante.test'
                             $signer, "$dir/lb.xml");
 my $milter = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl', args => ['-c',
     Sandbox::write_file("$dir/wl.conf", join '', map { "$_\n" } "whitelist_file = $lb",
-        "whitelist_trust_anchors = $pki->{bundle}", 'whitelist_our_domains = a.mssante.test',
+        "whitelist_trust_anchors = $pki->{bundle}", 'our_domains = a.mssante.test',
         "whitelist_issuer_cns = $pki->{organisations}{cn}",
-        'whitelist_local_exempt_senders = no-reply@a.mssante.test'), '-u', 'postfix']);
+        'local_exempt_senders = no-reply@a.mssante.test'), '-u', 'postfix']);
 ($rc, $out, $err) = cli('enroll', 'paul.martin', '--email', 'not an address');
 ok($rc == 1 && $err =~ /is not an e-mail address/, 'enroll --email refuses a malformed address');
 ($rc, $out) = cli('enroll', 'paul.martin', '--email', 'paul@perso.test');

@@ -16,7 +16,7 @@ use Sandbox;
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n");
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n");
 sub q1 { my $r = $pg->{psql}->($_[0]); chomp $r; $r }
 my $admin = $sb->bin('mssante-admin');
 my $otp = $sb->bin('mssante-otp');
@@ -32,7 +32,7 @@ sub refused {
 # The man page's example file is one the command takes.
 my ($example) = Sandbox::slurp("$FindBin::Bin/../man/mssante-admin.8") =~ /^An import file:\n\.nf\n(.*?)^\.fi$/ms;
 Sandbox::write_file("$dir/example.csv", $example // '');
-my ($rc, $out, $err) = adm('', '-o', 'whitelist_our_domains=ch.mssante.fr', 'import', "$dir/example.csv");
+my ($rc, $out, $err) = adm('', '-o', 'our_domains=ch.mssante.fr', 'import', "$dir/example.csv");
 ok($rc == 0 && $out =~ /3 rows: would make 3 accounts .*2 BALs \(PER 1, ORG 1, APP 0, CAB 0\), 1 delegates/,
    "the man page's example file imports") or diag $out, $err;
 my $pw = "Mot-de-passe-assez-long\n";
@@ -55,7 +55,7 @@ ok_adm('', qw(bal add cardio.chu@a.mssante.test --type ORG --finess 330781196 --
 my $before = $nbal->();
 refused(qr/a PER BAL needs its holder's RPPS or ADELI/, 'a PER BAL without RPPS/ADELI: refused',
         qw(bal add sans.rpps@a.mssante.test --owner paul.martin));
-refused(qr/not in one of our domains/, 'an address outside whitelist_our_domains: refused',
+refused(qr/not in one of our domains/, 'an address outside our_domains: refused',
         qw(bal add paul.martin@ailleurs.test --owner paul.martin --rpps-adeli 10001234568));
 refused(qr/an ORG BAL needs its structure's FINESS/, 'an ORG BAL without FINESS: refused',
         qw(bal add urgences@a.mssante.test --type ORG --owner paul.martin));

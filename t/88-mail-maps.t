@@ -17,7 +17,7 @@ use Sandbox;
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n");
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n");
 my $admin = $sb->bin('mssante-admin');
 sub adm {
     my $cmd = join ' ', map { Sandbox::shell_quote($_) } $admin, '-c', $conf, @_;

@@ -19,7 +19,7 @@ my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
 my $pfdir = "$dir/postfix-a/etc";
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n"
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n"
     . "otp_email_sender = notices\@a.mssante.test\notp_sendmail = /usr/sbin/sendmail -C $pfdir\n");
 my $admin = $sb->bin('mssante-admin');
 sub adm {

@@ -23,7 +23,7 @@ my ($pg, $conf) = $sb->migrated;
 my $psql = $pg->{psql};
 # The notices of "inactive --notify": what the local sendmail was given.
 Sandbox::write_file("$dir/sendmail", "#!/bin/sh\n{ echo \"ARGS \$*\"; cat; } > $dir/notice.\$\$\n", 0755);
-Sandbox::write_file($conf, Sandbox::slurp($conf) . "whitelist_our_domains = a.mssante.test\n"
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "our_domains = a.mssante.test\n"
     . "otp_email_sender = notices\@a.mssante.test\notp_sendmail = $dir/sendmail\n");
 my $admin = $sb->bin('mssante-admin');
 sub adm { my @r = $sb->command('', $admin, '-c', $conf, @_); return @r }

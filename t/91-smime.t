@@ -32,7 +32,7 @@ my $common = Sandbox::slurp($w->{conf});
 my %milter;
 for my $op (qw(a b)) {
     my $conf = Sandbox::write_file("$dir/smime-$op.conf", $common
-        . "whitelist_our_domains = $op.mssante.test\nsmime_default_policy = sign+encrypt-when-possible\n"
+        . "our_domains = $op.mssante.test\nsmime_default_policy = sign+encrypt-when-possible\n"
         . "smime_recipient_policies = x.mssante.test=encrypt-required\n"
         . "smime_spool_threshold = 1048576\n");
     $milter{$op} = $sb->milter(bin => $sb->bin('milter-smime'), name => "smime-$op", args => ['-c', $conf, '-u', 'postfix']);

@@ -40,7 +40,7 @@ my $lb = ListeBlanche::sign(ListeBlanche::document(entries => [['b.mssante.test'
 my $conf = Sandbox::write_file("$dir/faults.conf", Sandbox::slurp($w->{conf}) . join '', map { "$_\n" }
     "whitelist_file = $lb", "whitelist_trust_anchors = $pki->{bundle}",
     "whitelist_issuer_cns = $pki->{organisations}{cn}",
-    'whitelist_our_domains = a.mssante.test many.a.mssante.test', 'smime_default_policy = sign',
+    'our_domains = a.mssante.test many.a.mssante.test', 'smime_default_policy = sign',
     'smime_db_connections = 4');
 
 # Under AddressSanitizer freed memory waits in a quarantine of up to 256 MB before reuse,

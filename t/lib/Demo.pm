@@ -145,15 +145,15 @@ sub world {
             "whitelist_trust_anchors = $w->{anchors}",
             "whitelist_https_ca = $pki->{bundle}",
             "whitelist_url = $w->{lb_url}",
-            "whitelist_our_domains = $o->{domain}",
+            "our_domains = $o->{domain}",
             "whitelist_issuer_cns = $pki->{organisations}{cn}",
-            'whitelist_outbound_daemons = ORIGINATING',
+            'outbound_daemons = ORIGINATING',
             'whitelist_check_interval = 1s',
             "smime_trust_anchors = $w->{anchors}",
             "smime_spool_directory = $dir/smime-spool",
             'smime_default_policy = sign+encrypt-when-possible',
             ($o{services} || ($pp && $k eq 'A'))
-                ? 'whitelist_local_exempt_senders = ' . join(', ', $o{services} ? "notices\@$o->{domain}" : (),
+                ? 'local_exempt_senders = ' . join(', ', $o{services} ? "notices\@$o->{domain}" : (),
                                                              $pp && $k eq 'A' ? 'portail@a.mssante.test' : ()) : (),
             $o{services} ? "sieve_app_senders_file = $dir/sieve-\L$k\E/app-senders.sieve" : (),
             $pp && $k eq 'A' ? PortalWorld::settings($pp, $sb->sendmail_relay('a')) : ());

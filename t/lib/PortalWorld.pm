@@ -29,7 +29,7 @@ sub setup {
     my $sm = $sb->sendmail_relay('a');
     my $p = ports();
     Sandbox::write_file($conf, Sandbox::slurp($conf) . join('', map { "$_\n" }
-        "otp_key_file = $dir/otp.key", 'whitelist_our_domains = a.mssante.test', settings($p, $sm),
+        "otp_key_file = $dir/otp.key", 'our_domains = a.mssante.test', settings($p, $sm),
         @{ $o{conf} || [] }));
     Sandbox::run($sb->bin('mssante-otp'), '-c', $conf, 'key');
 

@@ -738,11 +738,12 @@ EOF
     system("$start >$d/start.out 2>&1") == 0
         or croak "Dovecot did not start:\n" . tail("$d/start.out") . tail($log);
     $self->on_stop($name => sub {
-        system('dovecot', '-c', $conf, 'stop');
+        # What "dovecot stop" does, without its wait for the pid to vanish:
+        # a master re-parented to an init that does not reap stays a zombie.
         # Wait for the master to go, so that ports and base_dir are free.
-        my $pidf = "$d/run/master.pid";
-        my ($pid) = slurp($pidf) =~ /(\d+)/;
-        wait_gone($pid, 10) if $pid;
+        my ($pid) = slurp("$d/run/master.pid") =~ /(\d+)/;
+        return unless $pid && kill 'TERM', $pid;
+        wait_gone($pid, 10) or kill 'KILL', $pid;
     });
     for my $p ($imap, $lmtp) {
         wait_port('127.0.0.1', $p, 15)

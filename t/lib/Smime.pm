@@ -29,8 +29,8 @@ sub world {
     $conf = Sandbox::write_file("$dir/smime.conf", Sandbox::slurp($conf) . join '', map { "$_\n" }
         "smime_trust_anchors = " . $sb->pki->{bundle},
         "smime_spool_directory = $dir/smime-spool",
-        "whitelist_our_domains = a.mssante.test",
-        "whitelist_outbound_daemons = ORIGINATING",
+        "our_domains = a.mssante.test",
+        "outbound_daemons = ORIGINATING",
         @{ $o{conf} || [] });
     return { pg => $pg, conf => $conf, p => \%p, sb => $sb };
 }

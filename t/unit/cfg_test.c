@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "msg.h"
 #include "tap.h"
 
 static char *s_name, *s_db;
@@ -20,6 +21,7 @@ static struct cfg_param table[] = {
     {"port", CFG_INT, "25", 1, 65535, &n_port, "a number", 0},
     {"timeout", CFG_TIME, "30s", 1, 3600, &t_timeout, "a time", 0},
     {"flag", CFG_BOOL, "no", 0, 0, &b_flag, "a boolean", 0},
+    {"old_name", CFG_ALIAS, "name", 0, 0, NULL, NULL, 0},
     {0},
 };
 
@@ -156,6 +158,42 @@ int main(void)
          "URI passwords and query passwords are hidden");
     ok(strstr(buf, "pw") == NULL, "none of them is printed");
     free(buf);
+
+    /* A former name sets the current key, says so, and is never printed. */
+    {
+        char    log[4200];
+        int     saved = dup(2);
+        FILE   *fp;
+        size_t  n;
+
+        snprintf(log, sizeof(log), "%s/stderr", dir);
+        msg_open("cfg_test", 1);
+        fflush(stderr);
+        if (freopen(log, "w", stderr) == NULL)
+            return 1;
+        path = write_file("alias.conf", "port = 30\nold_name = renamed\n");
+        ok(cfg_load_file(table, path, &err) == 0, "a former key name is accepted");
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        is_str(s_name, "renamed", "it sets the key it names");
+        like(cfg_lookup(table, "old_name")->origin, "alias.conf:2", "lookup by the former name finds the key");
+        fp = fopen(log, "r");
+        n = fread(buf = calloc(1, 4096), 1, 4095, fp);
+        fclose(fp);
+        ok(n > 0, "a warning was written");
+        like(buf, "alias.conf:2: key \"old_name\" is the former name of \"name\"",
+             "the warning names the file, the line and both names");
+        free(buf);
+        unlink(log);
+        unlink(path);
+        mem = open_memstream(&buf, &len);
+        cfg_print(mem, table, 0);
+        fclose(mem);
+        ok(strstr(buf, "old_name") == NULL && strstr(buf, "name = renamed"), "only the current name is printed");
+        free(buf);
+        path = write_file("good.conf", "");
+    }
 
     ok(cfg_set(table, "port=26", &err) == 0 && n_port == 26, "-o override applies");
     ok(cfg_set(table, "nope=1", &err) < 0, "-o unknown key refused");
