@@ -25,3 +25,9 @@ all: $(B)/bench/ldap_search_bench
 $(B)/bench/ldap_search_bench: $(B)/bench/ldap_search_bench.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< -lldap -llber
+
+BENCH_PROGS += $(B)/bench/null_milter
+all: $(B)/bench/null_milter
+$(B)/bench/null_milter: $(B)/bench/null_milter.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -lmilter -lpthread

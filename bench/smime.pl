@@ -24,15 +24,22 @@ chown $pfuid, $pfgid, $p{alice}{key};
 Smime::admin($w, 'import', 'own', 'alice@a.mssante.test', '--cert', $p{alice}{chain}, '--key', $p{alice}{key});
 Smime::admin($w, 'import', 'peer', 'bob@b.mssante.test', '--cert', $p{bob}{cert});
 my $m = $sb->milter(bin => $sb->bin('milter-smime'), name => 'smime', args => ['-c', $w->{conf}, '-u', 'postfix']);
+# The protocol floor: a milter that gives the body back unchanged, on a listener of its own.
+my $null = $sb->milter(bin => $sb->build . '/bench/null_milter', name => 'null', args => ['-r']);
+chmod 0666, $null->{path};
 my $plain = Sandbox::free_port('127.0.0.2');
+my $nullport = Sandbox::free_port('127.0.0.2');
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', transport => { 'b.mssante.test' => 'discard:' },
     submission => { args => ['milter_macro_daemon_name=ORIGINATING', "smtpd_milters=$m->{socket}"] },
-    master => "127.0.0.2:$plain inet n - n - - smtpd\n  -o milter_macro_daemon_name=ORIGINATING\n",
+    master => "127.0.0.2:$plain inet n - n - - smtpd\n  -o milter_macro_daemon_name=ORIGINATING\n"
+        . "127.0.0.2:$nullport inet n - n - - smtpd\n  -o milter_macro_daemon_name=ORIGINATING\n"
+        . "  -o smtpd_milters=$null->{socket}\n",
     main => { milter_default_action => 'tempfail', message_size_limit => 60_000_000,
               smtpd_relay_restrictions => 'permit_mynetworks, reject', default_process_limit => 200 });
 
-sub cpu {                                       # the milter's CPU seconds so far
-    my @f = split ' ', (Sandbox::slurp("/proc/$m->{pid}/stat") =~ /\)\s+(.*)/)[0];
+sub cpu {                                       # a milter's CPU seconds so far
+    my $pid = shift || $m->{pid};
+    my @f = split ' ', (Sandbox::slurp("/proc/$pid/stat") =~ /\)\s+(.*)/)[0];
     return ($f[11] + $f[12]) / 100;             # utime, stime in ticks (fields 14, 15)
 }
 
@@ -58,12 +65,16 @@ sub floor {
 }
 
 source($pf->{submission_port}, 20, 100_000, 2);   # warm up
-my ($with, $without, $cpu) = (0, 0, 0);
+source($nullport, 20, 100_000, 2);
+my ($with, $without, $withnull, $cpu, $cpunull) = (0, 0, 0, 0, 0);
 for (1 .. 4) {
     my $c = cpu();
     $with += source($pf->{submission_port}, $N / 4, 100_000, 10);
     $cpu += cpu() - $c;
     $without += source($plain, $N / 4, 100_000, 10);
+    $c = cpu($null->{pid});
+    $withnull += source($nullport, $N / 4, 100_000, 10);
+    $cpunull += cpu($null->{pid}) - $c;
 }
 my ($floor100, $inproc100) = floor(100_000, 200);
 my $c = cpu();
@@ -74,11 +85,15 @@ my ($hwm) = Sandbox::slurp("/proc/$m->{pid}/status") =~ /VmHWM:\s+(\d+)/;
 
 printf "CPU per 100 KB message: milter vs OpenSSL CMS in-process\t%.2f ms\t-\t%.2f ms\t<= 1.25x floor\n",
     $cpu / $N * 1000, $floor100;
+printf "CPU per 100 KB message: milter vs a null milter giving the body back (protocol floor)\t%.2f ms\t%.2f ms\t%.2f ms\t-\n",
+    $cpu / $N * 1000, $cpunull / $N * 1000, $floor100 + $cpunull / $N * 1000;
 printf "CPU per 100 KB message: our code in-process (no milter I/O, no store)\t%.2f ms\t-\t%.2f ms\t-\n",
     $inproc100, $floor100;
 printf "CPU per 5 MB message: milter vs OpenSSL CMS in-process\t%.1f ms\t-\t%.1f ms\t<= 1.25x floor\n", $cpu5, $floor5;
 printf "CPU per 5 MB message: our code in-process\t%.1f ms\t-\t%.1f ms\t-\n", $inproc5, $floor5;
 printf "Postfix, 100 KB, 10 sessions: with milter-smime vs without\t%.0f msg/s\t%.0f msg/s\t-\t>= 0.60 of baseline\n",
     $N / $with, $N / $without;
+printf "Postfix, 100 KB, 10 sessions: with the null milter (body given back) vs without\t%.0f msg/s\t%.0f msg/s\t-\t-\n",
+    $N / $withnull, $N / $without;
 printf "peak RSS of the milter after 5 MB messages (one session)\t%.1f MB\t-\t5.0 MB\t<= 3x message size\n",
     $hwm / 1024;

@@ -52,6 +52,7 @@ struct field {
 
 struct sm_conn {
     int     local;              /* non-SMTP submission */
+    unsigned long noreply;      /* SMFIP_NR_* steps granted: answer SMFIS_NOREPLY */
     /* per message */
     int     outbound;
     char   *sender_key;         /* NULL: null or unparsable sender */
@@ -90,16 +91,47 @@ static void reset_message(struct sm_conn *c)
     spool_init(&c->entity, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
 }
 
-/* sm_connect - connection state; whether this is a non-SMTP submission */
-static sfsistat sm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+/* conn_state - the connection's state, made by whichever step comes first */
+static struct sm_conn *conn_state(SMFICTX *ctx)
 {
     struct sm_conn *c = mfi_getpriv(ctx);
 
-    if (c == NULL) {
-        if ((c = calloc(1, sizeof(*c))) == NULL)
-            return SMFIS_TEMPFAIL;
+    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL)
         mfi_setpriv(ctx, c);
-    }
+    return c;
+}
+
+/*
+ * sm_negotiate - only the steps we use (no HELO, DATA or unknown command),
+ * and no reply awaited for each header, which cannot fail
+ */
+static sfsistat sm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                             unsigned long f2, unsigned long f3, unsigned long *pf0,
+                             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+    struct sm_conn *c;
+
+    (void) f2;
+    (void) f3;
+    if ((f0 & need) != need)
+        return SMFIS_REJECT;                /* this MTA cannot do what we need */
+    if ((c = conn_state(ctx)) == NULL)
+        return SMFIS_TEMPFAIL;
+    *pf0 = need;
+    *pf1 = f1 & (SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR);
+    *pf2 = *pf3 = 0;
+    c->noreply = *pf1 & SMFIP_NR_HDR;
+    return SMFIS_CONTINUE;
+}
+
+/* sm_connect - connection state; whether this is a non-SMTP submission */
+static sfsistat sm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+    struct sm_conn *c = conn_state(ctx);
+
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
     c->local = mfi_is_local(host, sa);
     spool_init(&c->entity, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
     return SMFIS_CONTINUE;
@@ -263,7 +295,7 @@ static sfsistat sm_header(SMFICTX *ctx, char *name, char *value)
     } else if (strcasecmp(name, SMIME_HEADER) == 0) {
         c->forged++;
     }
-    return SMFIS_CONTINUE;
+    return c->noreply & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* sm_eoh - the entity starts with the Content-* fields */
@@ -542,6 +574,7 @@ static struct smfiDesc sm_desc = {
     .xxfi_eom = sm_eom,
     .xxfi_abort = sm_abort,
     .xxfi_close = sm_close,
+    .xxfi_negotiate = sm_negotiate,
 };
 
 /* ------------------------------------------------------------ start */

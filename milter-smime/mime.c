@@ -240,39 +240,46 @@ size_t mime_parts(const unsigned char *body, size_t len, const char *boundary,
 
 /* ------------------------------------------------------------ canonical form */
 
-/* emit_lines - the bytes with every line end written CRLF */
+/*
+ * mime_canon_lines - the bytes with every line end written CRLF; runs of
+ * lines already ending CRLF are copied whole
+ */
 int mime_canon_lines(const unsigned char *p, size_t len, struct spool *out)
 {
-    const unsigned char *end = p + len, *next;
+    const unsigned char *end = p + len, *run = p, *nl;
 
-    while (p < end) {
-        size_t  n = line(p, end, &next);
-
-        if (spool_write(out, p, n) < 0)
-            return -1;
-        if (next > p + n && spool_write(out, "\r\n", 2) < 0)     /* there was a line end */
-            return -1;
-        p = next;
+    while ((nl = memchr(p, '\n', (size_t) (end - p))) != NULL) {
+        if (nl == run || nl[-1] != '\r') {    /* a bare LF: the run ends before it */
+            if (spool_write(out, run, (size_t) (nl - run)) < 0 || spool_write(out, "\r\n", 2) < 0)
+                return -1;
+            run = nl + 1;
+        }
+        p = nl + 1;
     }
-    return 0;
+    return spool_write(out, run, (size_t) (end - run));
 }
 
 /* seven_bit - no 8-bit byte, NUL or lone CR, no line over 998 octets */
 static int seven_bit(const unsigned char *p, size_t len)
 {
-    size_t  col = 0;
+    const unsigned char *end = p + len;
 
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t  n = (size_t) ((nl ? nl : end) - p);
+        unsigned char any = 0, bad = 0;
 
-        if (c == '\n') {
-            col = 0;
-            continue;
+        if (nl && n > 0 && p[n - 1] == '\r')  /* the CR of CRLF */
+            n--;
+        if (n > 998)
+            return 0;
+        for (size_t i = 0; i < n; i++) {        /* a loop the compiler vectorises */
+            any |= p[i];
+            bad |= (unsigned char) (p[i] == 0) | (unsigned char) (p[i] == '\r');
         }
-        if (c >= 0x80 || c == 0 || (c == '\r' && (i + 1 == len || p[i + 1] != '\n')))
+        if ((any & 0x80) || bad)
             return 0;
-        if (c != '\r' && ++col > 998)
-            return 0;
+        p = nl ? nl + 1 : end;
     }
     return 1;
 }

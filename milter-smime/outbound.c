@@ -27,10 +27,13 @@ static void new_spool(struct spool *s)
     spool_init(s, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
 }
 
-/* progress - tell the MTA we are still working */
-static void progress(const struct outbound_msg *m)
+/*
+ * progress - tell the MTA we are still working, between the steps of a
+ * message large enough for them to take seconds (a round trip each)
+ */
+static void progress(const struct outbound_msg *m, size_t len)
 {
-    if (m->progress)
+    if (m->progress && len >= 1048576)
         m->progress(m->progress_arg);
 }
 
@@ -77,6 +80,7 @@ static int wrap_signed(struct spool *sig, const char *sctype, char **err)
     const unsigned char *in;
 
     new_spool(&whole);
+    spool_reserve(&whole, spool_size(sig) + strlen(sctype) + 64);
     spool_put_field(&whole, "Content-Type", sctype);
     spool_puts(&whole, "\r\n");
     if ((in = spool_data(sig)) == NULL || spool_write(&whole, in, spool_size(sig)) < 0
@@ -151,6 +155,9 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
     }
     new_spool(&canon);
     new_spool(&sig);
+    /* Sizes known in advance spare the copies of growing (canonical form about the input). */
+    spool_reserve(&canon, entlen + entlen / 16 + 1024);
+    spool_reserve(&sig, entlen + entlen / 16 + 16384);
 
     /* The whole MIME entity, canonical and 7-bit (a signed one is only made CRLF). */
     if ((kind == 1 ? mime_canon_lines(ent, entlen, &canon) : mime_canon(ent, entlen, &canon)) < 0
@@ -160,12 +167,12 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
     }
     entlen = spool_size(&canon);
     spool_reset(m->entity);
-    progress(m);
+    progress(m, entlen);
     if (want_sign) {
         if (smime_sign(ent, entlen, &signer, &sig, &r->sctype, &err) < 0)
             goto fail;
         spool_reset(&canon);
-        progress(m);
+        progress(m, entlen);
     }
     if (want_encrypt) {
         if (want_sign) {
@@ -177,6 +184,7 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
         rcpts = sk_X509_new_null();
         for (size_t i = 0; i < m->nrcpt; i++)
             sk_X509_push(rcpts, m->rcpts[i].cert);
+        spool_reserve(&r->body, entlen / 57 * 78 + 4096 + 1024 * m->nrcpt);      /* base64 lines of 76 */
         if (smime_encrypt(ent, entlen, rcpts, &r->body, &err) < 0)
             goto fail;
         spool_reset(&sig);

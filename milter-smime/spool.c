@@ -75,6 +75,26 @@ static int flush_file(struct spool *s)
     return 0;
 }
 
+/* grow - room for at least need bytes in buf */
+static void grow(struct spool *s, size_t need)
+{
+    size_t  cap = s->cap ? s->cap : 8192;
+
+    while (cap < need)
+        cap *= 2;
+    s->buf = xrealloc(s->buf, cap);
+    s->cap = cap;
+}
+
+/* spool_reserve - room for about n bytes at once, when they would stay in memory */
+void spool_reserve(struct spool *s, size_t n)
+{
+    if (s->fd < 0 && !s->map && n > s->cap && n <= s->threshold) {
+        s->buf = xrealloc(s->buf, n);
+        s->cap = n;
+    }
+}
+
 /* spool_write - append, moving to a file past the threshold */
 int spool_write(struct spool *s, const void *data, size_t len)
 {
@@ -98,14 +118,8 @@ int spool_write(struct spool *s, const void *data, size_t len)
             return write_all(s->fd, data, len) < 0 ? fail(s) : 0;
         }
     }
-    if (s->len + len > s->cap) {
-        size_t  cap = s->cap ? s->cap : 8192;
-
-        while (cap < s->len + len)
-            cap *= 2;
-        s->buf = xrealloc(s->buf, cap);
-        s->cap = cap;
-    }
+    if (s->len + len > s->cap)
+        grow(s, s->len + len);
     memcpy(s->buf + s->len, data, len);
     s->len += len;
     s->total += len;

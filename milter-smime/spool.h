@@ -37,6 +37,9 @@ int     spool_puts(struct spool *s, const char *str);
 /* spool_put_field - a header field "Name: value", its folding written CRLF */
 void    spool_put_field(struct spool *s, const char *name, const char *value);
 
+/* spool_reserve - room for about n bytes at once (a hint: nothing if it would go to the file) */
+void    spool_reserve(struct spool *s, size_t n);
+
 /* spool_data - the whole content; NULL with errno on failure */
 const unsigned char *spool_data(struct spool *s);
 
