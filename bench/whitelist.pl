@@ -56,6 +56,9 @@ Sandbox::run('postmap', '-c', "$dir/postmap", "hash:$dir/domains");
 Sandbox::write_file("$dir/m.conf", "whitelist_file = $list\nwhitelist_trust_anchors = $anchors\n"
     . "our_domains = a.mssante.test\noutbound_daemons = ORIGINATING\n");
 my $m = $sb->milter(bin => $sb->bin('milter-whitelist'), name => 'wl', args => ['-c', "$dir/m.conf", '-u', 'postfix']);
+# The protocol floor: a milter negotiating the same steps that answers "continue" at once.
+my $null = $sb->milter(bin => $sb->build . '/bench/null_milter', name => 'null', args => ['-e']);
+chmod 0666, $null->{path};
 my $pf = $sb->postfix(name => 'a', addr => '127.0.0.2', domains => ['a.mssante.test'],
     submission => { args => ['milter_macro_daemon_name=ORIGINATING'] },
     main => { default_transport => 'discard:', relay_transport => 'discard:', milter_protocol => 6,
@@ -66,6 +69,7 @@ my %setting = (
     none   => { smtpd_milters => '', smtpd_relay_restrictions => 'permit_mynetworks, reject' },
     milter => { smtpd_milters => $m->{socket}, smtpd_relay_restrictions => 'permit_mynetworks, reject' },
     map    => { smtpd_milters => '', smtpd_relay_restrictions => "check_recipient_access hash:$dir/domains, reject" },
+    null   => { smtpd_milters => $null->{socket}, smtpd_relay_restrictions => 'permit_mynetworks, reject' },
 );
 # cpu - user+system seconds of a process so far
 sub cpu {
@@ -77,22 +81,23 @@ sub cpu {
 # run - best msg/s of two rounds for each setting; -d reuses connections
 my %rate;
 my $sent = 0;
-my $milter_cpu = 0;
+my ($milter_cpu, $null_cpu) = (0, 0);
 for my $reuse ('', '-d') {
     for my $round (1 .. 2) {
-        for my $k (qw(none milter map)) {
+        for my $k (qw(none milter map null)) {
             my $s = $setting{$k};
             Sandbox::run('postconf', '-c', $pf->{config_dir}, '-e', map { "$_=$s->{$_}" } sort keys %$s);
             Sandbox::run('postfix', '-c', $pf->{config_dir}, 'reload');
             sleep 1;
             $sb->postqueue_empty($pf, 60);
-            my $c0 = cpu($m->{pid});
+            my ($c0, $n0) = (cpu($m->{pid}), cpu($null->{pid}));
             my $t = time;
             my $r = qx{smtp-source $reuse -s 10 -m $MESSAGES -l 2048 -f jean.dupont\@a.mssante.test -t dr.x\@medecin.mssante.fr 127.0.0.2:$pf->{submission_port} 2>&1};
             my $dt = time - $t;
             die "bench: smtp-source failed ($k): $r\n" if $?;
             $sent += $MESSAGES;
             $milter_cpu = (cpu($m->{pid}) - $c0) / $MESSAGES if $k eq 'milter' && !$reuse;
+            $null_cpu = (cpu($null->{pid}) - $n0) / $MESSAGES if $k eq 'null' && !$reuse;
             my $rate = $MESSAGES / $dt;
             $rate{"$k$reuse"} = $rate if !$rate{"$k$reuse"} || $rate > $rate{"$k$reuse"};
         }
@@ -106,4 +111,8 @@ printf "Postfix, %d msgs, 10 sessions, a connection per message (best of 2)\t%.0
     $MESSAGES, $rate{milter}, $rate{map}, $rate{none};
 printf "Postfix, %d msgs, 10 sessions, connections reused (best of 2)\t%.0f msg/s\t%.0f msg/s (hash map)\t%.0f msg/s (no check)\t>= 0.90 x map\n",
     $MESSAGES, $rate{'milter-d'}, $rate{'map-d'}, $rate{'none-d'};
-printf "milter-whitelist CPU per message\t%.0f us\t-\t-\t-\n", $milter_cpu * 1e6;
+printf "Postfix, %d msgs, 10 sessions, a connection per message: null milter (protocol floor)\t%.0f msg/s\t%.0f msg/s (hash map)\t%.0f msg/s (no check)\t-\n",
+    $MESSAGES, $rate{null}, $rate{map}, $rate{none};
+printf "Postfix, %d msgs, 10 sessions, connections reused: null milter (protocol floor)\t%.0f msg/s\t%.0f msg/s (hash map)\t%.0f msg/s (no check)\t-\n",
+    $MESSAGES, $rate{'null-d'}, $rate{'map-d'}, $rate{'none-d'};
+printf "milter-whitelist CPU per message vs the null milter\t%.0f us\t%.0f us\t-\t-\n", $milter_cpu * 1e6, $null_cpu * 1e6;
