@@ -60,7 +60,7 @@ PLUGIN_LDFLAGS = -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 # the stamp changes only when the flags do.
 FLAGS_STAMP := $(B)/.flags
 
-.PHONY: all check test deps install bench demo clean
+.PHONY: all check test deps install bench demo clean format
 all:
 
 include lib/lib.mk
@@ -101,6 +101,11 @@ check:
 
 deps:
 	@sh mk/deps.sh
+
+# The layout of .clang-format, on the directories that follow it.
+FORMATTED := lib milter-smime milter-whitelist
+format:
+	clang-format -i $(wildcard $(addsuffix /*.[ch],$(FORMATTED)))
 
 demo:
 	@sh mk/deps.sh

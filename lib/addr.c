@@ -16,9 +16,9 @@
 #include "mymalloc.h"
 #include "strlist.h"
 
-#define LOCAL_MAX   64
-#define DOMAIN_MAX  253
-#define LABEL_MAX   63
+#define LOCAL_MAX  64
+#define DOMAIN_MAX 253
+#define LABEL_MAX  63
 
 /* utf8_valid - strict UTF-8 check (RFC 3629: no overlongs, no surrogates) */
 int utf8_valid(const char *str, size_t len)
@@ -27,15 +27,25 @@ int utf8_valid(const char *str, size_t len)
 
     while (s < e) {
         unsigned c = *s++;
-        int     n;
+        int n;
         unsigned min, cp;
 
         if (c < 0x80)
             continue;
-        if ((c & 0xE0) == 0xC0) { n = 1; min = 0x80; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { n = 2; min = 0x800; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { n = 3; min = 0x10000; cp = c & 0x07; }
-        else return 0;
+        if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            min = 0x80;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            min = 0x800;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            min = 0x10000;
+            cp = c & 0x07;
+        } else
+            return 0;
         if (e - s < n)
             return 0;
         while (n-- > 0) {
@@ -52,7 +62,7 @@ int utf8_valid(const char *str, size_t len)
 /* ascii_domain_ok - LDH rules on a lower-case ASCII domain */
 static int ascii_domain_ok(const char *d, const char **why)
 {
-    size_t  len = strlen(d), label = 0;
+    size_t len = strlen(d), label = 0;
 
     if (len == 0) {
         *why = "empty domain";
@@ -94,11 +104,11 @@ static int ascii_domain_ok(const char *d, const char **why)
 }
 
 /* domain_canon - canonical lower-case A-label form of a domain */
-char   *domain_canon(const char *in, const char **why)
+char *domain_canon(const char *in, const char **why)
 {
-    size_t  len = strlen(in);
-    char   *out;
-    int     ascii = 1;
+    size_t len = strlen(in);
+    char *out;
+    int ascii = 1;
 
     if (len > 0 && in[len - 1] == '.')
         len--;
@@ -116,15 +126,14 @@ char   *domain_canon(const char *in, const char **why)
     if (ascii) {
         out = xstrndup(in, len);
     } else {
-        char   *tmp = xstrndup(in, len), *alabel = NULL;
+        char *tmp = xstrndup(in, len), *alabel = NULL;
 
         if (!utf8_valid(tmp, len)) {
             free(tmp);
             *why = "domain is not valid UTF-8";
             return NULL;
         }
-        if (idn2_to_ascii_8z(tmp, &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT)
-            != IDN2_OK) {
+        if (idn2_to_ascii_8z(tmp, &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK) {
             free(tmp);
             *why = "domain is not a valid internationalised name";
             return NULL;
@@ -199,7 +208,7 @@ static int local_ok(const char *l, size_t len, const char **why)
 int addr_parse(const char *in, struct addr *out, const char **why)
 {
     const char *s = in, *e, *at;
-    char   *local;
+    char *local;
 
     memset(out, 0, sizeof(*out));
     while (*s == ' ' || *s == '\t')
@@ -223,7 +232,7 @@ int addr_parse(const char *in, struct addr *out, const char **why)
         return -1;
     }
     for (at = e - 1; at >= s && *at != '@'; at--)
-         /* void */ ;
+        /* void */;
     if (at < s) {
         *why = "no @ in address";
         return -1;
@@ -231,7 +240,7 @@ int addr_parse(const char *in, struct addr *out, const char **why)
     if (!local_ok(s, (size_t) (at - s), why))
         return -1;
     {
-        char   *dom = xstrndup(at + 1, (size_t) (e - at - 1));
+        char *dom = xstrndup(at + 1, (size_t) (e - at - 1));
 
         out->domain = domain_canon(dom, why);
         free(dom);
@@ -257,14 +266,14 @@ void addr_free(struct addr *a)
 
 /* canon_list - each item of value through canon (domain_list, address_list) */
 static char **canon_list(const char *value, const char *key, char **err,
-                         char *(*canon) (const char *, const char **))
+                         char *(*canon)(const char *, const char **) )
 {
-    char  **raw = strlist_split(value, " ,\t"), **out = xcalloc(1, sizeof(char *));
+    char **raw = strlist_split(value, " ,\t"), **out = xcalloc(1, sizeof(char *));
     const char *why;
-    size_t  n = 0, cap = 1;
+    size_t n = 0, cap = 1;
 
     for (size_t i = 0; raw[i]; i++) {
-        char   *d = canon(raw[i], &why);
+        char *d = canon(raw[i], &why);
 
         if (d == NULL) {
             *err = xasprintf("key \"%s\": \"%s\": %s", key, raw[i], why);
@@ -279,16 +288,16 @@ static char **canon_list(const char *value, const char *key, char **err,
 }
 
 /* domain_list - a setting's domains, canonical; NULL and *err on a bad one */
-char  **domain_list(const char *value, const char *key, char **err)
+char **domain_list(const char *value, const char *key, char **err)
 {
     return canon_list(value, key, err, domain_canon);
 }
 
 /* address_canon - an address as a list key (domain canonical); NULL and *why */
-char   *address_canon(const char *in, const char **why)
+char *address_canon(const char *in, const char **why)
 {
     struct addr a;
-    char   *key;
+    char *key;
 
     if (addr_parse(in, &a, why) < 0)
         return NULL;
@@ -298,7 +307,7 @@ char   *address_canon(const char *in, const char **why)
 }
 
 /* address_list - a setting's addresses as keys; NULL and *err on a bad one */
-char  **address_list(const char *value, const char *key, char **err)
+char **address_list(const char *value, const char *key, char **err)
 {
     return canon_list(value, key, err, address_canon);
 }

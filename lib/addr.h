@@ -11,37 +11,37 @@
 #define MSSANTE_ADDR_H
 
 struct addr {
-    char   *local;              /* as written, without quotes removed */
-    char   *domain;             /* canonical: lower case A-labels */
-    char   *key;                /* folded "local@domain" for lookups */
+    char *local;  /* as written, without quotes removed */
+    char *domain; /* canonical: lower case A-labels */
+    char *key;    /* folded "local@domain" for lookups */
 };
 
 /*
  * addr_parse - split and check an address ("a@b", "<a@b>", " a@b ");
  * 0 on success, -1 with *why set to a static reason on garbage.
  */
-int     addr_parse(const char *in, struct addr *out, const char **why);
-void    addr_free(struct addr *a);
+int addr_parse(const char *in, struct addr *out, const char **why);
+void addr_free(struct addr *a);
 
 /* domain_canon - canonical form of a domain name, or NULL and *why */
-char   *domain_canon(const char *in, const char **why);
+char *domain_canon(const char *in, const char **why);
 
 /*
  * domain_list - the canonical domains of a configuration value (space or
  * comma separated); NULL and *err naming key on a bad one. Free with strlist_free.
  */
-char  **domain_list(const char *value, const char *key, char **err);
+char **domain_list(const char *value, const char *key, char **err);
 
 /* address_canon - the key ("local@domain", folded) of one address, or NULL and *why */
-char   *address_canon(const char *in, const char **why);
+char *address_canon(const char *in, const char **why);
 
 /*
  * address_list - the address keys (struct addr .key) of a configuration
  * value, the same way; NULL and *err naming key on a bad one.
  */
-char  **address_list(const char *value, const char *key, char **err);
+char **address_list(const char *value, const char *key, char **err);
 
 /* utf8_valid - whether len bytes are well-formed UTF-8 (no overlongs) */
-int     utf8_valid(const char *s, size_t len);
+int utf8_valid(const char *s, size_t len);
 
 #endif

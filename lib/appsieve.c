@@ -20,7 +20,7 @@
 #include "mymalloc.h"
 #include "pgutil.h"
 
-#define APP_SIEVE_MAX  (1024 * 1024)
+#define APP_SIEVE_MAX (1024 * 1024)
 
 /* plain - whether an address can stand in a Sieve string as it is */
 static int plain(const char *s)
@@ -35,16 +35,16 @@ static int plain(const char *s)
 int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
 {
     PGresult *res;
-    char   *buf = NULL, *tmp;
-    size_t  len = 0;
-    FILE   *fp;
-    long    n = 0, skipped = 0;
-    int     fd, written, ret = -1;
+    char *buf = NULL, *tmp;
+    size_t len = 0;
+    FILE *fp;
+    long n = 0, skipped = 0;
+    int fd, written, ret = -1;
 
     res = PQexec(conn, "SELECT address FROM bal WHERE bal_type = 'APP'"
-                 " UNION SELECT address FROM annuaire_bal WHERE bal_type = 'APP' ORDER BY 1");
+                       " UNION SELECT address FROM annuaire_bal WHERE bal_type = 'APP' ORDER BY 1");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char   *why = pgu_error(conn);
+        char *why = pgu_error(conn);
 
         *err = xasprintf("%s not written: reading the APP BALs: %s", path, why);
         free(why);
@@ -53,10 +53,12 @@ int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
     }
     if ((fp = open_memstream(&buf, &len)) == NULL)
         msg_fatal("open_memstream: %m");
-    fprintf(fp, "# %s - written by mssante-admin and annuaire-sync: do not edit.\n"
+    fprintf(fp,
+            "# %s - written by mssante-admin and annuaire-sync: do not edit.\n"
             "# The APP (software) BALs, ours and the directory's: no automatic reply\n"
             "# to them (dovecot-sieve.conf runs this before each user's script).\n"
-            "require [\"envelope\", \"editheader\"];\n", path);
+            "require [\"envelope\", \"editheader\"];\n",
+            path);
     for (int i = 0; i < PQntuples(res); i++) {
         const char *a = PQgetvalue(res, i, 0);
 
@@ -67,13 +69,15 @@ int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
         fprintf(fp, "%s\"%s\"", n++ ? ",\n    " : "if envelope :is \"from\" [\n    ", a);
     }
     if (n)
-        fprintf(fp, "\n] {\n    addheader :last \"Auto-Submitted\" \"auto-generated; mssante-guard=yes\";\n}\n");
+        fprintf(fp,
+                "\n] {\n    addheader :last \"Auto-Submitted\" \"auto-generated; mssante-guard=yes\";\n}\n");
     PQclear(res);
     if (fclose(fp) != 0)
         msg_fatal("open_memstream: %m");
     if (len > APP_SIEVE_MAX) {
         *err = xasprintf("%s not written: %ld addresses make %zu bytes, more than Pigeonhole's "
-                         "sieve_max_script_size (1 MB)", path, n, len);
+                         "sieve_max_script_size (1 MB)",
+                         path, n, len);
         free(buf);
         return -1;
     }
@@ -89,12 +93,12 @@ int app_senders_write(PGconn *conn, const char *path, long *count, char **err)
     } else {
         fsync_dir(path);
         if (skipped)
-            msg_warn("%s: %ld APP address(es) with characters a Sieve string cannot hold left out",
-                     path, skipped);
+            msg_warn("%s: %ld APP address(es) with characters a Sieve string cannot hold left out", path,
+                     skipped);
         *count = n;
         ret = 0;
     }
-    unlink(tmp);                        /* after a rename, this removes nothing */
+    unlink(tmp); /* after a rename, this removes nothing */
     free(tmp);
     free(buf);
     return ret;

@@ -14,6 +14,6 @@
  * the old one, so Dovecot never reads half of it); the number of addresses
  * in *count. -1 and *err (naming path) when nothing was replaced.
  */
-int     app_senders_write(PGconn *conn, const char *path, long *count, char **err);
+int app_senders_write(PGconn *conn, const char *path, long *count, char **err);
 
 #endif

@@ -25,9 +25,9 @@
 
 /* One connection and what has come in of it. */
 struct conn {
-    int     fd;
-    char    buf[LINE_MAX_BYTES];
-    size_t  len;
+    int fd;
+    char buf[LINE_MAX_BYTES];
+    size_t len;
     struct timespec deadline;
 };
 
@@ -35,7 +35,7 @@ struct conn {
 static int ms_left(const struct conn *c)
 {
     struct timespec now;
-    long    ms;
+    long ms;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (c->deadline.tv_sec - now.tv_sec) * 1000 + (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
@@ -64,7 +64,7 @@ static int write_all(struct conn *c, const char *s, size_t len)
  */
 static char *read_line(struct conn *c, size_t *consumed)
 {
-    char   *nl;
+    char *nl;
 
     /* Drop the line returned last time. */
     if (*consumed > 0) {
@@ -75,7 +75,7 @@ static char *read_line(struct conn *c, size_t *consumed)
     while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         ssize_t n;
-        int     r;
+        int r;
 
         if (c->len >= sizeof(c->buf) - 1)
             return NULL;
@@ -97,7 +97,7 @@ static char *read_line(struct conn *c, size_t *consumed)
 /* unescape - Dovecot's tab escaping (\001 then 1, t, r, n or 0), malloc'd */
 static char *unescape(const char *s)
 {
-    char   *out = xmalloc(strlen(s) + 1), *o = out;
+    char *out = xmalloc(strlen(s) + 1), *o = out;
 
     for (; *s; s++) {
         if (*s != '\001' || s[1] == '\0') {
@@ -128,7 +128,7 @@ static char *unescape(const char *s)
 /* parse_reply - "OK|FAIL \t id \t key=value..." into *r; -1 if it is neither */
 static int parse_reply(char *line, struct authc_reply *r)
 {
-    char   *save = NULL, *tok = strtok_r(line, "\t", &save);
+    char *save = NULL, *tok = strtok_r(line, "\t", &save);
 
     if (tok == NULL)
         return -1;
@@ -138,13 +138,14 @@ static int parse_reply(char *line, struct authc_reply *r)
         r->status = AUTHC_FAIL;
     else
         return -1;
-    (void) strtok_r(NULL, "\t", &save);         /* the request id: one request */
+    (void) strtok_r(NULL, "\t", &save); /* the request id: one request */
     while ((tok = strtok_r(NULL, "\t", &save)) != NULL) {
-        char  **slot = strncmp(tok, "user=", 5) == 0 ? &r->user
-            : strncmp(tok, "code=", 5) == 0 ? &r->code
-            : strncmp(tok, "reason=", 7) == 0 ? &r->reason
-            : strncmp(tok, "mssante_outcome=", 16) == 0 ? &r->outcome
-            : strncmp(tok, "mssante_login=", 14) == 0 ? &r->login : NULL;
+        char **slot = strncmp(tok, "user=", 5) == 0               ? &r->user
+                      : strncmp(tok, "code=", 5) == 0             ? &r->code
+                      : strncmp(tok, "reason=", 7) == 0           ? &r->reason
+                      : strncmp(tok, "mssante_outcome=", 16) == 0 ? &r->outcome
+                      : strncmp(tok, "mssante_login=", 14) == 0   ? &r->login
+                                                                  : NULL;
 
         if (slot != NULL && *slot == NULL)
             *slot = unescape(strchr(tok, '=') + 1);
@@ -157,9 +158,9 @@ static int parse_reply(char *line, struct authc_reply *r)
 /* plain_response - base64 of "\0user\0password"; malloc'd, wiped by the caller */
 static char *plain_response(const char *user, const char *password, size_t *len)
 {
-    size_t  ulen = strlen(user), plen = strlen(password), rlen = ulen + plen + 2;
+    size_t ulen = strlen(user), plen = strlen(password), rlen = ulen + plen + 2;
     unsigned char *raw = xmalloc(rlen);
-    char   *b64 = xmalloc(4 * ((rlen + 2) / 3) + 1);
+    char *b64 = xmalloc(4 * ((rlen + 2) / 3) + 1);
 
     raw[0] = '\0';
     memcpy(raw + 1, user, ulen);
@@ -184,14 +185,13 @@ int authc_plain(const char *path, const char *service, const char *user, const c
 }
 
 int authc_plain_fwd(const char *path, const char *service, const char *user, const char *password,
-                    const char *rip, const char *forward, int timeout, struct authc_reply *reply,
-                    char **err)
+                    const char *rip, const char *forward, int timeout, struct authc_reply *reply, char **err)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct conn c = {.fd = -1};
-    size_t  consumed = 0, b64len = 0;
-    char   *line, *b64 = NULL, *req = NULL, hello[64];
-    int     done = 0, ret = -1;
+    size_t consumed = 0, b64len = 0;
+    char *line, *b64 = NULL, *req = NULL, hello[64];
+    int done = 0, ret = -1;
 
     memset(reply, 0, sizeof(*reply));
     *err = NULL;
@@ -206,8 +206,8 @@ int authc_plain_fwd(const char *path, const char *service, const char *user, con
     strcpy(sun.sun_path, path);
     clock_gettime(CLOCK_MONOTONIC, &c.deadline);
     c.deadline.tv_sec += timeout;
-    if ((c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
-        || connect(c.fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+    if ((c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(c.fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
         *err = xasprintf("connect to %s: %s", path, strerror(errno));
         goto out;
     }
@@ -225,9 +225,8 @@ int authc_plain_fwd(const char *path, const char *service, const char *user, con
     if (!done)
         goto lost;
     b64 = plain_response(user, password, &b64len);
-    req = xasprintf("AUTH\t1\tPLAIN\tservice=%s%s%s%s%s\tsecured\tresp=%s\n", service,
-                    rip ? "\trip=" : "", rip ? rip : "", forward ? "\tforward_fields=" : "",
-                    forward ? forward : "", b64);
+    req = xasprintf("AUTH\t1\tPLAIN\tservice=%s%s%s%s%s\tsecured\tresp=%s\n", service, rip ? "\trip=" : "",
+                    rip ? rip : "", forward ? "\tforward_fields=" : "", forward ? forward : "", b64);
     if (write_all(&c, req, strlen(req)) < 0)
         goto lost;
     if ((line = read_line(&c, &consumed)) == NULL)

@@ -14,7 +14,7 @@
 /* buf_reserve - room for n more bytes and the NUL, by doubling */
 void buf_reserve(struct buf *b, size_t n)
 {
-    size_t  cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : 64;
 
     if (b->len + n + 1 <= b->cap)
         return;
@@ -43,7 +43,7 @@ void buf_puts(struct buf *b, const char *s)
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
-    int     n;
+    int n;
 
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);

@@ -20,9 +20,9 @@
 /* One converted value, waiting to be stored. */
 struct cfg_value {
     struct cfg_param *param;
-    char   *str;
-    long    num;
-    char   *origin;
+    char *str;
+    long num;
+    char *origin;
 };
 
 /* find - the entry of a name, alias entries included */
@@ -48,15 +48,15 @@ static struct cfg_param *lookup_warn(struct cfg_param *table, const char *name, 
     struct cfg_param *p = cfg_lookup(table, name);
 
     if (p && strcmp(p->name, name) != 0)
-        msg_warn("%s: key \"%s\" is the former name of \"%s\": still accepted, rename it",
-                 where, name, p->name);
+        msg_warn("%s: key \"%s\" is the former name of \"%s\": still accepted, rename it", where, name,
+                 p->name);
     return p;
 }
 
 /* trim - remove leading and trailing white space in place */
 static char *trim(char *s)
 {
-    char   *e;
+    char *e;
 
     while (isspace((unsigned char) *s))
         s++;
@@ -67,11 +67,11 @@ static char *trim(char *s)
 }
 
 /* convert - turn the text of one value into its typed form */
-static int convert(struct cfg_param *p, const char *text, const char *where,
-                   struct cfg_value *out, char **err)
+static int convert(struct cfg_param *p, const char *text, const char *where, struct cfg_value *out,
+                   char **err)
 {
-    char   *end;
-    long    mult = 1;
+    char *end;
+    long mult = 1;
     const char *kind = p->type == CFG_TIME ? "time (number with s, m, h or d)" : "number";
 
     out->param = p;
@@ -82,15 +82,14 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
         out->str = xstrdup(text);
         return 0;
     case CFG_BOOL:
-        if (!strcasecmp(text, "yes") || !strcasecmp(text, "true")
-            || !strcasecmp(text, "on") || !strcmp(text, "1"))
+        if (!strcasecmp(text, "yes") || !strcasecmp(text, "true") || !strcasecmp(text, "on") ||
+            !strcmp(text, "1"))
             out->num = 1;
-        else if (!strcasecmp(text, "no") || !strcasecmp(text, "false")
-                 || !strcasecmp(text, "off") || !strcmp(text, "0"))
+        else if (!strcasecmp(text, "no") || !strcasecmp(text, "false") || !strcasecmp(text, "off") ||
+                 !strcmp(text, "0"))
             out->num = 0;
         else {
-            *err = xasprintf("%s: key \"%s\": bad boolean \"%s\" (use yes or no)",
-                             where, p->name, text);
+            *err = xasprintf("%s: key \"%s\": bad boolean \"%s\" (use yes or no)", where, p->name, text);
             return -1;
         }
         return 0;
@@ -104,11 +103,24 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
         }
         if (p->type == CFG_TIME && *end && end[1] == 0) {
             switch (*end) {
-            case 's': mult = 1; end++; break;
-            case 'm': mult = 60; end++; break;
-            case 'h': mult = 3600; end++; break;
-            case 'd': mult = 86400; end++; break;
-            default: break;
+            case 's':
+                mult = 1;
+                end++;
+                break;
+            case 'm':
+                mult = 60;
+                end++;
+                break;
+            case 'h':
+                mult = 3600;
+                end++;
+                break;
+            case 'd':
+                mult = 86400;
+                end++;
+                break;
+            default:
+                break;
             }
         }
         if (*end) {
@@ -121,13 +133,12 @@ static int convert(struct cfg_param *p, const char *text, const char *where,
         }
         out->num *= mult;
         if (out->num < p->min || out->num > p->max) {
-            *err = xasprintf("%s: key \"%s\": value \"%s\" is out of range %ld..%ld%s",
-                             where, p->name, text, p->min, p->max,
-                             p->type == CFG_TIME ? " seconds" : "");
+            *err = xasprintf("%s: key \"%s\": value \"%s\" is out of range %ld..%ld%s", where, p->name, text,
+                             p->min, p->max, p->type == CFG_TIME ? " seconds" : "");
             return -1;
         }
         return 0;
-    case CFG_ALIAS:                     /* cfg_lookup never returns one */
+    case CFG_ALIAS: /* cfg_lookup never returns one */
         break;
     }
     *err = xasprintf("%s: key \"%s\": unsupported type", where, p->name);
@@ -185,8 +196,8 @@ int cfg_set(struct cfg_param *table, const char *assignment, char **err)
     const char *eq = strchr(assignment, '=');
     struct cfg_param *p;
     struct cfg_value v;
-    char   *key, *val;
-    int     ret = -1;
+    char *key, *val;
+    int ret = -1;
 
     if (eq == NULL) {
         *err = xasprintf("-o %s: expected key=value", assignment);
@@ -209,11 +220,11 @@ int cfg_set(struct cfg_param *table, const char *assignment, char **err)
 /* cfg_load_file - parse, check, then store every assignment of a file */
 int cfg_load_file(struct cfg_param *table, const char *path, char **err)
 {
-    FILE   *fp;
-    char   *line = NULL, *pending = NULL;
-    size_t  cap = 0, nvals = 0, vals_cap = 0, lineno = 0, pending_line = 0;
+    FILE *fp;
+    char *line = NULL, *pending = NULL;
+    size_t cap = 0, nvals = 0, vals_cap = 0, lineno = 0, pending_line = 0;
     struct cfg_value *vals = NULL;
-    int     ret = 0;
+    int ret = 0;
 
     if ((fp = fopen(path, "r")) == NULL) {
         *err = xasprintf("%s: cannot open: %s", path, strerror(errno));
@@ -226,7 +237,7 @@ int cfg_load_file(struct cfg_param *table, const char *path, char **err)
      */
     for (;;) {
         ssize_t len = getline(&line, &cap, fp);
-        int     cont = 0;
+        int cont = 0;
 
         if (len >= 0) {
             lineno++;
@@ -235,35 +246,33 @@ int cfg_load_file(struct cfg_param *table, const char *path, char **err)
                 ret = -1;
                 break;
             }
-            char   *t = trim(line);
+            char *t = trim(line);
             if (*t == '#' || *t == 0)
                 continue;
             cont = isspace((unsigned char) line[0]);
             if (cont && pending) {
-                char   *joined = xasprintf("%s %s", pending, t);
+                char *joined = xasprintf("%s %s", pending, t);
                 free(pending);
                 pending = joined;
                 continue;
             }
             if (cont) {
-                *err = xasprintf("%s:%zu: continuation line without a key before it",
-                                 path, lineno);
+                *err = xasprintf("%s:%zu: continuation line without a key before it", path, lineno);
                 ret = -1;
                 break;
             }
         }
         if (pending) {
-            char   *where = xasprintf("%s:%zu", path, pending_line);
-            char   *eq = strchr(pending, '=');
+            char *where = xasprintf("%s:%zu", path, pending_line);
+            char *eq = strchr(pending, '=');
             struct cfg_param *p;
 
             if (eq == NULL) {
-                *err = xasprintf("%s: expected \"key = value\", found \"%.60s\"",
-                                 where, pending);
+                *err = xasprintf("%s: expected \"key = value\", found \"%.60s\"", where, pending);
                 ret = -1;
             } else {
                 *eq = 0;
-                char   *key = trim(pending), *val = trim(eq + 1);
+                char *key = trim(pending), *val = trim(eq + 1);
 
                 if (*key == 0) {
                     *err = xasprintf("%s: missing key before \"=\"", where);
@@ -313,9 +322,9 @@ int cfg_load_file(struct cfg_param *table, const char *path, char **err)
  */
 static char *mask_password(const char *value)
 {
-    size_t  len = value ? strlen(value) : 0;
-    char   *out, *p, *end, *colon;
-    size_t  n = 0;
+    size_t len = value ? strlen(value) : 0;
+    char *out, *p, *end, *colon;
+    size_t n = 0;
 
     /* Each password becomes "*****": room for that per occurrence. */
     for (p = value ? strstr(value, "password=") : NULL; p; p = strstr(p + 1, "password="))
@@ -351,8 +360,9 @@ void cfg_print(FILE *fp, const struct cfg_param *table, int explicit_only)
         switch (p->type) {
         case CFG_STR: {
             const char *v = *(char **) p->target;
-            char   *s = (strstr(p->name, "api_key") || strstr(p->name, "password")) && v && *v
-                ? xstrdup("*****") : mask_password(v);
+            char *s = (strstr(p->name, "api_key") || strstr(p->name, "password")) && v && *v
+                          ? xstrdup("*****")
+                          : mask_password(v);
             fprintf(fp, "%s = %s\n", p->name, s);
             free(s);
             break;

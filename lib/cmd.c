@@ -36,22 +36,33 @@ void cmd_init(struct cmd_common *c, int argc, char **argv)
 int cmd_option(struct cmd_common *c, int ch, const char *arg)
 {
     switch (ch) {
-    case 'c': c->conf = arg; return 1;
-    case 'o': c->overrides[c->noverrides++] = (char *) arg; return 1;
-    case 'n': c->print_config = 1; return 1;
-    case 'h': c->help = 1; return 1;
-    case CMD_OPT_DB: c->db = arg; return 1;
+    case 'c':
+        c->conf = arg;
+        return 1;
+    case 'o':
+        c->overrides[c->noverrides++] = (char *) arg;
+        return 1;
+    case 'n':
+        c->print_config = 1;
+        return 1;
+    case 'h':
+        c->help = 1;
+        return 1;
+    case CMD_OPT_DB:
+        c->db = arg;
+        return 1;
     case 'V':
         printf("%s %s\n", msg_progname(), MSSANTE_VERSION);
         exit(0);
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
 /* cmd_load - establish the settings; -n prints them and exits */
 void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
 {
-    char   *err;
+    char *err;
 
     if (c->help) {
         usage(stdout);
@@ -59,7 +70,7 @@ void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
     }
     if (params_load(c->conf, c->overrides, c->noverrides, &err) < 0)
         msg_fatal("%s", err);
-    free(c->overrides);                 /* applied: the settings hold copies */
+    free(c->overrides); /* applied: the settings hold copies */
     c->overrides = NULL;
     c->noverrides = 0;
     if (c->db) {
@@ -79,8 +90,8 @@ void cmd_load(struct cmd_common *c, void (*usage)(FILE *))
 /* fsync_dir - make a rename in a directory durable */
 int fsync_dir(const char *path)
 {
-    char   *copy = xstrdup(path);
-    int     fd = open(dirname(copy), O_RDONLY | O_DIRECTORY), ret = -1;
+    char *copy = xstrdup(path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY), ret = -1;
 
     free(copy);
     if (fd >= 0) {

@@ -25,29 +25,57 @@ static const struct {
     const char *name;
     const char *canon;
 } dn_types[] = {
-    {"cn", "CN"}, {"commonname", "CN"}, {"2.5.4.3", "CN"},
-    {"ou", "OU"}, {"organizationalunitname", "OU"}, {"2.5.4.11", "OU"},
-    {"o", "O"}, {"organizationname", "O"}, {"2.5.4.10", "O"},
-    {"st", "ST"}, {"s", "ST"}, {"stateorprovincename", "ST"}, {"2.5.4.8", "ST"},
-    {"l", "L"}, {"localityname", "L"}, {"2.5.4.7", "L"},
-    {"c", "C"}, {"countryname", "C"}, {"2.5.4.6", "C"},
-    {"street", "STREET"}, {"streetaddress", "STREET"}, {"2.5.4.9", "STREET"},
-    {"dc", "DC"}, {"domaincomponent", "DC"}, {"0.9.2342.19200300.100.1.25", "DC"},
-    {"uid", "UID"}, {"userid", "UID"}, {"0.9.2342.19200300.100.1.1", "UID"},
-    {"e", "EMAILADDRESS"}, {"email", "EMAILADDRESS"}, {"emailaddress", "EMAILADDRESS"},
+    {"cn", "CN"},
+    {"commonname", "CN"},
+    {"2.5.4.3", "CN"},
+    {"ou", "OU"},
+    {"organizationalunitname", "OU"},
+    {"2.5.4.11", "OU"},
+    {"o", "O"},
+    {"organizationname", "O"},
+    {"2.5.4.10", "O"},
+    {"st", "ST"},
+    {"s", "ST"},
+    {"stateorprovincename", "ST"},
+    {"2.5.4.8", "ST"},
+    {"l", "L"},
+    {"localityname", "L"},
+    {"2.5.4.7", "L"},
+    {"c", "C"},
+    {"countryname", "C"},
+    {"2.5.4.6", "C"},
+    {"street", "STREET"},
+    {"streetaddress", "STREET"},
+    {"2.5.4.9", "STREET"},
+    {"dc", "DC"},
+    {"domaincomponent", "DC"},
+    {"0.9.2342.19200300.100.1.25", "DC"},
+    {"uid", "UID"},
+    {"userid", "UID"},
+    {"0.9.2342.19200300.100.1.1", "UID"},
+    {"e", "EMAILADDRESS"},
+    {"email", "EMAILADDRESS"},
+    {"emailaddress", "EMAILADDRESS"},
     {"1.2.840.113549.1.9.1", "EMAILADDRESS"},
-    {"serialnumber", "SERIALNUMBER"}, {"2.5.4.5", "SERIALNUMBER"},
-    {"sn", "SN"}, {"surname", "SN"}, {"2.5.4.4", "SN"},
-    {"gn", "GN"}, {"givenname", "GN"}, {"2.5.4.42", "GN"},
-    {"title", "TITLE"}, {"2.5.4.12", "TITLE"},
-    {"organizationidentifier", "ORGANIZATIONIDENTIFIER"}, {"2.5.4.97", "ORGANIZATIONIDENTIFIER"},
+    {"serialnumber", "SERIALNUMBER"},
+    {"2.5.4.5", "SERIALNUMBER"},
+    {"sn", "SN"},
+    {"surname", "SN"},
+    {"2.5.4.4", "SN"},
+    {"gn", "GN"},
+    {"givenname", "GN"},
+    {"2.5.4.42", "GN"},
+    {"title", "TITLE"},
+    {"2.5.4.12", "TITLE"},
+    {"organizationidentifier", "ORGANIZATIONIDENTIFIER"},
+    {"2.5.4.97", "ORGANIZATIONIDENTIFIER"},
 };
 
 /* canon_type - canonical attribute name, or NULL if not a valid type */
 static char *canon_type(const char *s, size_t len)
 {
-    char   *t = xstrndup(s, len);
-    int     alpha = isalpha((unsigned char) t[0]), ok = len > 0;
+    char *t = xstrndup(s, len);
+    int alpha = isalpha((unsigned char) t[0]), ok = len > 0;
 
     for (size_t i = 0; ok && i < len; i++) {
         unsigned char c = (unsigned char) t[i];
@@ -70,15 +98,14 @@ static char *canon_type(const char *s, size_t len)
 }
 
 /* dn_value_fold - NFKC case fold, trimmed, inner white space collapsed */
-char   *dn_value_fold(const char *value)
+char *dn_value_fold(const char *value)
 {
-    size_t  len = 0;
-    uint8_t *folded = u8_casefold((const uint8_t *) value, strlen(value), NULL,
-                                  UNINORM_NFKC, NULL, &len);
-    char   *out, *o;
-    int     space = 0;
+    size_t len = 0;
+    uint8_t *folded = u8_casefold((const uint8_t *) value, strlen(value), NULL, UNINORM_NFKC, NULL, &len);
+    char *out, *o;
+    int space = 0;
 
-    if (folded == NULL)                 /* invalid UTF-8: compare bytes */
+    if (folded == NULL) /* invalid UTF-8: compare bytes */
         folded = (uint8_t *) xstrdup(value), len = strlen(value);
     out = o = xmalloc(len + 1);
     for (size_t i = 0; i < len; i++) {
@@ -101,8 +128,8 @@ char   *dn_value_fold(const char *value)
 /* dn_value_match - compare two values after folding */
 int dn_value_match(const char *a, const char *b)
 {
-    char   *fa = dn_value_fold(a), *fb = dn_value_fold(b);
-    int     eq = strcmp(fa, fb) == 0;
+    char *fa = dn_value_fold(a), *fb = dn_value_fold(b);
+    int eq = strcmp(fa, fb) == 0;
 
     free(fa);
     free(fb);
@@ -123,8 +150,8 @@ static int hexval(int c)
 /* The parser state: text, position, and the separators of this syntax. */
 struct parser {
     const char *s;
-    size_t  pos;
-    const char *rdn_seps;       /* ",;" or "/" */
+    size_t pos;
+    const char *rdn_seps; /* ",;" or "/" */
 };
 
 /* skip_spaces - skip blanks at the parser's position */
@@ -141,11 +168,11 @@ static void skip_spaces(struct parser *p)
 static char *parse_value(struct parser *p, const char **why)
 {
     const char *s = p->s;
-    size_t  cap = strlen(s + p->pos) + 1, len = 0, keep = 0;
-    char   *v = xmalloc(cap);
+    size_t cap = strlen(s + p->pos) + 1, len = 0, keep = 0;
+    char *v = xmalloc(cap);
 
-    if (s[p->pos] == '#') {                     /* BER hexstring: kept as text */
-        size_t  start = p->pos++;
+    if (s[p->pos] == '#') { /* BER hexstring: kept as text */
+        size_t start = p->pos++;
 
         while (isxdigit((unsigned char) s[p->pos]))
             p->pos++;
@@ -159,10 +186,10 @@ static char *parse_value(struct parser *p, const char **why)
         skip_spaces(p);
         return v;
     }
-    if (s[p->pos] == '"') {                     /* RFC 1779 quoted value */
+    if (s[p->pos] == '"') { /* RFC 1779 quoted value */
         p->pos++;
         for (;;) {
-            char    c = s[p->pos];
+            char c = s[p->pos];
 
             if (c == 0) {
                 *why = "unterminated quoted value";
@@ -192,13 +219,13 @@ static char *parse_value(struct parser *p, const char **why)
         return v;
     }
     for (;;) {
-        char    c = s[p->pos];
+        char c = s[p->pos];
 
         if (c == 0 || strchr(p->rdn_seps, c) || c == '+')
             break;
         p->pos++;
         if (c == '\\') {
-            int     h1 = hexval((unsigned char) s[p->pos]), h2;
+            int h1 = hexval((unsigned char) s[p->pos]), h2;
 
             if (s[p->pos] == 0) {
                 *why = "escape at end of DN";
@@ -211,7 +238,7 @@ static char *parse_value(struct parser *p, const char **why)
             } else {
                 v[len++] = s[p->pos++];
             }
-            keep = len;                         /* an escaped space is kept */
+            keep = len; /* an escaped space is kept */
             continue;
         }
         /*
@@ -259,11 +286,11 @@ struct dn *dn_parse(const char *text, const char **why)
 {
     struct parser p = {text, 0, ",;"};
     struct dn *dn = xcalloc(1, sizeof(*dn));
-    size_t  rdn_cap = 0;
+    size_t rdn_cap = 0;
 
     while (text[p.pos] == ' ')
         p.pos++;
-    if (text[p.pos] == '/') {                   /* OpenSSL oneline */
+    if (text[p.pos] == '/') { /* OpenSSL oneline */
         p.rdn_seps = "/";
         p.pos++;
     }
@@ -273,7 +300,7 @@ struct dn *dn_parse(const char *text, const char **why)
     }
     for (;;) {
         struct dn_rdn *rdn;
-        size_t  ava_cap = 0;
+        size_t ava_cap = 0;
 
         dn->rdn = xgrow(dn->rdn, &rdn_cap, dn->n + 1, sizeof(*dn->rdn));
         rdn = dn->rdn + dn->n++;
@@ -281,13 +308,13 @@ struct dn *dn_parse(const char *text, const char **why)
         rdn->n = 0;
         for (;;) {
             struct dn_ava *ava;
-            size_t  start, end;
-            char   *type, *value;
+            size_t start, end;
+            char *type, *value;
 
             skip_spaces(&p);
             start = p.pos;
-            while (text[p.pos] && text[p.pos] != '=' && !strchr(p.rdn_seps, text[p.pos])
-                   && text[p.pos] != '+')
+            while (text[p.pos] && text[p.pos] != '=' && !strchr(p.rdn_seps, text[p.pos]) &&
+                   text[p.pos] != '+')
                 p.pos++;
             if (text[p.pos] != '=') {
                 *why = "attribute without '='";
@@ -329,11 +356,11 @@ struct dn *dn_parse(const char *text, const char **why)
         }
         if (text[p.pos] == 0)
             break;
-        p.pos++;                                /* an RDN separator */
+        p.pos++; /* an RDN separator */
         skip_spaces(&p);
         if (text[p.pos] == 0) {
             if (p.rdn_seps[0] == '/')
-                break;                          /* "/C=FR/" */
+                break; /* "/C=FR/" */
             *why = "DN ends with a separator";
             goto fail;
         }
@@ -353,11 +380,11 @@ static int rdn_equal(const struct dn_rdn *a, const struct dn_rdn *b)
     if (a->n != b->n || a->n > DN_MAX_AVA)
         return 0;
     for (size_t i = 0; i < a->n; i++) {
-        size_t  j;
+        size_t j;
 
         for (j = 0; j < b->n; j++) {
-            if (!used[j] && strcmp(a->ava[i].type, b->ava[j].type) == 0
-                && strcmp(a->ava[i].key, b->ava[j].key) == 0) {
+            if (!used[j] && strcmp(a->ava[i].type, b->ava[j].type) == 0 &&
+                strcmp(a->ava[i].key, b->ava[j].key) == 0) {
                 used[j] = 1;
                 break;
             }
@@ -371,23 +398,23 @@ static int rdn_equal(const struct dn_rdn *a, const struct dn_rdn *b)
 /* dn_equal - compare in written order, then with one side reversed */
 int dn_equal(const struct dn *a, const struct dn *b)
 {
-    size_t  i;
+    size_t i;
 
     if (a == NULL || b == NULL || a->n != b->n)
         return 0;
     for (i = 0; i < a->n && rdn_equal(a->rdn + i, b->rdn + i); i++)
-         /* void */ ;
+        /* void */;
     if (i == a->n)
         return 1;
     for (i = 0; i < a->n && rdn_equal(a->rdn + i, b->rdn + a->n - 1 - i); i++)
-         /* void */ ;
+        /* void */;
     return i == a->n;
 }
 
 /* dn_get - first value of a type, types named in any accepted spelling */
 const char *dn_get(const struct dn *dn, const char *type)
 {
-    char   *t = canon_type(type, strlen(type));
+    char *t = canon_type(type, strlen(type));
     const char *v = NULL;
 
     if (t == NULL)
@@ -401,18 +428,23 @@ const char *dn_get(const struct dn *dn, const char *type)
 }
 
 /* dn_format - RFC 4514 string, escaping what must be */
-char   *dn_format(const struct dn *dn)
+char *dn_format(const struct dn *dn)
 {
-    size_t  cap = 16, len = 0;
-    char   *out = xmalloc(cap);
+    size_t cap = 16, len = 0;
+    char *out = xmalloc(cap);
 
-#define PUT(c) do { if (len + 2 > cap) out = xrealloc(out, cap *= 2); out[len++] = (c); } while (0)
+#define PUT(c)                                                                                               \
+    do {                                                                                                     \
+        if (len + 2 > cap)                                                                                   \
+            out = xrealloc(out, cap *= 2);                                                                   \
+        out[len++] = (c);                                                                                    \
+    } while (0)
     for (size_t i = 0; i < dn->n; i++) {
         if (i)
             PUT(',');
         for (size_t j = 0; j < dn->rdn[i].n; j++) {
             const struct dn_ava *a = dn->rdn[i].ava + j;
-            size_t  vlen = strlen(a->value);
+            size_t vlen = strlen(a->value);
 
             if (j)
                 PUT('+');
@@ -420,10 +452,10 @@ char   *dn_format(const struct dn *dn)
                 PUT(*t);
             PUT('=');
             for (size_t k = 0; k < vlen; k++) {
-                char    c = a->value[k];
+                char c = a->value[k];
 
-                if (strchr(",+\"\\<>;=", c) || (k == 0 && (c == ' ' || c == '#'))
-                    || (k == vlen - 1 && c == ' '))
+                if (strchr(",+\"\\<>;=", c) || (k == 0 && (c == ' ' || c == '#')) ||
+                    (k == vlen - 1 && c == ' '))
                     PUT('\\');
                 PUT(c);
             }
@@ -435,11 +467,11 @@ char   *dn_format(const struct dn *dn)
 }
 
 /* dn_x509_text - an X509_NAME in the RFC 4514 form we compare */
-char   *dn_x509_text(const X509_NAME *name)
+char *dn_x509_text(const X509_NAME *name)
 {
-    BIO    *b = BIO_new(BIO_s_mem());
-    char   *data, *out;
-    long    n;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
 
     X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     n = BIO_get_mem_data(b, &data);

@@ -4,9 +4,9 @@
 #include "https.h"
 
 /* https_handle - a curl handle for an HTTPS URL: TLS verified, https only, our CA file if given */
-CURL   *https_handle(const char *url, const char *ca, char *errbuf)
+CURL *https_handle(const char *url, const char *ca, char *errbuf)
 {
-    CURL   *c = curl_easy_init();
+    CURL *c = curl_easy_init();
 
     if (c == NULL)
         return NULL;

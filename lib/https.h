@@ -12,6 +12,6 @@
  * system's CAs), HTTP errors as failures, reasons in errbuf
  * (CURL_ERROR_SIZE bytes). NULL when libcurl cannot start.
  */
-CURL   *https_handle(const char *url, const char *ca, char *errbuf);
+CURL *https_handle(const char *url, const char *ca, char *errbuf);
 
 #endif

@@ -37,7 +37,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 
-#define DSIG_NS "http://www.w3.org/2000/09/xmldsig#"
+#define DSIG_NS     "http://www.w3.org/2000/09/xmldsig#"
 #define LB_MAX_SIZE (64 * 1024 * 1024)
 
 static pthread_once_t lb_once = PTHREAD_ONCE_INIT;
@@ -46,22 +46,21 @@ static pthread_once_t lb_once = PTHREAD_ONCE_INIT;
  * xmlsec_error - xmlsec's own diagnostics go to the debug log: the caller
  * reports the reason that matters (bad signature, untrusted signer...).
  */
-static void xmlsec_error(const char *file, int line, const char *func, const char *obj,
-                         const char *subj, int reason, const char *msg)
+static void xmlsec_error(const char *file, int line, const char *func, const char *obj, const char *subj,
+                         int reason, const char *msg)
 {
     (void) file;
     (void) line;
     (void) subj;
-    msg_debug("xmlsec: %s: %s: reason %d: %s", func ? func : "?", obj ? obj : "?", reason,
-              msg ? msg : "");
+    msg_debug("xmlsec: %s: %s: reason %d: %s", func ? func : "?", obj ? obj : "?", reason, msg ? msg : "");
 }
 
 /* lb_init_once - libxml2 and xmlsec global set-up */
 static void lb_init_once(void)
 {
     xmlInitParser();
-    if (xmlSecInit() < 0 || xmlSecCheckVersion() != 1
-        || xmlSecCryptoAppInit(NULL) < 0 || xmlSecCryptoInit() < 0)
+    if (xmlSecInit() < 0 || xmlSecCheckVersion() != 1 || xmlSecCryptoAppInit(NULL) < 0 ||
+        xmlSecCryptoInit() < 0)
         msg_fatal("cannot initialise the xmlsec library");
     xmlSecErrorsSetCallback(xmlsec_error);
 }
@@ -85,7 +84,7 @@ static uint64_t hash(const char *s)
 /* slot_of - the slot of a name: its own, or the empty one it would take */
 static size_t slot_of(struct lb_domain **slots, size_t nslots, const char *name)
 {
-    size_t  i = (size_t) hash(name) & (nslots - 1);
+    size_t i = (size_t) hash(name) & (nslots - 1);
 
     while (slots[i] && strcmp(slots[i]->name, name) != 0)
         i = (i + 1) & (nslots - 1);
@@ -101,7 +100,7 @@ const struct lb_domain *lb_lookup(const struct lb *lb, const char *domain)
 /* lb_match_cn - a listed operator whose certificate CN is cn */
 const struct lb_operator *lb_match_cn(const struct lb_domain *d, const char *cn)
 {
-    char   *key;
+    char *key;
     const struct lb_operator *hit = NULL;
 
     if (d == NULL || cn == NULL || *cn == 0)
@@ -147,7 +146,7 @@ const struct lb_operator *lb_find_cn(const struct lb *lb, const char *cn)
 /* index_cn - build the CN index of every operator that has a CN */
 static void index_cn(struct lb *lb)
 {
-    size_t  cap = 0;
+    size_t cap = 0;
 
     for (size_t i = 0; i < lb->nslots; i++) {
         const struct lb_domain *d = lb->slots[i];
@@ -159,7 +158,7 @@ static void index_cn(struct lb *lb)
             lb->bycn[lb->nbycn++] = d->op + j;
         }
     }
-    if (lb->nbycn > 0)                  /* no operator with a CN: no array at all */
+    if (lb->nbycn > 0) /* no operator with a CN: no array at all */
         qsort(lb->bycn, lb->nbycn, sizeof(*lb->bycn), bycn_cmp);
 }
 
@@ -198,10 +197,10 @@ void lb_free(struct lb *lb)
 /* read_all - a whole file, bounded in size */
 static char *read_all(const char *path, size_t max, size_t *len, char **err)
 {
-    int     fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    char   *buf;
-    size_t  got = 0;
+    char *buf;
+    size_t got = 0;
 
     if (fd < 0) {
         *err = xasprintf("%s: cannot open: %s", path, strerror(errno));
@@ -213,8 +212,8 @@ static char *read_all(const char *path, size_t max, size_t *len, char **err)
         return NULL;
     }
     if ((size_t) st.st_size > max) {
-        *err = xasprintf("%s: file of %lld bytes is larger than the %zu allowed",
-                         path, (long long) st.st_size, max);
+        *err = xasprintf("%s: file of %lld bytes is larger than the %zu allowed", path,
+                         (long long) st.st_size, max);
         close(fd);
         return NULL;
     }
@@ -239,9 +238,9 @@ static char *read_all(const char *path, size_t max, size_t *len, char **err)
 /* asn1_time - text of an ASN.1 time */
 static char *asn1_time(const ASN1_TIME *t)
 {
-    BIO    *b = BIO_new(BIO_s_mem());
-    char   *data, *out;
-    long    n;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
 
     ASN1_TIME_print(b, t);
     n = BIO_get_mem_data(b, &data);
@@ -255,12 +254,11 @@ static char *asn1_time(const ASN1_TIME *t)
  * PARTIAL_CHAIN lets the sysadmin anchor on the IGC-Santé issuing CA
  * without its root, as "openssl verify -partial_chain" does.
  */
-static int verify_chain(X509 *signer, STACK_OF(X509) *untrusted,
-                        const struct lb_options *opt, char **err)
+static int verify_chain(X509 *signer, STACK_OF(X509) * untrusted, const struct lb_options *opt, char **err)
 {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int     ret = -1;
+    int ret = -1;
 
     if (store == NULL || ctx == NULL)
         msg_fatal("out of memory in OpenSSL");
@@ -273,8 +271,7 @@ static int verify_chain(X509 *signer, STACK_OF(X509) *untrusted,
         goto out;
     }
     if (X509_STORE_load_file(store, opt->trust_anchors) != 1) {
-        *err = xasprintf("%s: cannot load trust anchors (PEM certificates expected)",
-                         opt->trust_anchors);
+        *err = xasprintf("%s: cannot load trust anchors (PEM certificates expected)", opt->trust_anchors);
         goto out;
     }
     if (X509_STORE_CTX_init(ctx, store, signer, untrusted) != 1)
@@ -283,10 +280,9 @@ static int verify_chain(X509 *signer, STACK_OF(X509) *untrusted,
     if (opt->verify_time)
         X509_STORE_CTX_set_time(ctx, 0, opt->verify_time);
     if (X509_verify_cert(ctx) != 1) {
-        int     e = X509_STORE_CTX_get_error(ctx);
+        int e = X509_STORE_CTX_get_error(ctx);
 
-        *err = xasprintf("signer certificate not trusted: %s%s",
-                         X509_verify_cert_error_string(e),
+        *err = xasprintf("signer certificate not trusted: %s%s", X509_verify_cert_error_string(e),
                          e == X509_V_ERR_CERT_HAS_EXPIRED ? " (the signer's certificate has expired)" : "");
         goto out;
     }
@@ -305,21 +301,20 @@ out:
 /* is_elem - whether a node is an element of a namespace with a name */
 static int is_elem(xmlNodePtr n, const char *ns, const char *name)
 {
-    return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href
-        && strcmp((const char *) n->ns->href, ns) == 0
-        && strcmp((const char *) n->name, name) == 0;
+    return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           strcmp((const char *) n->ns->href, ns) == 0 && strcmp((const char *) n->name, name) == 0;
 }
 
 /* verify_signature - the checks described at the top of this file */
-static int verify_signature(struct lb *lb, xmlDocPtr doc, xmlNodePtr root,
-                            const struct lb_options *opt, char **err)
+static int verify_signature(struct lb *lb, xmlDocPtr doc, xmlNodePtr root, const struct lb_options *opt,
+                            char **err)
 {
     xmlNodePtr sig = NULL;
-    int     nsig = 0, ret = -1;
+    int nsig = 0, ret = -1;
     xmlSecKeysMngrPtr mngr = NULL;
     xmlSecDSigCtxPtr ctx = NULL;
     xmlSecKeyDataPtr x509;
-    X509   *signer;
+    X509 *signer;
     STACK_OF(X509) *chain = NULL;
 
     (void) doc;
@@ -344,20 +339,20 @@ static int verify_signature(struct lb *lb, xmlDocPtr doc, xmlNodePtr root,
     /* We verify the chain ourselves (partial chains, our clock). */
     ctx->keyInfoReadCtx.flags |= XMLSEC_KEYINFO_FLAGS_X509DATA_DONT_VERIFY_CERTS;
     /* Only the signer's certificate may supply the key, never a bare KeyValue. */
-    if (xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData,
-                         (xmlSecPtr) (uintptr_t) xmlSecKeyDataX509Id) < 0)
+    if (xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData, (xmlSecPtr) (uintptr_t) xmlSecKeyDataX509Id) <
+        0)
         msg_fatal("xmlsec: cannot restrict key data");
     /* The whole document, and only the algorithms of the published format. */
     ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty;
-    if (xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0
-        || xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0
-        || xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id) < 0
-        || xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha384Id) < 0
-        || xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha512Id) < 0
-        || xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId) < 0
-        || xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformRsaSha256Id) < 0
-        || xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformRsaSha384Id) < 0
-        || xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformRsaSha512Id) < 0)
+    if (xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0 ||
+        xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
+        xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id) < 0 ||
+        xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha384Id) < 0 ||
+        xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha512Id) < 0 ||
+        xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
+        xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformRsaSha256Id) < 0 ||
+        xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformRsaSha384Id) < 0 ||
+        xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformRsaSha512Id) < 0)
         msg_fatal("xmlsec: cannot restrict transforms");
 
     if (xmlSecDSigCtxVerify(ctx, sig) < 0) {
@@ -375,9 +370,8 @@ static int verify_signature(struct lb *lb, xmlDocPtr doc, xmlNodePtr root,
         *err = xstrdup("the signature must have exactly one reference, to the whole list");
         goto out;
     }
-    if (ctx->signKey == NULL
-        || (x509 = xmlSecKeyGetData(ctx->signKey, xmlSecOpenSSLKeyDataX509Id)) == NULL
-        || (signer = xmlSecOpenSSLKeyDataX509GetKeyCert(x509)) == NULL) {
+    if (ctx->signKey == NULL || (x509 = xmlSecKeyGetData(ctx->signKey, xmlSecOpenSSLKeyDataX509Id)) == NULL ||
+        (signer = xmlSecOpenSSLKeyDataX509GetKeyCert(x509)) == NULL) {
         *err = xstrdup("the signature key does not come from a certificate");
         goto out;
     }
@@ -404,12 +398,12 @@ static char *child_text(xmlNodePtr parent, const char *name)
     for (xmlNodePtr n = parent->children; n; n = n->next) {
         if (is_elem(n, LB_NAMESPACE, name)) {
             xmlChar *c = xmlNodeGetContent(n);
-            char   *s, *b, *e;
+            char *s, *b, *e;
 
             if (c == NULL)
                 return NULL;
             for (b = (char *) c; *b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'; b++)
-                 /* void */ ;
+                /* void */;
             e = b + strlen(b);
             while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
                 e--;
@@ -424,7 +418,7 @@ static char *child_text(xmlNodePtr parent, const char *name)
 /* warn - keep a line about a skipped entry */
 static void warn(struct lb *lb, xmlNodePtr n, const char *fmt, const char *a, const char *b)
 {
-    char   *what = xasprintf(fmt, a, b);
+    char *what = xasprintf(fmt, a, b);
 
     lb->warnings = xgrow(lb->warnings, &lb->warnings_cap, lb->nwarnings + 1, sizeof(char *));
     lb->warnings[lb->nwarnings++] = xasprintf("%s:%ld: %s", lb->path, xmlGetLineNo(n), what);
@@ -436,10 +430,10 @@ static void warn(struct lb *lb, xmlNodePtr n, const char *fmt, const char *a, co
 static void add_entry(struct lb *lb, xmlNodePtr node, const char *name, const char *dntext)
 {
     const char *why;
-    char   *canon = domain_canon(name, &why);
+    char *canon = domain_canon(name, &why);
     struct dn *dn;
     struct lb_domain *d;
-    size_t  slot;
+    size_t slot;
 
     if (canon == NULL) {
         warn(lb, node, "entry skipped: domain \"%s\": %s", name, why);
@@ -455,7 +449,7 @@ static void add_entry(struct lb *lb, xmlNodePtr node, const char *name, const ch
         /* Keep the table at most half full, so probes stay short. */
         if (2 * (lb->ndomains + 1) > lb->nslots) {
             struct lb_domain **old = lb->slots;
-            size_t  oldn = lb->nslots;
+            size_t oldn = lb->nslots;
 
             lb->nslots *= 2;
             lb->slots = xcalloc(lb->nslots, sizeof(*lb->slots));
@@ -472,7 +466,7 @@ static void add_entry(struct lb *lb, xmlNodePtr node, const char *name, const ch
     }
     free(canon);
     for (size_t i = 0; i < d->n; i++) {
-        if (dn_equal(d->op[i].dn, dn)) {            /* listed twice: once is enough */
+        if (dn_equal(d->op[i].dn, dn)) { /* listed twice: once is enough */
             dn_free(dn);
             return;
         }
@@ -488,17 +482,17 @@ static void add_entry(struct lb *lb, xmlNodePtr node, const char *name, const ch
 static size_t count_operators(const struct lb *lb)
 {
     const struct dn **seen = NULL;
-    size_t  n = 0, cap = 0;
+    size_t n = 0, cap = 0;
 
     for (size_t i = 0; i < lb->nslots; i++) {
         const struct lb_domain *d = lb->slots[i];
 
         for (size_t j = 0; d && j < d->n; j++) {
-            size_t  k;
+            size_t k;
 
             /* Few hundred distinct DNs: a linear scan is fast enough here. */
             for (k = 0; k < n && !dn_equal(seen[k], d->op[j].dn); k++)
-                 /* void */ ;
+                /* void */;
             if (k == n) {
                 seen = xgrow(seen, &cap, n + 1, sizeof(*seen));
                 seen[n++] = d->op[j].dn;
@@ -513,8 +507,8 @@ static size_t count_operators(const struct lb *lb)
 struct lb *lb_load(const char *path, const struct lb_options *opt, char **err)
 {
     struct lb *lb = NULL;
-    size_t  len;
-    char   *buf;
+    size_t len;
+    char *buf;
     xmlParserCtxtPtr pctx;
     xmlDocPtr doc = NULL;
     xmlNodePtr root, domains = NULL;
@@ -535,9 +529,8 @@ struct lb *lb_load(const char *path, const struct lb_options *opt, char **err)
     if (doc == NULL || !pctx->wellFormed) {
         const xmlError *e = xmlCtxtGetLastError(pctx);
 
-        *err = xasprintf("%s:%d: not a well-formed XML file (truncated or not UTF-8?): %s",
-                         path, e ? e->line : 0,
-                         e && e->message ? e->message : "parse error");
+        *err = xasprintf("%s:%d: not a well-formed XML file (truncated or not UTF-8?): %s", path,
+                         e ? e->line : 0, e && e->message ? e->message : "parse error");
         for (char *p = *err + strlen(*err); p > *err && (p[-1] == '\n'); p--)
             p[-1] = 0;
         goto fail;
@@ -548,8 +541,8 @@ struct lb *lb_load(const char *path, const struct lb_options *opt, char **err)
     }
     root = xmlDocGetRootElement(doc);
     if (root == NULL || !is_elem(root, LB_NAMESPACE, "ListeBlancheMSSante")) {
-        *err = xasprintf("%s: the root element is not ListeBlancheMSSante in namespace %s",
-                         path, LB_NAMESPACE);
+        *err =
+            xasprintf("%s: the root element is not ListeBlancheMSSante in namespace %s", path, LB_NAMESPACE);
         goto fail;
     }
     lb = xcalloc(1, sizeof(*lb));
@@ -557,7 +550,7 @@ struct lb *lb_load(const char *path, const struct lb_options *opt, char **err)
     lb->nslots = 8192;
     lb->slots = xcalloc(lb->nslots, sizeof(*lb->slots));
     if (verify_signature(lb, doc, root, opt, err) < 0) {
-        char   *e = xasprintf("%s: %s", path, *err);
+        char *e = xasprintf("%s: %s", path, *err);
 
         free(*err);
         *err = e;
@@ -570,7 +563,7 @@ struct lb *lb_load(const char *path, const struct lb_options *opt, char **err)
         if (is_elem(n, LB_NAMESPACE, "ListeDomaines"))
             domains = n;
     for (xmlNodePtr n = domains ? domains->children : NULL; n; n = n->next) {
-        char   *name, *dntext;
+        char *name, *dntext;
 
         if (!is_elem(n, LB_NAMESPACE, "Domaine"))
             continue;

@@ -16,7 +16,7 @@
 #include "mymalloc.h"
 #include "strlist.h"
 
-int     mfi_test_mode;
+int mfi_test_mode;
 
 #define TEST_CTX(ctx) ((struct mt_ctx *) (void *) (ctx))
 
@@ -27,7 +27,7 @@ const char *mfi_getsymval(SMFICTX *ctx, const char *name)
 }
 
 /* mfi_getpriv - the connection's private data */
-void   *mfi_getpriv(SMFICTX *ctx)
+void *mfi_getpriv(SMFICTX *ctx)
 {
     return mfi_test_mode ? TEST_CTX(ctx)->priv : smfi_getpriv(ctx);
 }
@@ -42,8 +42,7 @@ int mfi_setpriv(SMFICTX *ctx, void *priv)
     return smfi_setpriv(ctx, priv);
 }
 
-int mfi_setreply(SMFICTX *ctx, const char *rcode, const char *xcode,
-                 const char *line1, const char *line2)
+int mfi_setreply(SMFICTX *ctx, const char *rcode, const char *xcode, const char *line1, const char *line2)
 {
     if (mfi_test_mode)
         return mt_setreply(TEST_CTX(ctx), rcode, xcode, line1, line2);
@@ -91,10 +90,10 @@ int mfi_progress(SMFICTX *ctx)
 }
 
 /* mfi_reply_text - printable ASCII, '%' and controls replaced, bounded */
-char   *mfi_reply_text(const char *s)
+char *mfi_reply_text(const char *s)
 {
-    size_t  n = strnlen(s, 400);
-    char   *out = xstrndup(s, n);
+    size_t n = strnlen(s, 400);
+    char *out = xstrndup(s, n);
 
     for (char *p = out; *p; p++)
         if ((unsigned char) *p < 0x20 || (unsigned char) *p > 0x7e || *p == '%')
@@ -102,10 +101,10 @@ char   *mfi_reply_text(const char *s)
     return out;
 }
 
-sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode,
-                   const char *fr, const char *en)
+sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode, const char *fr,
+                   const char *en)
 {
-    char   *l1 = mfi_reply_text(fr), *l2 = mfi_reply_text(en);
+    char *l1 = mfi_reply_text(fr), *l2 = mfi_reply_text(en);
 
     if (mfi_setreply(ctx, rcode, xcode, l1, l2) == MI_FAILURE)
         st = SMFIS_TEMPFAIL;
@@ -129,9 +128,8 @@ sfsistat mfi_tempfail(SMFICTX *ctx, const char *why)
  */
 sfsistat mfi_refuse_gathered(SMFICTX *ctx, const char *what, const char *refused)
 {
-    char   *both = xasprintf("%s: %s", what, refused), *text = mfi_reply_text(both);
-    sfsistat st = mfi_setreply(ctx, "550", "5.7.1", text, NULL) == MI_FAILURE ? SMFIS_TEMPFAIL
-        : SMFIS_REJECT;
+    char *both = xasprintf("%s: %s", what, refused), *text = mfi_reply_text(both);
+    sfsistat st = mfi_setreply(ctx, "550", "5.7.1", text, NULL) == MI_FAILURE ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 
     free(both);
     free(text);
@@ -162,8 +160,8 @@ int mfi_is_local(const char *host, const struct sockaddr *sa)
 {
     const struct sockaddr_in *in = (const struct sockaddr_in *) (const void *) sa;
 
-    return sa && sa->sa_family == AF_INET && host && strcmp(host, "localhost") == 0
-        && in->sin_port == 0 && ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
+    return sa && sa->sa_family == AF_INET && host && strcmp(host, "localhost") == 0 && in->sin_port == 0 &&
+           ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
 }
 
 /* mfi_is_outbound - mail of our users: non-SMTP, SMTP AUTH, or an outbound daemon name */
@@ -176,9 +174,9 @@ int mfi_is_outbound(SMFICTX *ctx, int local, char **daemons)
 }
 
 /* mfi_quoted - a quoted-string of untrusted text, line breaks blanked */
-char   *mfi_quoted(const char *s)
+char *mfi_quoted(const char *s)
 {
-    char   *out = xmalloc(2 * strlen(s) + 3), *o = out;
+    char *out = xmalloc(2 * strlen(s) + 3), *o = out;
 
     *o++ = '"';
     for (; *s; s++) {
@@ -194,7 +192,7 @@ char   *mfi_quoted(const char *s)
 /* mfi_same_file - whether two stat results are the same unchanged file */
 int mfi_same_file(const struct stat *a, const struct stat *b)
 {
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
-        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }

@@ -45,8 +45,7 @@ static void usage(const struct milter_app *app, FILE *fp)
             "  -t             test mode: run the callbacks on files, without an MTA\n"
             "  -V             print the version\n"
             "Signals: SIGUSR1 reloads the data, SIGTERM stops.\n",
-            app->name, app->name, app->name,
-            app->test_usage ? app->test_usage : "", MSSANTE_DEFAULT_CONF);
+            app->name, app->name, app->name, app->test_usage ? app->test_usage : "", MSSANTE_DEFAULT_CONF);
 }
 
 /* reload_thread - wait for SIGUSR1 and call the milter's reload hook */
@@ -54,7 +53,7 @@ static void *reload_thread(void *ctx)
 {
     const struct milter_app *app = ctx;
     sigset_t set;
-    int     sig;
+    int sig;
 
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
@@ -82,8 +81,8 @@ static const char *socket_path(const char *spec)
 /* daemonize - detach from the terminal */
 static void daemonize(void)
 {
-    pid_t   pid = fork();
-    int     fd;
+    pid_t pid = fork();
+    int fd;
 
     if (pid < 0)
         msg_fatal("fork: %s", strerror(errno));
@@ -105,9 +104,9 @@ static void daemonize(void)
 int milter_main(int argc, char **argv, const struct milter_app *app)
 {
     const char *conf = NULL, *opt_socket = NULL, *opt_user = NULL;
-    char  **overrides = xcalloc((size_t) argc, sizeof(char *));
-    int     noverrides = 0, foreground = 0, check = 0, test = 0, ch;
-    char   *err = NULL;
+    char **overrides = xcalloc((size_t) argc, sizeof(char *));
+    int noverrides = 0, foreground = 0, check = 0, test = 0, ch;
+    char *err = NULL;
     const char *sockspec, *user, *path;
     pthread_t tid;
     sigset_t set;
@@ -115,21 +114,40 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
     msg_open(argv[0], 1);
     while (!test && (ch = getopt(argc, argv, "+c:fhno:p:tu:V")) != -1) {
         switch (ch) {
-        case 'c': conf = optarg; break;
-        case 'f': foreground = 1; break;
-        case 'n': check = 1; break;
-        case 'o': overrides[noverrides++] = optarg; break;
-        case 'p': opt_socket = optarg; break;
-        case 't': test = 1; break;
-        case 'u': opt_user = optarg; break;
-        case 'V': printf("%s %s\n", app->name, MSSANTE_VERSION); return 0;
-        case 'h': usage(app, stdout); return 0;
-        default: usage(app, stderr); return 2;
+        case 'c':
+            conf = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'o':
+            overrides[noverrides++] = optarg;
+            break;
+        case 'p':
+            opt_socket = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'u':
+            opt_user = optarg;
+            break;
+        case 'V':
+            printf("%s %s\n", app->name, MSSANTE_VERSION);
+            return 0;
+        case 'h':
+            usage(app, stdout);
+            return 0;
+        default:
+            usage(app, stderr);
+            return 2;
         }
     }
     /* Test mode takes -c/-o after -t too, then the milter's own arguments. */
-    while (test && optind + 1 < argc
-           && (!strcmp(argv[optind], "-c") || !strcmp(argv[optind], "-o"))) {
+    while (test && optind + 1 < argc && (!strcmp(argv[optind], "-c") || !strcmp(argv[optind], "-o"))) {
         if (argv[optind][1] == 'c')
             conf = argv[optind + 1];
         else
@@ -179,8 +197,7 @@ int milter_main(int argc, char **argv, const struct milter_app *app)
     if (user && *user && geteuid() == 0) {
         struct passwd *pw = getpwnam(user);
 
-        if (pw && (path = socket_path(sockspec)) != NULL
-            && chown(path, pw->pw_uid, pw->pw_gid) < 0)
+        if (pw && (path = socket_path(sockspec)) != NULL && chown(path, pw->pw_uid, pw->pw_gid) < 0)
             msg_fatal("chown %s: %s", path, strerror(errno));
         if (privs_drop(user, &err) < 0)
             msg_fatal("%s", err);

@@ -12,17 +12,17 @@
 #include <libmilter/mfapi.h>
 
 struct milter_app {
-    const char *name;               /* program and syslog name */
-    struct smfiDesc *desc;          /* callbacks and flags */
-    char  **socket;                 /* config variable: libmilter socket spec */
-    char  **user;                   /* config variable: account to run as */
-    int   (*init)(char **err);      /* before the socket opens; <0 refuses to start */
-    int   (*start)(char **err);     /* after fork and privilege drop: start threads */
-    void  (*reload)(void);          /* on SIGUSR1, from a thread of its own */
-    const char *test_usage;         /* one line describing -t arguments */
+    const char *name;         /* program and syslog name */
+    struct smfiDesc *desc;    /* callbacks and flags */
+    char **socket;            /* config variable: libmilter socket spec */
+    char **user;              /* config variable: account to run as */
+    int (*init)(char **err);  /* before the socket opens; <0 refuses to start */
+    int (*start)(char **err); /* after fork and privilege drop: start threads */
+    void (*reload)(void);     /* on SIGUSR1, from a thread of its own */
+    const char *test_usage;   /* one line describing -t arguments */
 };
 
 /* milter_main - parse options, configure, open, drop privileges, serve */
-int     milter_main(int argc, char **argv, const struct milter_app *app);
+int milter_main(int argc, char **argv, const struct milter_app *app);
 
 #endif

@@ -29,12 +29,12 @@ const char *mt_getsymval(struct mt_ctx *ctx, const char *name)
 }
 
 /* mt_setreply - remember the reply text, lines joined as Postfix logs them */
-int mt_setreply(struct mt_ctx *ctx, const char *rcode, const char *xcode,
-                const char *line1, const char *line2)
+int mt_setreply(struct mt_ctx *ctx, const char *rcode, const char *xcode, const char *line1,
+                const char *line2)
 {
     free(ctx->reply);
     ctx->reply = line2 ? xasprintf("%s %s %s / %s", rcode, xcode ? xcode : "", line1, line2)
-        : xasprintf("%s %s %s", rcode, xcode ? xcode : "", line1 ? line1 : "");
+                       : xasprintf("%s %s %s", rcode, xcode ? xcode : "", line1 ? line1 : "");
     return MI_SUCCESS;
 }
 
@@ -42,7 +42,7 @@ int mt_setreply(struct mt_ctx *ctx, const char *rcode, const char *xcode,
 int mt_edit(struct mt_ctx *ctx, enum mt_edit_op op, int index, const char *name, const char *value)
 {
     struct mt_hdr h = {xstrdup(name), value ? xstrdup(value) : NULL};
-    size_t  pos;
+    size_t pos;
 
     switch (op) {
     case MT_ADD:
@@ -52,7 +52,7 @@ int mt_edit(struct mt_ctx *ctx, enum mt_edit_op op, int index, const char *name,
         pos = index < 0 ? 0 : (size_t) index > ctx->nhdrs ? ctx->nhdrs : (size_t) index;
         break;
     case MT_CHG: {
-        int     seen = 0;
+        int seen = 0;
 
         for (size_t i = 0; i < ctx->nhdrs; i++) {
             if (ctx->hdrs[i].value && strcasecmp(ctx->hdrs[i].name, name) == 0 && ++seen == index) {
@@ -64,7 +64,7 @@ int mt_edit(struct mt_ctx *ctx, enum mt_edit_op op, int index, const char *name,
         }
         free(h.name);
         free(h.value);
-        return MI_SUCCESS;                      /* as Postfix: no such header, no change */
+        return MI_SUCCESS; /* as Postfix: no such header, no change */
     }
     default:
         return MI_FAILURE;
@@ -108,8 +108,8 @@ static void set_macro(struct mt_ctx *ctx, const char *name, const char *value)
 /* read_stdin - the whole message */
 static char *read_stdin(size_t *len)
 {
-    size_t  cap = 65536, n = 0, got;
-    char   *buf = xmalloc(cap);
+    size_t cap = 65536, n = 0, got;
+    char *buf = xmalloc(cap);
 
     while ((got = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
         n += got;
@@ -158,8 +158,8 @@ static int verdict(struct mt_ctx *ctx, const char *stage, sfsistat st, int *stat
 static void usage(void)
 {
     fprintf(stderr, "test mode: --from ADDR --rcpt ADDR [--rcpt ADDR]... [--auth USER] [--local]\n"
-            "           [--client IP] [--cert-subject CN --cert-issuer CN] [--macro name=value]...\n"
-            "           < message\n");
+                    "           [--client IP] [--cert-subject CN --cert-issuer CN] [--macro name=value]...\n"
+                    "           < message\n");
 }
 
 /* milter_test_run - one transaction through the callbacks */
@@ -168,11 +168,11 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
     struct mt_ctx ctx = {0};
     SMFICTX *mctx = (SMFICTX *) (void *) &ctx;
     const char *from = NULL, *client = "127.0.0.1";
-    char  **rcpts = xcalloc((size_t) argc + 1, sizeof(char *));
-    int     nrcpt = 0, accepted = 0, local = 0, status = 0, done = 0, rcpt_tempfail = 0;
+    char **rcpts = xcalloc((size_t) argc + 1, sizeof(char *));
+    int nrcpt = 0, accepted = 0, local = 0, status = 0, done = 0, rcpt_tempfail = 0;
     struct sockaddr_in sin = {0};
-    char   *msgbuf, *body, *p, *argvbuf[2];
-    size_t  len;
+    char *msgbuf, *body, *p, *argvbuf[2];
+    size_t len;
 
     set_macro(&ctx, "i", "TEST00000001");
     set_macro(&ctx, "j", "milter-test.localhost");
@@ -203,7 +203,7 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
         else if (!strcmp(a, "--cert-issuer"))
             set_macro(&ctx, "{cert_issuer}", v);
         else if (!strcmp(a, "--macro") && strchr(v, '=')) {
-            char   *n = xstrndup(v, (size_t) (strchr(v, '=') - v));
+            char *n = xstrndup(v, (size_t) (strchr(v, '=') - v));
 
             set_macro(&ctx, n, strchr(v, '=') + 1);
             free(n);
@@ -220,15 +220,15 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
 
     /* Headers: name, value without leading blanks, folded lines kept with \n. */
     for (p = msgbuf; *p && *p != '\n' && !(*p == '\r' && p[1] == '\n');) {
-        char   *eol = p, *colon, *name;
-        size_t  vlen = 0;
-        char   *value;
+        char *eol = p, *colon, *name;
+        size_t vlen = 0;
+        char *value;
 
         while (*eol && (*eol != '\n' || (eol[1] == ' ' || eol[1] == '\t')))
             eol++;
         colon = memchr(p, ':', (size_t) (eol - p));
         if (colon == NULL)
-            break;                              /* not a header: the body starts */
+            break; /* not a header: the body starts */
         name = xstrndup(p, (size_t) (colon - p));
         value = xmalloc((size_t) (eol - colon) + 1);
         for (char *q = colon + 1; q < eol; q++)
@@ -236,7 +236,7 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
                 value[vlen++] = *q;
         value[vlen] = 0;
         {
-            char   *v = value + strspn(value, " \t");
+            char *v = value + strspn(value, " \t");
             struct mt_hdr h = {name, xstrdup(v)};
 
             ctx.hdrs = xgrow(ctx.hdrs, &ctx.hdrs_cap, ctx.nhdrs + 1, sizeof(*ctx.hdrs));
@@ -255,8 +255,9 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
     sin.sin_port = htons(local ? 0 : 40000);
     inet_pton(AF_INET, local ? "127.0.0.1" : client, &sin.sin_addr);
     if (desc->xxfi_connect && !done)
-        done = verdict(&ctx, "CONNECT", desc->xxfi_connect(mctx, local ? "localhost" : "client.test",
-                                                           (struct sockaddr *) &sin), &status);
+        done = verdict(
+            &ctx, "CONNECT",
+            desc->xxfi_connect(mctx, local ? "localhost" : "client.test", (struct sockaddr *) &sin), &status);
     if (desc->xxfi_helo && !done)
         done = verdict(&ctx, "EHLO", desc->xxfi_helo(mctx, local ? "localhost" : "client.test"), &status);
     argvbuf[1] = NULL;
@@ -266,15 +267,17 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
         free(argvbuf[0]);
     }
     for (int i = 0; i < nrcpt && !done; i++) {
-        char   *stage = xasprintf("RCPT <%s>", rcpts[i]);
-        int     st = 0;
+        char *stage = xasprintf("RCPT <%s>", rcpts[i]);
+        int st = 0;
 
         argvbuf[0] = xasprintf("<%s>", rcpts[i]);
         if (desc->xxfi_envrcpt && verdict(&ctx, stage, desc->xxfi_envrcpt(mctx, argvbuf), &st)) {
             rcpt_tempfail |= st == 75;
             if (local) {
-                fprintf(stderr, "%s: milter configuration error: can't reject recipient in "
-                        "non-smtpd(8) submission; message deferred\n", stage);
+                fprintf(stderr,
+                        "%s: milter configuration error: can't reject recipient in "
+                        "non-smtpd(8) submission; message deferred\n",
+                        stage);
                 status = 75;
                 done = 1;
             }
@@ -292,18 +295,16 @@ int milter_test_run(const struct smfiDesc *desc, int argc, char **argv)
     if (desc->xxfi_data && !done)
         done = verdict(&ctx, "DATA", desc->xxfi_data(mctx), &status);
     for (size_t i = 0, n = ctx.nhdrs; i < n && !done && desc->xxfi_header; i++)
-        done = verdict(&ctx, "HEADER", desc->xxfi_header(mctx, ctx.hdrs[i].name, ctx.hdrs[i].value),
-                       &status);
+        done = verdict(&ctx, "HEADER", desc->xxfi_header(mctx, ctx.hdrs[i].name, ctx.hdrs[i].value), &status);
     if (desc->xxfi_eoh && !done)
         done = verdict(&ctx, "END-OF-HEADERS", desc->xxfi_eoh(mctx), &status);
     if (desc->xxfi_body && !done) {
-        size_t  blen = len - (size_t) (body - msgbuf);
+        size_t blen = len - (size_t) (body - msgbuf);
 
         for (size_t off = 0; off < blen && !done; off += 65536) {
-            size_t  n = blen - off < 65536 ? blen - off : 65536;
+            size_t n = blen - off < 65536 ? blen - off : 65536;
 
-            done = verdict(&ctx, "BODY", desc->xxfi_body(mctx, (unsigned char *) body + off, n),
-                           &status);
+            done = verdict(&ctx, "BODY", desc->xxfi_body(mctx, (unsigned char *) body + off, n), &status);
         }
     }
     if (desc->xxfi_eom && !done)

@@ -37,11 +37,13 @@ void msg_open(const char *name, int to_stderr)
 /* msg_set_facility - select a syslog facility by its usual name */
 int msg_set_facility(const char *name)
 {
-    static const struct { const char *name; int value; } tab[] = {
-        {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-        {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-        {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-        {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {"auth", LOG_AUTH},
+    static const struct {
+        const char *name;
+        int value;
+    } tab[] = {
+        {"mail", LOG_MAIL},         {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+        {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+        {"local5", LOG_LOCAL5},     {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {"auth", LOG_AUTH},
         {"authpriv", LOG_AUTHPRIV},
     };
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -83,8 +85,12 @@ static void msg_vprintf(int level, const char *tag, const char *fmt, va_list ap)
     errno = saved;
 }
 
-#define MSG_BODY(level, tag) do { \
-        va_list ap; va_start(ap, fmt); msg_vprintf(level, tag, fmt, ap); va_end(ap); \
+#define MSG_BODY(level, tag)                                                                                 \
+    do {                                                                                                     \
+        va_list ap;                                                                                          \
+        va_start(ap, fmt);                                                                                   \
+        msg_vprintf(level, tag, fmt, ap);                                                                    \
+        va_end(ap);                                                                                          \
     } while (0)
 
 /* msg_debug - log at debug level when debug_level is set */

@@ -17,7 +17,7 @@
 /* q_encode - an RFC 2047 "Q" encoded word of UTF-8 text */
 static char *q_encode(const char *s)
 {
-    char   *out = xmalloc(3 * strlen(s) + 13), *o = out;
+    char *out = xmalloc(3 * strlen(s) + 13), *o = out;
 
     o += sprintf(o, "=?UTF-8?Q?");
     for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
@@ -32,16 +32,16 @@ static char *q_encode(const char *s)
     return out;
 }
 
-int notice_send(const char *sendmail, const char *sender, const char *rcpt,
-                const char *subject, const char *body, char **err)
+int notice_send(const char *sendmail, const char *sender, const char *rcpt, const char *subject,
+                const char *body, char **err)
 {
-    char  **words = strlist_split(sendmail, " ");
-    size_t  n = 0;
+    char **words = strlist_split(sendmail, " ");
+    size_t n = 0;
     const char **argv;
-    int     fds[2], status = 0;
-    pid_t   pid, ret;
-    FILE   *fp;
-    char   *subj;
+    int fds[2], status = 0;
+    pid_t pid, ret;
+    FILE *fp;
+    char *subj;
 
     while (words[n])
         n++;
@@ -74,9 +74,11 @@ int notice_send(const char *sendmail, const char *sender, const char *rcpt,
     signal(SIGPIPE, SIG_IGN);
     fp = fdopen(fds[1], "w");
     subj = q_encode(subject);
-    fprintf(fp, "From: %s\nTo: %s\nSubject: %s\nMIME-Version: 1.0\n"
+    fprintf(fp,
+            "From: %s\nTo: %s\nSubject: %s\nMIME-Version: 1.0\n"
             "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n"
-            "Auto-Submitted: auto-generated\n\n%s", sender, rcpt, subj, body);
+            "Auto-Submitted: auto-generated\n\n%s",
+            sender, rcpt, subj, body);
     free(subj);
     if (fclose(fp) != 0)
         *err = xasprintf("%s: cannot write the message: %s", words[0], strerror(errno));
@@ -84,7 +86,7 @@ int notice_send(const char *sendmail, const char *sender, const char *rcpt,
         *err = NULL;
     /* A signal handler of the caller's (Dovecot's SIGCHLD) may interrupt the wait. */
     while ((ret = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-         /* again */ ;
+        /* again */;
     if (*err == NULL && ret < 0)
         *err = xasprintf("%s: wait: %s", words[0], strerror(errno));
     else if (*err == NULL && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))

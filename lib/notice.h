@@ -12,7 +12,7 @@
  * (sendmail: the command, words separated by spaces); subject is UTF-8.
  * 0, or -1 with *err (malloc'd).
  */
-int     notice_send(const char *sendmail, const char *sender, const char *rcpt,
-                    const char *subject, const char *body, char **err);
+int notice_send(const char *sendmail, const char *sender, const char *rcpt, const char *subject,
+                const char *body, char **err);
 
 #endif

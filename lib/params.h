@@ -107,6 +107,6 @@ extern struct cfg_param mssante_params[];
  * params_load - defaults, then the file (if path is NULL the default file,
  * which may be absent), then overrides; 0, or -1 with *err set.
  */
-int     params_load(const char *path, char **overrides, int noverrides, char **err);
+int params_load(const char *path, char **overrides, int noverrides, char **err);
 
 #endif

@@ -15,10 +15,10 @@
 /* one_line - copy a libpq message on one line: each run of white space one space */
 static char *one_line(const char *text)
 {
-    char   *s = xstrdup(text ? text : "unknown error"), *o = s;
+    char *s = xstrdup(text ? text : "unknown error"), *o = s;
 
     for (const char *p = s; *p; p++) {
-        int     blank = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        int blank = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
 
         if (!blank)
             *o++ = *p;
@@ -32,7 +32,7 @@ static char *one_line(const char *text)
 }
 
 /* pgu_error - the last error of a connection, on one line */
-char   *pgu_error(PGconn *conn)
+char *pgu_error(PGconn *conn)
 {
     return one_line(PQerrorMessage(conn));
 }
@@ -40,9 +40,8 @@ char   *pgu_error(PGconn *conn)
 /* pgu_connect - connect, bounded in time, in UTF-8 */
 PGconn *pgu_connect(const char *conninfo, long timeout, char **err)
 {
-    const char *keys[] = {"dbname", "connect_timeout", "client_encoding",
-                          "application_name", NULL};
-    char    tmo[32];
+    const char *keys[] = {"dbname", "connect_timeout", "client_encoding", "application_name", NULL};
+    char tmo[32];
     const char *vals[5];
     PGconn *conn;
 
@@ -63,7 +62,7 @@ PGconn *pgu_connect(const char *conninfo, long timeout, char **err)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        char   *why = pgu_error(conn);
+        char *why = pgu_error(conn);
 
         *err = xasprintf("cannot connect to PostgreSQL: %s", why);
         free(why);
@@ -78,7 +77,7 @@ int pgu_exec(PGconn *conn, const char *sql, char **err)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
-    int     ret = 0;
+    int ret = 0;
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         *err = one_line(PQresultErrorMessage(res));
@@ -99,13 +98,14 @@ PGresult *pgu_must(PGconn *conn, const char *sql, int n, const char *const *para
     return res;
 }
 
-void pgu_audit(PGconn *conn, const char *actor, const char *action, const char *target,
-               const char *detail)
+void pgu_audit(PGconn *conn, const char *actor, const char *action, const char *target, const char *detail)
 {
     const char *p[4] = {actor, action, target, detail};
 
-    PQclear(pgu_must(conn, "INSERT INTO audit_event (actor, action, service, request, result)"
-                     " VALUES ($1, $2, 'admin', $3 || coalesce(': ' || $4, ''), 'ok')", 4, p));
+    PQclear(pgu_must(conn,
+                     "INSERT INTO audit_event (actor, action, service, request, result)"
+                     " VALUES ($1, $2, 'admin', $3 || coalesce(': ' || $4, ''), 'ok')",
+                     4, p));
 }
 
 /* pgu_array_add - one element of a PostgreSQL array literal, quoted */

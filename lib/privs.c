@@ -24,8 +24,7 @@ int privs_drop(const char *user, char **err)
         *err = xasprintf("refusing to run as \"%s\": it is uid 0", user);
         return -1;
     }
-    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0
-        || setuid(pw->pw_uid) < 0) {
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         *err = xasprintf("cannot become user \"%s\": %s", user, strerror(errno));
         return -1;
     }

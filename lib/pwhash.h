@@ -6,10 +6,10 @@
 #define MSSANTE_PWHASH_H
 
 /* pwhash_hash - "{SHA512-CRYPT}$6$..." of a password; malloc'd, or NULL and *err */
-char   *pwhash_hash(const char *plain, char **err);
+char *pwhash_hash(const char *plain, char **err);
 
 /* pwhash_random - 20 random characters in groups of 5 ("abcde-fghjk-..."); malloc'd */
-char   *pwhash_random(void);
+char *pwhash_random(void);
 
 /*
  * pwhash_same - whether plain is the password of a stored crypt(3) hash
@@ -17,9 +17,9 @@ char   *pwhash_random(void);
  * scheme. For the rule "not the same password again" only: logins are
  * checked by the passdb.
  */
-int     pwhash_same(const char *plain, const char *stored);
+int pwhash_same(const char *plain, const char *stored);
 
 /* pwhash_forget - wipe and free a password */
-void    pwhash_forget(char *plain);
+void pwhash_forget(char *plain);
 
 #endif

@@ -9,13 +9,13 @@
 #include "strlist.h"
 
 /* strlist_split - items of s separated by any character of seps */
-char  **strlist_split(const char *s, const char *seps)
+char **strlist_split(const char *s, const char *seps)
 {
-    char  **list = xcalloc(1, sizeof(char *));
-    size_t  n = 0, cap = 1;
+    char **list = xcalloc(1, sizeof(char *));
+    size_t n = 0, cap = 1;
 
     while (s && *s) {
-        size_t  len = strcspn(s, seps), b = 0, e = len;
+        size_t len = strcspn(s, seps), b = 0, e = len;
 
         while (b < e && (s[b] == ' ' || s[b] == '\t'))
             b++;
@@ -32,7 +32,7 @@ char  **strlist_split(const char *s, const char *seps)
 }
 
 /* strlist_push - append, keeping the list NULL-terminated */
-char  **strlist_push(char **list, size_t *n, size_t *cap, char *s)
+char **strlist_push(char **list, size_t *n, size_t *cap, char *s)
 {
     list = xgrow(list, cap, *n + 2, sizeof(char *));
     list[(*n)++] = s;

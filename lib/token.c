@@ -27,10 +27,10 @@ void token_hash(const char *token, char hex[TOKEN_HEX_LEN + 1])
 }
 
 /* token_new - a random single-use token for an account, stored hashed; the token or NULL and *err */
-char   *token_new(PGconn *conn, const char *account_id, const char *kind, long validity, char **err)
+char *token_new(PGconn *conn, const char *account_id, const char *kind, long validity, char **err)
 {
     unsigned char raw[32];
-    char   *token = xmalloc(2 * sizeof(raw) + 1), hash[TOKEN_HEX_LEN + 1], secs[32];
+    char *token = xmalloc(2 * sizeof(raw) + 1), hash[TOKEN_HEX_LEN + 1], secs[32];
     const char *p[4] = {hash, account_id, kind, secs};
     PGresult *res;
 
@@ -44,7 +44,8 @@ char   *token_new(PGconn *conn, const char *account_id, const char *kind, long v
     OPENSSL_cleanse(raw, sizeof(raw));
     token_hash(token, hash);
     snprintf(secs, sizeof(secs), "%ld", validity);
-    res = PQexecParams(conn, "WITH old AS (UPDATE portal_token SET used_at = now() WHERE account_id = $2"
+    res = PQexecParams(conn,
+                       "WITH old AS (UPDATE portal_token SET used_at = now() WHERE account_id = $2"
                        " AND kind = $3 AND used_at IS NULL)"
                        " INSERT INTO portal_token (token_hash, account_id, kind, expires_at)"
                        " VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))",
@@ -60,14 +61,14 @@ char   *token_new(PGconn *conn, const char *account_id, const char *kind, long v
     return token;
 }
 
-int token_mail(const char *kind, const char *base_url, const char *token, long validity,
-               const char *rcpt, char **err)
+int token_mail(const char *kind, const char *base_url, const char *token, long validity, const char *rcpt,
+               char **err)
 {
-    int     activation = strcmp(kind, "activation") == 0;
+    int activation = strcmp(kind, "activation") == 0;
     const char *path = activation ? "/activation" : "/reinitialisation";
-    long    hours = validity / 3600, minutes = validity / 60;
-    char    delay_fr[48], delay_en[48], *body;
-    int     ret;
+    long hours = validity / 3600, minutes = validity / 60;
+    char delay_fr[48], delay_en[48], *body;
+    int ret;
 
     if (hours >= 2 && validity % 3600 == 0) {
         snprintf(delay_fr, sizeof(delay_fr), "%ld heures", hours);
@@ -82,15 +83,16 @@ int token_mail(const char *kind, const char *base_url, const char *token, long v
                      " \xc3\xa0 l'origine de cette demande, ignorez ce message.\n\n"
                      "-- \n%s\n  %s%s?t=%s\nThis link is good for %s, once.\n",
                      activation ? "Activez votre compte de messagerie MSSant\xc3\xa9 en suivant ce lien"
-                     " : choisissez votre mot de passe et votre second facteur."
-                     : "Pour choisir un nouveau mot de passe de votre messagerie MSSant\xc3\xa9,"
-                     " suivez ce lien :",
+                                  " : choisissez votre mot de passe et votre second facteur."
+                                : "Pour choisir un nouveau mot de passe de votre messagerie MSSant\xc3\xa9,"
+                                  " suivez ce lien :",
                      base_url, path, token, delay_fr,
                      activation ? "Activate your MSSante mail account:" : "Reset your MSSante password:",
                      base_url, path, token, delay_en);
     ret = notice_send(var_otp_sendmail, var_otp_email_sender, rcpt,
                       activation ? "Activation de votre compte MSSant\xc3\xa9"
-                      : "R\xc3\xa9initialisation de votre mot de passe MSSant\xc3\xa9", body, err);
+                                 : "R\xc3\xa9initialisation de votre mot de passe MSSant\xc3\xa9",
+                      body, err);
     OPENSSL_cleanse(body, strlen(body));
     free(body);
     return ret;

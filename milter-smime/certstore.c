@@ -55,7 +55,7 @@ int store_load(char **err)
 /* store_reload - SIGUSR1: trust anchors and CRLs again; a bad file keeps the old ones */
 void store_reload(void)
 {
-    char   *err = NULL;
+    char *err = NULL;
 
     if (store_load(&err) < 0) {
         msg_error("reload refused: %s; keeping the trust anchors and CRLs in force", err);
@@ -77,18 +77,18 @@ void store_reload(void)
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pem_entry {
-    char   *pem;
-    STACK_OF(X509) *certs;
+    char *pem;
+    STACK_OF(X509) * certs;
 } pem_cache[CACHE_SIZE];
 static struct key_entry {
-    char   *path;
+    char *path;
     struct stat st;
     EVP_PKEY *key;
 } key_cache[CACHE_SIZE];
 static size_t pem_next, key_next;
 
 /* certs_copy - a new stack holding new references to the same certificates */
-static STACK_OF(X509) *certs_copy(STACK_OF(X509) *sk)
+static STACK_OF(X509) * certs_copy(STACK_OF(X509) * sk)
 {
     STACK_OF(X509) *d = sk_X509_dup(sk);
 
@@ -98,7 +98,7 @@ static STACK_OF(X509) *certs_copy(STACK_OF(X509) *sk)
 }
 
 /* certs_of - the certificates of a PEM text, parsed once and then kept */
-static STACK_OF(X509) *certs_of(const char *pem, size_t len)
+static STACK_OF(X509) * certs_of(const char *pem, size_t len)
 {
     STACK_OF(X509) *sk = NULL;
     struct pem_entry *e;
@@ -132,8 +132,8 @@ static EVP_PKEY *key_of(const char *path, char **err)
     }
     pthread_mutex_lock(&cache_lock);
     for (size_t i = 0; i < CACHE_SIZE && k == NULL; i++)
-        if (key_cache[i].path && strcmp(key_cache[i].path, path) == 0
-            && mfi_same_file(&key_cache[i].st, &st)) {
+        if (key_cache[i].path && strcmp(key_cache[i].path, path) == 0 &&
+            mfi_same_file(&key_cache[i].st, &st)) {
             k = key_cache[i].key;
             EVP_PKEY_up_ref(k);
         }
@@ -154,7 +154,7 @@ static EVP_PKEY *key_of(const char *path, char **err)
 
 /* ------------------------------------------------------------ the smime_cert table */
 
-#define CERT_WHERE \
+#define CERT_WHERE                                                                                           \
     "revoked_at IS NULL AND ((scope = 'address' AND owner = $1) OR (scope = 'domain' AND owner = $2))"
 #define CERT_ORDER " ORDER BY scope = 'address' DESC, not_after DESC"
 #define CERT_VALID " AND now() BETWEEN not_before AND not_after"
@@ -163,18 +163,19 @@ static EVP_PKEY *key_of(const char *path, char **err)
 int signer_load(const char *key, const char *domain, struct smime_signer *s, char **err)
 {
     const char *p[2] = {key, domain};
-    PGresult *res = pgpool_query("SELECT cert_pem, key_file FROM smime_cert WHERE usage = 'own' AND "
-                                 CERT_WHERE CERT_VALID CERT_ORDER " LIMIT 1", 2, p, err);
-    STACK_OF(X509) *certs;
-    int     rc = -1;
+    PGresult *res = pgpool_query(
+        "SELECT cert_pem, key_file FROM smime_cert WHERE usage = 'own' AND " CERT_WHERE CERT_VALID CERT_ORDER
+        " LIMIT 1",
+        2, p, err);
+    STACK_OF(X509) * certs;
+    int rc = -1;
 
     memset(s, 0, sizeof(*s));
     if (res == NULL)
         return -1;
     if (PQntuples(res) == 0) {
         rc = 0;
-    } else if ((certs = certs_of(PQgetvalue(res, 0, 0),
-                                  (size_t) PQgetlength(res, 0, 0))) == NULL) {
+    } else if ((certs = certs_of(PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0))) == NULL) {
         *err = xasprintf("the stored certificate of %s is not PEM", key);
     } else if ((s->key = key_of(PQgetvalue(res, 0, 1), err)) == NULL) {
         smime_certs_free(certs);
@@ -182,8 +183,8 @@ int signer_load(const char *key, const char *domain, struct smime_signer *s, cha
         s->cert = sk_X509_shift(certs);
         s->chain = certs;
         if (X509_check_private_key(s->cert, s->key) != 1) {
-            *err = xasprintf("private key %s does not match the certificate of %s",
-                             PQgetvalue(res, 0, 1), key);
+            *err =
+                xasprintf("private key %s does not match the certificate of %s", PQgetvalue(res, 0, 1), key);
             ERR_clear_error();
         } else {
             rc = 1;
@@ -203,20 +204,20 @@ void signer_free(struct smime_signer *s)
 }
 
 /* peer_cert - a usable certificate of a recipient; 1, 0 none (*why), -1 error */
-int peer_cert(const char *key, const char *domain, X509_STORE *store, X509 **out,
-                     char **why, char **err)
+int peer_cert(const char *key, const char *domain, X509_STORE *store, X509 **out, char **why, char **err)
 {
     const char *p[2] = {key, domain};
-    PGresult *res = pgpool_query("SELECT cert_pem FROM smime_cert WHERE usage = 'peer' AND "
-                                 CERT_WHERE CERT_VALID CERT_ORDER, 2, p, err);
-    int     found = 0;
+    PGresult *res = pgpool_query(
+        "SELECT cert_pem FROM smime_cert WHERE usage = 'peer' AND " CERT_WHERE CERT_VALID CERT_ORDER, 2, p,
+        err);
+    int found = 0;
 
     *out = NULL;
     if (res == NULL)
         return -1;
     for (int i = 0; i < PQntuples(res) && !found; i++) {
         STACK_OF(X509) *certs = certs_of(PQgetvalue(res, i, 0), (size_t) PQgetlength(res, i, 0));
-        X509   *leaf = certs ? sk_X509_shift(certs) : NULL;
+        X509 *leaf = certs ? sk_X509_shift(certs) : NULL;
 
         free(*why);
         *why = NULL;
@@ -238,14 +239,14 @@ int peer_cert(const char *key, const char *domain, X509_STORE *store, X509 **out
 void harvest(const char *qid, X509 *cert)
 {
     struct smime_certinfo ci;
-    char   *pem, *err = NULL;
+    char *pem, *err = NULL;
 
     if (!var_smime_harvest || cert == NULL || smime_certinfo(cert, &ci) < 0)
         return;
     pem = smime_x509_pem(cert, NULL);
     for (size_t i = 0; ci.emails[i]; i++) {
-        const char *p[8] = {ci.emails[i], ci.fingerprint, ci.subject, ci.issuer, ci.serial,
-                            ci.not_before, ci.not_after, pem};
+        const char *p[8] = {ci.emails[i], ci.fingerprint, ci.subject,   ci.issuer,
+                            ci.serial,    ci.not_before,  ci.not_after, pem};
         PGresult *res = pgpool_query(
             "INSERT INTO smime_cert (usage, scope, owner, fingerprint, subject, issuer, serial, "
             "not_before, not_after, cert_pem, source) VALUES ('peer', 'address', $1, $2, $3, $4, "
@@ -258,8 +259,7 @@ void harvest(const char *qid, X509 *cert)
             err = NULL;
         } else {
             if (strcmp(PQcmdTuples(res), "1") == 0)
-                msg_info("%s: certificate of %s kept for encryption (%s)", qid,
-                         ci.emails[i], ci.fingerprint);
+                msg_info("%s: certificate of %s kept for encryption (%s)", qid, ci.emails[i], ci.fingerprint);
             PQclear(res);
         }
     }
@@ -271,17 +271,18 @@ void harvest(const char *qid, X509 *cert)
  * decrypt - try our keys of every recipient (mailbox, then domain).
  * 0 decrypted into out, 1 not decryptable (f->reason), -1 internal error (*err).
  */
-int decrypt(const struct owner *owners, size_t n, const unsigned char *der, size_t len,
-            struct spool *out, struct finding *f, char **err)
+int decrypt(const struct owner *owners, size_t n, const unsigned char *der, size_t len, struct spool *out,
+            struct finding *f, char **err)
 {
-    char  **seen = xcalloc(1, sizeof(char *));
-    size_t  nseen = 0, seen_cap = 1;
-    int     rc = 1, tried = 0;
+    char **seen = xcalloc(1, sizeof(char *));
+    size_t nseen = 0, seen_cap = 1;
+    int rc = 1, tried = 0;
 
     for (size_t i = 0; i < n && rc == 1; i++) {
         const char *p[2] = {owners[i].key, owners[i].domain};
         PGresult *res = pgpool_query("SELECT cert_pem, key_file FROM smime_cert WHERE usage = 'own' "
-                                     "AND " CERT_WHERE CERT_ORDER, 2, p, err);
+                                     "AND " CERT_WHERE CERT_ORDER,
+                                     2, p, err);
 
         if (res == NULL) {
             rc = -1;
@@ -289,10 +290,10 @@ int decrypt(const struct owner *owners, size_t n, const unsigned char *der, size
         }
         for (int k = 0; k < PQntuples(res) && rc == 1; k++) {
             const char *pem = PQgetvalue(res, k, 0);
-            STACK_OF(X509) *certs;
+            STACK_OF(X509) * certs;
             EVP_PKEY *key;
-            char   *why = NULL;
-            int     r;
+            char *why = NULL;
+            int r;
 
             if (strlist_has(seen, pem))
                 continue;
@@ -300,14 +301,14 @@ int decrypt(const struct owner *owners, size_t n, const unsigned char *der, size
             if ((certs = certs_of(pem, strlen(pem))) == NULL)
                 continue;
             if ((key = key_of(PQgetvalue(res, k, 1), err)) == NULL) {
-                rc = -1;                        /* a key we should have: retry later */
+                rc = -1; /* a key we should have: retry later */
             } else {
                 tried++;
                 r = smime_decrypt(der, len, sk_X509_value(certs, 0), key, out, &why);
                 if (r == 0) {
                     rc = 0;
                 } else if (r < 0 && out->failed) {
-                    *err = why;                 /* our disk, not their message: retry */
+                    *err = why; /* our disk, not their message: retry */
                     why = NULL;
                     rc = -1;
                 } else if (r < 0) {
@@ -325,6 +326,6 @@ int decrypt(const struct owner *owners, size_t n, const unsigned char *der, size
     strlist_free(seen);
     if (rc == 1)
         f->reason = xstrdup(tried ? "not encrypted for any of our keys of its recipients"
-                            : "no key of ours for its recipients");
+                                  : "no key of ours for its recipients");
     return rc == 2 ? 1 : rc;
 }

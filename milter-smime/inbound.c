@@ -24,12 +24,11 @@ static int crlf_only(const unsigned char *p, size_t len)
 }
 
 /* transfer_decode - see inbound.h */
-int     transfer_decode(const struct mime_entity *e, struct spool *out, const char *what,
-                        char **why)
+int transfer_decode(const struct mime_entity *e, struct spool *out, const char *what, char **why)
 {
-    char   *cte = mime_get(e, "Content-Transfer-Encoding");
-    int     ret = cte && strcasecmp(cte, "base64") == 0 ? mime_b64_decode(e->body, e->bodylen, out)
-        : spool_write(out, e->body, e->bodylen);
+    char *cte = mime_get(e, "Content-Transfer-Encoding");
+    int ret = cte && strcasecmp(cte, "base64") == 0 ? mime_b64_decode(e->body, e->bodylen, out)
+                                                    : spool_write(out, e->body, e->bodylen);
 
     free(cte);
     if (ret > 0)
@@ -38,40 +37,39 @@ int     transfer_decode(const struct mime_entity *e, struct spool *out, const ch
 }
 
 /* verify_entity - see inbound.h */
-void    verify_entity(const struct mime_entity *e, const char *ct, const char *type,
-                      X509_STORE *store, struct finding *f, char **err)
+void verify_entity(const struct mime_entity *e, const char *ct, const char *type, X509_STORE *store,
+                   struct finding *f, char **err)
 {
     struct spool a, b;
-    int     r = 0;
+    int r = 0;
 
     spool_init(&a, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
     spool_init(&b, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
     f->is_signed = 1;
     if (strcmp(type, "multipart/signed") == 0) {
-        char   *boundary = mime_param(ct, "boundary");
+        char *boundary = mime_param(ct, "boundary");
         struct mime_part *parts = NULL;
-        int     closed;
-        size_t  n = boundary ? mime_parts(e->body, e->bodylen, boundary, &parts, &closed) : 0;
+        int closed;
+        size_t n = boundary ? mime_parts(e->body, e->bodylen, boundary, &parts, &closed) : 0;
         const unsigned char *content, *der;
 
         if (n < 2) {
             f->v.reason = xstrdup("multipart/signed without its two parts");
         } else {
             struct mime_entity s;
-            size_t  clen = parts[0].len;
+            size_t clen = parts[0].len;
 
             mime_parse(parts[1].p, parts[1].len, &s);
 
             /* The signature covers the CRLF form: copy only if some line ends in LF alone. */
             content = parts[0].p;
             if (!crlf_only(content, clen)) {
-                if (mime_canon_lines(parts[0].p, parts[0].len, &a) < 0
-                    || (content = spool_data(&a)) == NULL)
+                if (mime_canon_lines(parts[0].p, parts[0].len, &a) < 0 || (content = spool_data(&a)) == NULL)
                     content = NULL;
                 clen = spool_size(&a);
             }
-            if (content == NULL || (r = transfer_decode(&s, &b, "the signature", &f->v.reason)) < 0
-                || (der = spool_data(&b)) == NULL)
+            if (content == NULL || (r = transfer_decode(&s, &b, "the signature", &f->v.reason)) < 0 ||
+                (der = spool_data(&b)) == NULL)
                 *err = xasprintf("cannot spool the signed parts: %s", strerror(errno));
             else if (r == 0)
                 smime_verify_detached(content, clen, der, spool_size(&b), store, &f->v);
@@ -82,8 +80,8 @@ void    verify_entity(const struct mime_entity *e, const char *ct, const char *t
     } else {
         const unsigned char *der;
 
-        if ((r = transfer_decode(e, &b, "the signed data", &f->v.reason)) < 0
-            || (der = spool_data(&b)) == NULL)
+        if ((r = transfer_decode(e, &b, "the signed data", &f->v.reason)) < 0 ||
+            (der = spool_data(&b)) == NULL)
             *err = xasprintf("cannot spool the signed data: %s", strerror(errno));
         else if (r == 0)
             smime_verify_opaque(der, spool_size(&b), store, &f->v);
@@ -93,18 +91,18 @@ void    verify_entity(const struct mime_entity *e, const char *ct, const char *t
 }
 
 /* pkcs7_mime - see inbound.h */
-int     pkcs7_mime(const char *type)
+int pkcs7_mime(const char *type)
 {
-    return type && (strcmp(type, "application/pkcs7-mime") == 0
-                    || strcmp(type, "application/x-pkcs7-mime") == 0);
+    return type &&
+           (strcmp(type, "application/pkcs7-mime") == 0 || strcmp(type, "application/x-pkcs7-mime") == 0);
 }
 
 /* signed_type - the type if the entity is signed, else NULL */
-char   *signed_type(const char *ct)
+char *signed_type(const char *ct)
 {
-    char   *type = mime_type(ct), *st = mime_param(ct, "smime-type");
-    int     yes = type && (strcmp(type, "multipart/signed") == 0
-                           || (pkcs7_mime(type) && st && strcasecmp(st, "signed-data") == 0));
+    char *type = mime_type(ct), *st = mime_param(ct, "smime-type");
+    int yes = type && (strcmp(type, "multipart/signed") == 0 ||
+                       (pkcs7_mime(type) && st && strcasecmp(st, "signed-data") == 0));
 
     free(st);
     if (!yes) {
@@ -115,10 +113,10 @@ char   *signed_type(const char *ct)
 }
 
 /* enveloped_type - see inbound.h */
-int     enveloped_type(const char *ct)
+int enveloped_type(const char *ct)
 {
-    char   *type = mime_type(ct), *st = mime_param(ct, "smime-type");
-    int     yes = pkcs7_mime(type) && !(st && strcasecmp(st, "signed-data") == 0);
+    char *type = mime_type(ct), *st = mime_param(ct, "smime-type");
+    int yes = pkcs7_mime(type) && !(st && strcasecmp(st, "signed-data") == 0);
 
     free(type);
     free(st);
@@ -126,9 +124,9 @@ int     enveloped_type(const char *ct)
 }
 
 /* verdict_text - the value of X-MSSante-SMIME */
-char   *verdict_text(const struct finding *f)
+char *verdict_text(const struct finding *f)
 {
-    char   *out = xasprintf("signed=%s", f->is_signed ? "yes" : "no"), *more, *q;
+    char *out = xasprintf("signed=%s", f->is_signed ? "yes" : "no"), *more, *q;
 
 #define APPEND(fmt, ...) (more = xasprintf("%s; " fmt, out, __VA_ARGS__), free(out), out = more)
     if (f->is_signed) {
@@ -157,7 +155,7 @@ char   *verdict_text(const struct finding *f)
 }
 
 /* finding_free - what a finding holds */
-void    finding_free(struct finding *f)
+void finding_free(struct finding *f)
 {
     smime_verdict_free(&f->v);
     free(f->algorithm);

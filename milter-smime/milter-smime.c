@@ -41,32 +41,32 @@
 #include "smime.h"
 
 #define SMIME_HEADER "X-MSSante-SMIME"
-#define BODY_CHUNK 65535                /* libmilter's largest body chunk */
+#define BODY_CHUNK   65535 /* libmilter's largest body chunk */
 
 /* ------------------------------------------------------------ per connection */
 
 struct field {
-    char   *name;
-    char   *value;
+    char *name;
+    char *value;
 };
 
 struct sm_conn {
-    int     local;              /* non-SMTP submission */
-    unsigned long noreply;      /* SMFIP_NR_* steps granted: answer SMFIS_NOREPLY */
+    int local;             /* non-SMTP submission */
+    unsigned long noreply; /* SMFIP_NR_* steps granted: answer SMFIS_NOREPLY */
     /* per message */
-    int     outbound;
-    char   *sender_key;         /* NULL: null or unparsable sender */
-    char   *sender_domain;
+    int outbound;
+    char *sender_key; /* NULL: null or unparsable sender */
+    char *sender_domain;
     struct rcpt *rcpts;
-    size_t  nrcpt, rcpts_cap;
-    int     any_required, any_missing, any_local;
-    char   *refused;            /* non-SMTP: refusals, for the bounce */
-    struct field *content;      /* Content-* fields, in order */
-    size_t  ncontent, content_cap;
-    int     mime_version;
-    int     forged;             /* X-MSSante-SMIME fields from outside */
-    int     eoh_done;
-    struct spool entity;        /* Content-* fields, blank line, body */
+    size_t nrcpt, rcpts_cap;
+    int any_required, any_missing, any_local;
+    char *refused;         /* non-SMTP: refusals, for the bounce */
+    struct field *content; /* Content-* fields, in order */
+    size_t ncontent, content_cap;
+    int mime_version;
+    int forged; /* X-MSSante-SMIME fields from outside */
+    int eoh_done;
+    struct spool entity; /* Content-* fields, blank line, body */
 };
 
 /* reset_message - forget one transaction, keep the connection */
@@ -105,9 +105,9 @@ static struct sm_conn *conn_state(SMFICTX *ctx)
  * sm_negotiate - only the steps we use (no HELO, DATA or unknown command),
  * and no reply awaited for each header, which cannot fail
  */
-static sfsistat sm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-                             unsigned long f2, unsigned long f3, unsigned long *pf0,
-                             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+static sfsistat sm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
 {
     const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
     struct sm_conn *c;
@@ -115,7 +115,7 @@ static sfsistat sm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     (void) f2;
     (void) f3;
     if ((f0 & need) != need)
-        return SMFIS_REJECT;                /* this MTA cannot do what we need */
+        return SMFIS_REJECT; /* this MTA cannot do what we need */
     if ((c = conn_state(ctx)) == NULL)
         return SMFIS_TEMPFAIL;
     *pf0 = need;
@@ -141,7 +141,8 @@ static sfsistat sm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 static sfsistat refuse_foreign(SMFICTX *ctx, const struct sm_conn *c, const char *when)
 {
     msg_info("%s: reject: %s: sender %s is not in one of our domains: no signing certificate "
-             "can exist", mfi_qid(ctx), when, c->sender_key);
+             "can exist",
+             mfi_qid(ctx), when, c->sender_key);
     return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
                      "Expediteur hors de nos domaines : aucun certificat de signature possible",
                      "Sender not in our domains: no signing certificate can exist");
@@ -169,16 +170,15 @@ static sfsistat sm_envfrom(SMFICTX *ctx, char **argv)
 }
 
 /* refuse - 550 for one recipient, or remembered for end of message (non-SMTP) */
-static sfsistat refuse(SMFICTX *ctx, struct sm_conn *c, const char *rcpt, const char *fr,
-                       const char *en)
+static sfsistat refuse(SMFICTX *ctx, struct sm_conn *c, const char *rcpt, const char *fr, const char *en)
 {
-    char   *shown = mfi_reply_text(rcpt), *f, *e;
+    char *shown = mfi_reply_text(rcpt), *f, *e;
     sfsistat st;
 
     msg_info("%s: reject: RCPT %s: %s", mfi_qid(ctx), shown, en);
     if (c->local) {
-        char   *more = c->refused ? xasprintf("%s, %s (%s)", c->refused, shown, en)
-            : xasprintf("%s (%s)", shown, en);
+        char *more =
+            c->refused ? xasprintf("%s, %s (%s)", c->refused, shown, en) : xasprintf("%s (%s)", shown, en);
 
         free(c->refused);
         c->refused = more;
@@ -201,9 +201,9 @@ static sfsistat sm_envrcpt(SMFICTX *ctx, char **argv)
     struct rcpt r = {0};
     struct addr a;
     const char *why;
-    char   *nocert = NULL, *err = NULL;
+    char *nocert = NULL, *err = NULL;
     X509_STORE *store;
-    int     found;
+    int found;
 
     if (c == NULL)
         return mfi_tempfail(ctx, "RCPT without a transaction");
@@ -236,7 +236,7 @@ static sfsistat sm_envrcpt(SMFICTX *ctx, char **argv)
         }
         if ((r.policy == POL_REQUIRED || c->any_required) && (r.local || r.cert == NULL)) {
             sfsistat st;
-            char   *en, *fr;
+            char *en, *fr;
 
             if (r.local) {
                 fr = xstrdup("chiffrement S/MIME exige pour ce message; une boite locale ne "
@@ -245,9 +245,11 @@ static sfsistat sm_envrcpt(SMFICTX *ctx, char **argv)
                              "cannot receive it encrypted: send it separately");
             } else {
                 fr = xasprintf("chiffrement S/MIME exige mais pas de certificat utilisable "
-                               "pour ce destinataire (%s)", nocert);
+                               "pour ce destinataire (%s)",
+                               nocert);
                 en = xasprintf("S/MIME encryption required but no usable certificate for "
-                               "this recipient (%s)", nocert);
+                               "this recipient (%s)",
+                               nocert);
             }
             st = refuse(ctx, c, argv[0], fr, en);
             free(fr);
@@ -320,8 +322,8 @@ static sfsistat sm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     if (c == NULL || !c->eoh_done)
         return mfi_tempfail(ctx, "body without headers");
     if (spool_write(&c->entity, chunk, len) < 0) {
-        char   *why = xasprintf("cannot spool the message in %s: %s", var_smime_spool_directory,
-                                strerror(c->entity.err));
+        char *why = xasprintf("cannot spool the message in %s: %s", var_smime_spool_directory,
+                              strerror(c->entity.err));
         sfsistat st = mfi_tempfail(ctx, why);
 
         free(why);
@@ -338,7 +340,7 @@ static int replace_content(SMFICTX *ctx, struct sm_conn *c, const char *const *f
 {
     /* Delete each name's occurrences, last first (indexes count per name). */
     for (size_t i = c->ncontent; i-- > 0;) {
-        int     idx = 0;
+        int idx = 0;
 
         for (size_t j = 0; j <= i; j++)
             if (strcasecmp(c->content[j].name, c->content[i].name) == 0)
@@ -353,7 +355,7 @@ static int replace_content(SMFICTX *ctx, struct sm_conn *c, const char *const *f
             return -1;
     /* Back to back: Postfix takes nothing else, progress included, between chunks. */
     for (size_t off = 0; off < len; off += BODY_CHUNK) {
-        size_t  k = len - off < BODY_CHUNK ? len - off : BODY_CHUNK;
+        size_t k = len - off < BODY_CHUNK ? len - off : BODY_CHUNK;
 
         if (mfi_replacebody(ctx, body + off, k) == MI_FAILURE)
             return -1;
@@ -375,18 +377,25 @@ static void progress(void *ctx)
 static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
 {
     struct outbound_msg m = {
-        .qid = mfi_qid(ctx), .sender_key = c->sender_key, .sender_domain = c->sender_domain,
-        .local = c->local, .rcpts = c->rcpts, .nrcpt = c->nrcpt, .any_required = c->any_required,
-        .any_local = c->any_local, .any_missing = c->any_missing, .entity = &c->entity,
-        .progress = progress, .progress_arg = ctx,
+        .qid = mfi_qid(ctx),
+        .sender_key = c->sender_key,
+        .sender_domain = c->sender_domain,
+        .local = c->local,
+        .rcpts = c->rcpts,
+        .nrcpt = c->nrcpt,
+        .any_required = c->any_required,
+        .any_local = c->any_local,
+        .any_missing = c->any_missing,
+        .entity = &c->entity,
+        .progress = progress,
+        .progress_arg = ctx,
     };
     struct outbound_result r;
     const unsigned char *body;
     sfsistat st = SMFIS_CONTINUE;
 
     if (c->local && c->refused)
-        return mfi_refuse_gathered(ctx, "S/MIME: recipients refused / destinataires refuses",
-                                   c->refused);
+        return mfi_refuse_gathered(ctx, "S/MIME: recipients refused / destinataires refuses", c->refused);
     outbound_protect(&m, &r);
     switch (r.verdict) {
     case OUT_UNCHANGED:
@@ -413,17 +422,16 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
 
 /* ------------------------------------------------------------ inbound */
 
-
 static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
 {
     const unsigned char *ent = spool_data(&c->entity), *der;
     struct mime_entity e, d = {0};
     struct finding f = {0};
     struct spool raw, plain;
-    char   *ct, *err = NULL, *value;
+    char *ct, *err = NULL, *value;
     X509_STORE *store = store_get();
     sfsistat st = SMFIS_CONTINUE;
-    int     replaced = 0;
+    int replaced = 0;
 
     if (ent == NULL) {
         X509_STORE_free(store);
@@ -435,11 +443,11 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
     ct = mime_get(&e, "Content-Type");
 
     if (enveloped_type(ct)) {
-        int     r;
+        int r;
 
         f.is_encrypted = 1;
-        if ((r = transfer_decode(&e, &raw, "the encrypted data", &f.reason)) < 0
-            || (der = spool_data(&raw)) == NULL) {
+        if ((r = transfer_decode(&e, &raw, "the encrypted data", &f.reason)) < 0 ||
+            (der = spool_data(&raw)) == NULL) {
             err = xasprintf("cannot spool the encrypted data: %s", strerror(errno));
         } else if (r == 0) {
             /* Memory: keep one copy at a time of a large message. */
@@ -448,12 +456,12 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
             struct owner *owners = xcalloc(c->nrcpt + 1, sizeof(*owners));
 
             for (size_t i = 0; i < c->nrcpt; i++)
-                owners[i] = (struct owner) {c->rcpts[i].key, c->rcpts[i].domain};
+                owners[i] = (struct owner){c->rcpts[i].key, c->rcpts[i].domain};
             r = decrypt(owners, c->nrcpt, der, spool_size(&raw), &plain, &f, &err);
             free(owners);
             spool_reset(&raw);
             if (r == 0 && (der = spool_data(&plain)) != NULL) {
-                char   *ict, *itype;
+                char *ict, *itype;
 
                 f.decrypted = 1;
                 mime_parse(der, spool_size(&plain), &d);
@@ -468,7 +476,7 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
             }
         }
     } else {
-        char   *t = signed_type(ct);
+        char *t = signed_type(ct);
 
         if (t)
             verify_entity(&e, ct, t, store, &f, &err);
@@ -497,8 +505,8 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
     msg_info("%s: inbound: %s", mfi_qid(ctx), value);
     free(value);
     if (replaced) {
-        char  **fields = xcalloc(2 * d.nfields + 1, sizeof(char *));
-        size_t  n = 0;
+        char **fields = xcalloc(2 * d.nfields + 1, sizeof(char *));
+        size_t n = 0;
 
         for (size_t i = 0; i < d.nfields; i++) {
             if (d.fields[i].namelen < 8 || strncasecmp((const char *) d.fields[i].raw, "Content-", 8))

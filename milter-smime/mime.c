@@ -18,7 +18,7 @@
 static size_t line(const unsigned char *p, const unsigned char *end, const unsigned char **next)
 {
     const unsigned char *nl = memchr(p, '\n', (size_t) (end - p));
-    size_t  n;
+    size_t n;
 
     if (nl == NULL) {
         *next = end;
@@ -34,10 +34,10 @@ static size_t line(const unsigned char *p, const unsigned char *end, const unsig
 /* field_name_len - the length of "Name" if the line starts a header field */
 static size_t field_name_len(const unsigned char *p, size_t n)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < n && p[i] > 32 && p[i] < 127 && p[i] != ':'; i++)
-         /* void */ ;
+        /* void */;
     return i > 0 && i < n && p[i] == ':' ? i : 0;
 }
 
@@ -45,25 +45,25 @@ static size_t field_name_len(const unsigned char *p, size_t n)
 void mime_parse(const unsigned char *p, size_t len, struct mime_entity *e)
 {
     const unsigned char *end = p + len, *next;
-    size_t  cap = 0;
+    size_t cap = 0;
 
     memset(e, 0, sizeof(*e));
     while (p < end) {
-        size_t  n = line(p, end, &next), nl;
+        size_t n = line(p, end, &next), nl;
         struct mime_field *f;
 
-        if (n == 0) {                           /* the blank line */
+        if (n == 0) { /* the blank line */
             p = next;
             break;
         }
         if ((*p == ' ' || *p == '\t') && e->nfields) {
-            f = &e->fields[e->nfields - 1];     /* continuation */
+            f = &e->fields[e->nfields - 1]; /* continuation */
             f->rawlen = (size_t) (p + n - f->raw);
             p = next;
             continue;
         }
         if ((nl = field_name_len(p, n)) == 0)
-            break;                              /* not a header: the body starts here */
+            break; /* not a header: the body starts here */
         e->fields = xgrow(e->fields, &cap, e->nfields + 1, sizeof(*e->fields));
         f = &e->fields[e->nfields++];
         f->raw = p;
@@ -93,7 +93,7 @@ int mime_field_is(const struct mime_field *f, const char *name)
 static char *unfold(const struct mime_field *f)
 {
     const unsigned char *v = f->raw + f->namelen + 1, *end = f->raw + f->rawlen;
-    char   *out = xmalloc((size_t) (end - v) + 1), *o = out;
+    char *out = xmalloc((size_t) (end - v) + 1), *o = out;
 
     for (; v < end; v++)
         if (*v != '\r' && *v != '\n')
@@ -107,7 +107,7 @@ static char *unfold(const struct mime_field *f)
 }
 
 /* mime_get - the unfolded value of the first field of this name, or NULL */
-char   *mime_get(const struct mime_entity *e, const char *name)
+char *mime_get(const struct mime_entity *e, const char *name)
 {
     for (size_t i = 0; i < e->nfields; i++)
         if (mime_field_is(&e->fields[i], name))
@@ -116,10 +116,10 @@ char   *mime_get(const struct mime_entity *e, const char *name)
 }
 
 /* mime_type - "type/subtype" of a Content-Type value, lower case, or NULL */
-char   *mime_type(const char *value)
+char *mime_type(const char *value)
 {
-    size_t  n;
-    char   *t;
+    size_t n;
+    char *t;
 
     if (value == NULL)
         return NULL;
@@ -134,9 +134,9 @@ char   *mime_type(const char *value)
 }
 
 /* mime_param - a parameter of a structured field value, unquoted, or NULL */
-char   *mime_param(const char *value, const char *name)
+char *mime_param(const char *value, const char *name)
 {
-    size_t  nlen = strlen(name);
+    size_t nlen = strlen(name);
     const char *p = value ? strchr(value, ';') : NULL;
 
     while (p) {
@@ -149,7 +149,7 @@ char   *mime_param(const char *value, const char *name)
                 return NULL;
             v += strspn(v, " ");
             if (*v == '"') {
-                char   *out = xmalloc(strlen(v)), *o = out;
+                char *out = xmalloc(strlen(v)), *o = out;
 
                 for (v++; *v && *v != '"'; v++) {
                     if (*v == '\\' && v[1])
@@ -181,12 +181,12 @@ char   *mime_param(const char *value, const char *name)
 /* delimiter - 0 if not a delimiter line of boundary, 1 if one, 2 if the close */
 static int delimiter(const unsigned char *p, size_t n, const char *b, size_t blen)
 {
-    size_t  i;
+    size_t i;
 
     if (n < blen + 2 || p[0] != '-' || p[1] != '-' || memcmp(p + 2, b, blen) != 0)
         return 0;
     i = blen + 2;
-    int     close = n >= i + 2 && p[i] == '-' && p[i + 1] == '-';
+    int close = n >= i + 2 && p[i] == '-' && p[i + 1] == '-';
 
     for (i += close ? 2 : 0; i < n; i++)
         if (p[i] != ' ' && p[i] != '\t')
@@ -194,17 +194,17 @@ static int delimiter(const unsigned char *p, size_t n, const char *b, size_t ble
     return close ? 2 : 1;
 }
 
-size_t mime_parts(const unsigned char *body, size_t len, const char *boundary,
-                  struct mime_part **parts, int *closed)
+size_t mime_parts(const unsigned char *body, size_t len, const char *boundary, struct mime_part **parts,
+                  int *closed)
 {
     const unsigned char *p = body, *end = body + len, *next, *start = NULL;
-    size_t  blen = strlen(boundary), n = 0, cap = 0;
+    size_t blen = strlen(boundary), n = 0, cap = 0;
 
     *parts = NULL;
     *closed = 0;
     for (; p < end; p = next) {
-        size_t  ll = line(p, end, &next);
-        int     d = delimiter(p, ll, boundary, blen);
+        size_t ll = line(p, end, &next);
+        int d = delimiter(p, ll, boundary, blen);
 
         if (d == 0)
             continue;
@@ -229,7 +229,7 @@ size_t mime_parts(const unsigned char *body, size_t len, const char *boundary,
         }
         start = next;
     }
-    if (start) {                                /* no close delimiter: the rest is a part */
+    if (start) { /* no close delimiter: the rest is a part */
         *parts = xgrow(*parts, &cap, n + 1, sizeof(**parts));
         (*parts)[n].p = start;
         (*parts)[n].len = (size_t) (end - start);
@@ -249,7 +249,7 @@ int mime_canon_lines(const unsigned char *p, size_t len, struct spool *out)
     const unsigned char *end = p + len, *run = p, *nl;
 
     while ((nl = memchr(p, '\n', (size_t) (end - p))) != NULL) {
-        if (nl == run || nl[-1] != '\r') {    /* a bare LF: the run ends before it */
+        if (nl == run || nl[-1] != '\r') { /* a bare LF: the run ends before it */
             if (spool_write(out, run, (size_t) (nl - run)) < 0 || spool_write(out, "\r\n", 2) < 0)
                 return -1;
             run = nl + 1;
@@ -266,14 +266,14 @@ static int seven_bit(const unsigned char *p, size_t len)
 
     while (p < end) {
         const unsigned char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t  n = (size_t) ((nl ? nl : end) - p);
+        size_t n = (size_t) ((nl ? nl : end) - p);
         unsigned char any = 0, bad = 0;
 
-        if (nl && n > 0 && p[n - 1] == '\r')  /* the CR of CRLF */
+        if (nl && n > 0 && p[n - 1] == '\r') /* the CR of CRLF */
             n--;
         if (n > 998)
             return 0;
-        for (size_t i = 0; i < n; i++) {        /* a loop the compiler vectorises */
+        for (size_t i = 0; i < n; i++) { /* a loop the compiler vectorises */
             any |= p[i];
             bad |= (unsigned char) (p[i] == 0) | (unsigned char) (p[i] == '\r');
         }
@@ -291,18 +291,18 @@ static int qp(const unsigned char *p, size_t len, struct spool *out)
     const unsigned char *end = p + len, *next;
 
     while (p < end) {
-        size_t  n = line(p, end, &next);
-        char    buf[8];
-        size_t  col = 0;
+        size_t n = line(p, end, &next);
+        char buf[8];
+        size_t col = 0;
 
         for (size_t i = 0; i < n; i++) {
             unsigned char c = p[i];
-            int     last = i + 1 == n;
-            size_t  w;
+            int last = i + 1 == n;
+            size_t w;
 
-            if ((c >= 33 && c <= 126 && c != '=' && !(c == 'F' && i == 0 && n >= 5
-                                                    && memcmp(p, "From ", 5) == 0))
-                || ((c == ' ' || c == '\t') && !last)) {
+            if ((c >= 33 && c <= 126 && c != '=' &&
+                 !(c == 'F' && i == 0 && n >= 5 && memcmp(p, "From ", 5) == 0)) ||
+                ((c == ' ' || c == '\t') && !last)) {
                 buf[0] = (char) c;
                 w = 1;
             } else {
@@ -311,7 +311,7 @@ static int qp(const unsigned char *p, size_t len, struct spool *out)
                 buf[2] = hex[c & 15];
                 w = 3;
             }
-            if (col + w > 75) {                 /* soft break: "=" ends the line */
+            if (col + w > 75) { /* soft break: "=" ends the line */
                 if (spool_write(out, "=\r\n", 3) < 0)
                     return -1;
                 col = 0;
@@ -330,8 +330,8 @@ static int qp(const unsigned char *p, size_t len, struct spool *out)
 /* b64 - base64 in 76-character CRLF lines */
 static int b64(const unsigned char *p, size_t len, struct spool *out)
 {
-    BIO    *bio = spool_bio(out, 1);
-    int     ok;
+    BIO *bio = spool_bio(out, 1);
+    int ok;
 
     if (bio == NULL)
         return -1;
@@ -363,45 +363,41 @@ static int emit_fields(const struct mime_entity *e, const char *skip, struct spo
     for (size_t i = 0; i < e->nfields; i++) {
         if (skip && mime_field_is(&e->fields[i], skip))
             continue;
-        if (mime_canon_lines(e->fields[i].raw, e->fields[i].rawlen, out) < 0
-            || spool_write(out, "\r\n", 2) < 0)
+        if (mime_canon_lines(e->fields[i].raw, e->fields[i].rawlen, out) < 0 ||
+            spool_write(out, "\r\n", 2) < 0)
             return -1;
     }
     return 0;
 }
 
-static int canon_multipart(const struct mime_entity *e, const char *boundary,
-                           struct spool *out, int depth)
+static int canon_multipart(const struct mime_entity *e, const char *boundary, struct spool *out, int depth)
 {
     struct mime_part *parts;
-    int     closed, rc = 0;
-    size_t  n = mime_parts(e->body, e->bodylen, boundary, &parts, &closed);
+    int closed, rc = 0;
+    size_t n = mime_parts(e->body, e->bodylen, boundary, &parts, &closed);
 
     if (emit_fields(e, NULL, out) < 0 || spool_write(out, "\r\n", 2) < 0)
         rc = -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (spool_puts(out, "--") < 0 || spool_puts(out, boundary) < 0
-            || spool_write(out, "\r\n", 2) < 0
-            || canon(parts[i].p, parts[i].len, out, depth + 1, 0) < 0
-            || spool_write(out, "\r\n", 2) < 0)
+        if (spool_puts(out, "--") < 0 || spool_puts(out, boundary) < 0 || spool_write(out, "\r\n", 2) < 0 ||
+            canon(parts[i].p, parts[i].len, out, depth + 1, 0) < 0 || spool_write(out, "\r\n", 2) < 0)
             rc = -1;
     }
     /* A nested part's last line end belongs to its parent's next delimiter. */
-    if (rc == 0 && (spool_puts(out, "--") < 0 || spool_puts(out, boundary) < 0
-                    || spool_write(out, "--\r\n", depth ? 2 : 4) < 0))
+    if (rc == 0 && (spool_puts(out, "--") < 0 || spool_puts(out, boundary) < 0 ||
+                    spool_write(out, "--\r\n", depth ? 2 : 4) < 0))
         rc = -1;
     free(parts);
     return rc;
 }
 
-static int canon_leaf(const struct mime_entity *e, const char *ctype, const char *cte,
-                      struct spool *out, int top)
+static int canon_leaf(const struct mime_entity *e, const char *ctype, const char *cte, struct spool *out,
+                      int top)
 {
-    int     text = ctype == NULL || strncmp(ctype, "text/", 5) == 0;
-    int     binary = cte && strcasecmp(cte, "binary") == 0;
-    int     encoded = cte && (strcasecmp(cte, "base64") == 0
-                              || strcasecmp(cte, "quoted-printable") == 0);
-    int     rc;
+    int text = ctype == NULL || strncmp(ctype, "text/", 5) == 0;
+    int binary = cte && strcasecmp(cte, "binary") == 0;
+    int encoded = cte && (strcasecmp(cte, "base64") == 0 || strcasecmp(cte, "quoted-printable") == 0);
+    int rc;
 
     if (encoded || (!binary && seven_bit(e->body, e->bodylen))) {
         if (emit_fields(e, NULL, out) < 0 || spool_write(out, "\r\n", 2) < 0)
@@ -413,10 +409,10 @@ static int canon_leaf(const struct mime_entity *e, const char *ctype, const char
         return -1;
     if (ctype == NULL && top) {
         /* No MIME: RFC 2045 says US-ASCII; 8-bit text is UTF-8 or else Latin-1. */
-        int     utf8 = utf8_valid((const char *) e->body, e->bodylen);
+        int utf8 = utf8_valid((const char *) e->body, e->bodylen);
 
         if (spool_puts(out, utf8 ? "Content-Type: text/plain; charset=utf-8\r\n"
-                       : "Content-Type: text/plain; charset=iso-8859-1\r\n") < 0)
+                                 : "Content-Type: text/plain; charset=iso-8859-1\r\n") < 0)
             return -1;
     }
     if (text && !binary) {
@@ -429,7 +425,7 @@ static int canon_leaf(const struct mime_entity *e, const char *ctype, const char
     if (binary)
         return b64(e->body, e->bodylen, out);
     {
-        size_t  n;
+        size_t n;
         unsigned char *c = crlf_copy(e->body, e->bodylen, &n);
 
         rc = b64(c, n, out);
@@ -442,21 +438,21 @@ static int canon_leaf(const struct mime_entity *e, const char *ctype, const char
 static int canon(const unsigned char *p, size_t len, struct spool *out, int depth, int top)
 {
     struct mime_entity e;
-    char   *ct, *ctype, *cte, *boundary = NULL;
-    int     rc;
+    char *ct, *ctype, *cte, *boundary = NULL;
+    int rc;
 
     mime_parse(p, len, &e);
     ct = mime_get(&e, "Content-Type");
     ctype = mime_type(ct);
     cte = mime_get(&e, "Content-Transfer-Encoding");
-    if (depth < MIME_MAX_DEPTH && ctype && strncmp(ctype, "multipart/", 10) == 0
-        && (boundary = mime_param(ct, "boundary")) != NULL && *boundary) {
+    if (depth < MIME_MAX_DEPTH && ctype && strncmp(ctype, "multipart/", 10) == 0 &&
+        (boundary = mime_param(ct, "boundary")) != NULL && *boundary) {
         rc = canon_multipart(&e, boundary, out, depth);
-    } else if (depth < MIME_MAX_DEPTH && ctype && strcmp(ctype, "message/rfc822") == 0
-               && !(cte && (strcasecmp(cte, "base64") == 0
-                            || strcasecmp(cte, "quoted-printable") == 0))) {
-        rc = emit_fields(&e, NULL, out) < 0 || spool_write(out, "\r\n", 2) < 0 ? -1
-            : canon(e.body, e.bodylen, out, depth + 1, 1);
+    } else if (depth < MIME_MAX_DEPTH && ctype && strcmp(ctype, "message/rfc822") == 0 &&
+               !(cte && (strcasecmp(cte, "base64") == 0 || strcasecmp(cte, "quoted-printable") == 0))) {
+        rc = emit_fields(&e, NULL, out) < 0 || spool_write(out, "\r\n", 2) < 0
+                 ? -1
+                 : canon(e.body, e.bodylen, out, depth + 1, 1);
     } else {
         rc = canon_leaf(&e, ctype, cte, out, top);
     }
@@ -479,13 +475,13 @@ int mime_b64_decode(const unsigned char *p, size_t len, struct spool *out)
 {
     EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
     unsigned char buf[4096 + 64];
-    int     n, rc = 0;
+    int n, rc = 0;
 
     if (ctx == NULL)
         return -1;
     EVP_DecodeInit(ctx);
     for (size_t off = 0; off < len && rc == 0; off += 4096) {
-        size_t  chunk = len - off < 4096 ? len - off : 4096;
+        size_t chunk = len - off < 4096 ? len - off : 4096;
 
         if (EVP_DecodeUpdate(ctx, buf, &n, p + off, (int) chunk) < 0)
             rc = 1;
@@ -501,10 +497,10 @@ int mime_b64_decode(const unsigned char *p, size_t len, struct spool *out)
 }
 
 /* mime_boundary - a new random multipart boundary */
-char   *mime_boundary(void)
+char *mime_boundary(void)
 {
     unsigned char r[12];
-    char    hex[25];
+    char hex[25];
 
     if (RAND_bytes(r, sizeof(r)) != 1)
         return NULL;

@@ -37,7 +37,7 @@
 #include "smime.h"
 
 #define OPT_CERT 0x200
-#define OPT_KEY 0x201
+#define OPT_KEY  0x201
 
 /* usage - the command's synopsis */
 static void usage(FILE *fp)
@@ -49,7 +49,8 @@ static void usage(FILE *fp)
             "       mssante-smime [options] show ID\n"
             "       mssante-smime [options] revoke ID\n"
             "%s"
-            "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n", cmd_usage_common);
+            "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n",
+            cmd_usage_common);
 }
 
 static PGconn *conn;
@@ -58,7 +59,7 @@ static PGconn *conn;
 static char *owner_of(const char *arg, const char **scope)
 {
     const char *why;
-    char   *out;
+    char *out;
 
     if (strchr(arg, '@')) {
         struct addr a;
@@ -77,19 +78,19 @@ static char *owner_of(const char *arg, const char **scope)
 }
 
 /* read_certs - the certificates of a PEM file, leaf first */
-static STACK_OF(X509) *read_certs(const char *path)
+static STACK_OF(X509) * read_certs(const char *path)
 {
-    FILE   *fp = fopen(path, "r");
-    char   *buf = NULL;
-    size_t  len = 0;
-    STACK_OF(X509) *certs;
+    FILE *fp = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    STACK_OF(X509) * certs;
 
     if (fp == NULL)
         msg_fatal("%s: %s", path, strerror(errno));
     {
-        FILE   *mem = open_memstream(&buf, &len);
-        char    chunk[8192];
-        size_t  n;
+        FILE *mem = open_memstream(&buf, &len);
+        char chunk[8192];
+        size_t n;
 
         while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
             fwrite(chunk, 1, n, mem);
@@ -111,15 +112,14 @@ static int has_email(const struct smime_certinfo *ci, const char *addr)
     return 0;
 }
 
-static int cmd_import(const char *usage_kind, const char *who, const char *cert_file,
-                      const char *key_file)
+static int cmd_import(const char *usage_kind, const char *who, const char *cert_file, const char *key_file)
 {
     const char *scope;
-    char   *owner = owner_of(who, &scope), *pem, *err = NULL, *reason = NULL;
+    char *owner = owner_of(who, &scope), *pem, *err = NULL, *reason = NULL;
     STACK_OF(X509) *certs = read_certs(cert_file);
-    X509   *leaf = sk_X509_shift(certs);
+    X509 *leaf = sk_X509_shift(certs);
     struct smime_certinfo ci;
-    char    keypath[PATH_MAX];
+    char keypath[PATH_MAX];
     X509_STORE *store;
     PGresult *res;
 
@@ -133,7 +133,8 @@ static int cmd_import(const char *usage_kind, const char *who, const char *cert_
             msg_fatal("%s: %s", key_file, strerror(errno));
         if (st.st_mode & S_IROTH)
             msg_fatal("%s: readable by every account (mode %04o): make it readable only by "
-                      "milter-smime's user (chmod 0600 or 0640)", keypath, st.st_mode & 07777);
+                      "milter-smime's user (chmod 0600 or 0640)",
+                      keypath, st.st_mode & 07777);
         if ((key = smime_key_file(keypath, &err)) == NULL)
             msg_fatal("%s", err);
         if (X509_check_private_key(leaf, key) != 1)
@@ -155,17 +156,20 @@ static int cmd_import(const char *usage_kind, const char *who, const char *cert_
                  ci.emails[0] ? ci.emails[0] : "no e-mail address");
     pem = smime_x509_pem(leaf, certs);
     {
-        const char *p[11] = {usage_kind, scope, owner, ci.fingerprint, ci.subject, ci.issuer,
-                             ci.serial, ci.not_before, ci.not_after, pem, key_file};
+        const char *p[11] = {usage_kind,   scope,     owner,     ci.fingerprint,
+                             ci.subject,   ci.issuer, ci.serial, ci.not_before,
+                             ci.not_after, pem,       key_file};
 
-        res = pgu_must(conn, "INSERT INTO smime_cert (usage, scope, owner, fingerprint, subject, issuer, serial,"
-                " not_before, not_after, cert_pem, key_file) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                " $8, $9, $10, $11) ON CONFLICT (usage, owner, fingerprint) DO UPDATE SET"
-                " key_file = EXCLUDED.key_file, cert_pem = EXCLUDED.cert_pem, revoked_at = NULL"
-                " RETURNING id", 11, p);
+        res = pgu_must(conn,
+                       "INSERT INTO smime_cert (usage, scope, owner, fingerprint, subject, issuer, serial,"
+                       " not_before, not_after, cert_pem, key_file) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                       " $8, $9, $10, $11) ON CONFLICT (usage, owner, fingerprint) DO UPDATE SET"
+                       " key_file = EXCLUDED.key_file, cert_pem = EXCLUDED.cert_pem, revoked_at = NULL"
+                       " RETURNING id",
+                       11, p);
     }
-    printf("%s certificate %s stored for %s %s (id %s): %s, valid until %s\n", usage_kind,
-           ci.fingerprint, scope, owner, PQgetvalue(res, 0, 0), ci.subject, ci.not_after);
+    printf("%s certificate %s stored for %s %s (id %s): %s, valid until %s\n", usage_kind, ci.fingerprint,
+           scope, owner, PQgetvalue(res, 0, 0), ci.subject, ci.not_after);
     pgu_audit(conn, "mssante-smime", "smime-import", owner, ci.fingerprint);
     PQclear(res);
     free(pem);
@@ -180,23 +184,24 @@ static int cmd_import(const char *usage_kind, const char *who, const char *cert_
 static int cmd_list(const char *who)
 {
     const char *scope;
-    char   *owner = who ? owner_of(who, &scope) : NULL;
+    char *owner = who ? owner_of(who, &scope) : NULL;
     const char *p[1] = {owner};
-    PGresult *res = pgu_must(conn, "SELECT id, usage, scope, owner, source, to_char(not_after, 'YYYY-MM-DD'),"
-                      " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
-                      " WHEN now() > not_after THEN 'expired' WHEN now() < not_before"
-                      " THEN 'not yet valid' ELSE 'valid' END, subject FROM smime_cert"
-                      " WHERE $1::text IS NULL OR owner = $1"
-                      " OR (scope = 'domain' AND owner = split_part($1, '@', 2))"
-                      " ORDER BY owner, usage, not_after DESC", 1, p);
+    PGresult *res = pgu_must(conn,
+                             "SELECT id, usage, scope, owner, source, to_char(not_after, 'YYYY-MM-DD'),"
+                             " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
+                             " WHEN now() > not_after THEN 'expired' WHEN now() < not_before"
+                             " THEN 'not yet valid' ELSE 'valid' END, subject FROM smime_cert"
+                             " WHERE $1::text IS NULL OR owner = $1"
+                             " OR (scope = 'domain' AND owner = split_part($1, '@', 2))"
+                             " ORDER BY owner, usage, not_after DESC",
+                             1, p);
 
-    printf("%-6s %-5s %-7s %-32s %-9s %-10s %-13s %s\n", "ID", "USE", "SCOPE", "OWNER", "SOURCE",
-           "NOT AFTER", "STATE", "SUBJECT");
+    printf("%-6s %-5s %-7s %-32s %-9s %-10s %-13s %s\n", "ID", "USE", "SCOPE", "OWNER", "SOURCE", "NOT AFTER",
+           "STATE", "SUBJECT");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-6s %-5s %-7s %-32s %-9s %-10s %-13s %s\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
-               PQgetvalue(res, i, 7));
+        printf("%-6s %-5s %-7s %-32s %-9s %-10s %-13s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
+               PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
     PQclear(res);
     free(owner);
     return 0;
@@ -207,16 +212,18 @@ static int cmd_show(const char *id)
 {
     const char *p[1] = {id};
     static const char *const labels[] = {
-        "id", "usage", "scope", "owner", "fingerprint", "subject", "issuer", "serial",
-        "not before", "not after", "key file", "source", "created", "revoked", NULL,
+        "id",         "usage",     "scope",    "owner",  "fingerprint", "subject", "issuer", "serial",
+        "not before", "not after", "key file", "source", "created",     "revoked", NULL,
     };
     PGresult *res;
 
     if (strspn(id, "0123456789") != strlen(id) || *id == 0)
         msg_fatal("\"%s\": an ID is a number (see mssante-smime list)", id);
-    res = pgu_must(conn, "SELECT id, usage, scope, owner, fingerprint, subject, issuer, serial, not_before,"
-            " not_after, coalesce(key_file, '-'), source, created_at, coalesce(revoked_at::text, '-'),"
-            " cert_pem FROM smime_cert WHERE id = $1", 1, p);
+    res = pgu_must(conn,
+                   "SELECT id, usage, scope, owner, fingerprint, subject, issuer, serial, not_before,"
+                   " not_after, coalesce(key_file, '-'), source, created_at, coalesce(revoked_at::text, '-'),"
+                   " cert_pem FROM smime_cert WHERE id = $1",
+                   1, p);
     if (PQntuples(res) != 1)
         msg_fatal("no certificate with ID %s", id);
     for (int i = 0; labels[i]; i++)
@@ -234,13 +241,14 @@ static int cmd_revoke(const char *id)
 
     if (strspn(id, "0123456789") != strlen(id) || *id == 0)
         msg_fatal("\"%s\": an ID is a number (see mssante-smime list)", id);
-    res = pgu_must(conn, "UPDATE smime_cert SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
-            " RETURNING owner, fingerprint", 1, p);
+    res = pgu_must(conn,
+                   "UPDATE smime_cert SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
+                   " RETURNING owner, fingerprint",
+                   1, p);
     if (PQntuples(res) != 1)
         msg_fatal("no certificate with ID %s in use", id);
     printf("certificate %s of %s revoked\n", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-    pgu_audit(conn, "mssante-smime", "smime-revoke", PQgetvalue(res, 0, 0),
-              PQgetvalue(res, 0, 1));
+    pgu_audit(conn, "mssante-smime", "smime-revoke", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     PQclear(res);
     return 0;
 }
@@ -255,8 +263,8 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     struct cmd_common c;
-    int     ch, n;
-    char   *err = NULL, **a, *cert = NULL, *key = NULL;
+    int ch, n;
+    char *err = NULL, **a, *cert = NULL, *key = NULL;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {

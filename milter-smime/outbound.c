@@ -49,8 +49,8 @@ static void outcome(struct outbound_result *r, enum outbound_verdict v, char *te
 static int entity_kind(const unsigned char *ent, size_t len)
 {
     struct mime_entity e;
-    char   *ct, *type, *smime_type;
-    int     kind = 0;
+    char *ct, *type, *smime_type;
+    int kind = 0;
 
     mime_parse(ent, len, &e);
     ct = mime_get(&e, "Content-Type");
@@ -59,8 +59,10 @@ static int entity_kind(const unsigned char *ent, size_t len)
     mime_entity_free(&e);
     if (pkcs7_mime(type)) {
         /* Only an envelope is encrypted; anything else is wrapped when encryption is asked. */
-        kind = smime_type && (strcasecmp(smime_type, "enveloped-data") == 0
-                              || strcasecmp(smime_type, "authEnveloped-data") == 0) ? 2 : 1;
+        kind = smime_type && (strcasecmp(smime_type, "enveloped-data") == 0 ||
+                              strcasecmp(smime_type, "authEnveloped-data") == 0)
+                   ? 2
+                   : 1;
     } else if (type && strcmp(type, "multipart/signed") == 0) {
         kind = 1;
     }
@@ -83,8 +85,8 @@ static int wrap_signed(struct spool *sig, const char *sctype, char **err)
     spool_reserve(&whole, spool_size(sig) + strlen(sctype) + 64);
     spool_put_field(&whole, "Content-Type", sctype);
     spool_puts(&whole, "\r\n");
-    if ((in = spool_data(sig)) == NULL || spool_write(&whole, in, spool_size(sig)) < 0
-        || spool_data(&whole) == NULL) {
+    if ((in = spool_data(sig)) == NULL || spool_write(&whole, in, spool_size(sig)) < 0 ||
+        spool_data(&whole) == NULL) {
         *err = xasprintf("cannot spool the signed message: %s", strerror(errno));
         spool_free(&whole);
         return -1;
@@ -98,9 +100,9 @@ static int wrap_signed(struct spool *sig, const char *sctype, char **err)
 void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
 {
     const unsigned char *ent = spool_data(m->entity);
-    size_t  entlen = spool_size(m->entity);
-    char   *err = NULL;
-    int     want_sign = 0, want_encrypt = 0, kind;
+    size_t entlen = spool_size(m->entity);
+    char *err = NULL;
+    int want_sign = 0, want_encrypt = 0, kind;
     struct smime_signer signer = {0};
     struct spool canon, sig;
     STACK_OF(X509) *rcpts = NULL;
@@ -127,7 +129,7 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
         return;
     }
     if (m->sender_key == NULL)
-        want_sign = 0;                          /* null sender: no mailbox to sign for */
+        want_sign = 0; /* null sender: no mailbox to sign for */
     if ((kind = entity_kind(ent, entlen)) == 2) {
         outcome(r, OUT_UNCHANGED, xstrdup("already encrypted by the sender's software: unchanged"));
         return;
@@ -135,21 +137,24 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
     if (kind == 1)
         want_sign = 0;
     if (!want_sign && !want_encrypt) {
-        outcome(r, OUT_UNCHANGED, xstrdup(kind == 1 ? "signed by the sender's software: unchanged"
-                                          : "policy none: unchanged"));
+        outcome(r, OUT_UNCHANGED,
+                xstrdup(kind == 1 ? "signed by the sender's software: unchanged" : "policy none: unchanged"));
         return;
     }
     if (want_sign) {
-        int     found = (m->signer_load ? m->signer_load : signer_load)(m->sender_key, m->sender_domain,
-                                                                       &signer, &err);
+        int found =
+            (m->signer_load ? m->signer_load : signer_load)(m->sender_key, m->sender_domain, &signer, &err);
 
         if (found == 0 && !policy_ours(m->sender_domain)) {
             outcome(r, OUT_FOREIGN, NULL);
             return;
         }
         if (found <= 0) {
-            outcome(r, OUT_TEMPFAIL, found == 0 ? xasprintf("no signing certificate for %s or its "
-                                                            "domain", m->sender_key) : err);
+            outcome(r, OUT_TEMPFAIL,
+                    found == 0 ? xasprintf("no signing certificate for %s or its "
+                                           "domain",
+                                           m->sender_key)
+                               : err);
             return;
         }
     }
@@ -160,8 +165,8 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
     spool_reserve(&sig, entlen + entlen / 16 + 16384);
 
     /* The whole MIME entity, canonical and 7-bit (a signed one is only made CRLF). */
-    if ((kind == 1 ? mime_canon_lines(ent, entlen, &canon) : mime_canon(ent, entlen, &canon)) < 0
-        || (ent = spool_data(&canon)) == NULL) {
+    if ((kind == 1 ? mime_canon_lines(ent, entlen, &canon) : mime_canon(ent, entlen, &canon)) < 0 ||
+        (ent = spool_data(&canon)) == NULL) {
         err = xasprintf("cannot write the canonical form: %s", strerror(canon.err));
         goto fail;
     }
@@ -184,7 +189,7 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
         rcpts = sk_X509_new_null();
         for (size_t i = 0; i < m->nrcpt; i++)
             sk_X509_push(rcpts, m->rcpts[i].cert);
-        spool_reserve(&r->body, entlen / 57 * 78 + 4096 + 1024 * m->nrcpt);      /* base64 lines of 76 */
+        spool_reserve(&r->body, entlen / 57 * 78 + 4096 + 1024 * m->nrcpt); /* base64 lines of 76 */
         if (smime_encrypt(ent, entlen, rcpts, &r->body, &err) < 0)
             goto fail;
         spool_reset(&sig);
@@ -194,14 +199,20 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
             goto fail;
         }
         static const char *const env[] = {
-            "Content-Type", "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"",
-            "Content-Transfer-Encoding", "base64",
-            "Content-Disposition", "attachment; filename=\"smime.p7m\"",
-            "Content-Description", "S/MIME Encrypted Message", NULL,
+            "Content-Type",
+            "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"",
+            "Content-Transfer-Encoding",
+            "base64",
+            "Content-Disposition",
+            "attachment; filename=\"smime.p7m\"",
+            "Content-Description",
+            "S/MIME Encrypted Message",
+            NULL,
         };
         memcpy(r->fields, env, sizeof(env));
-        outcome(r, OUT_REPLACE, xasprintf("%s and encrypted (aes-256-cbc) for %zu recipient(s)",
-                                          want_sign ? "signed" : "not signed", m->nrcpt));
+        outcome(r, OUT_REPLACE,
+                xasprintf("%s and encrypted (aes-256-cbc) for %zu recipient(s)",
+                          want_sign ? "signed" : "not signed", m->nrcpt));
     } else {
         if (spool_data(&sig) == NULL) {
             err = xstrdup("cannot read the signed message");
@@ -212,9 +223,11 @@ void outbound_protect(const struct outbound_msg *m, struct outbound_result *r)
         new_spool(&sig);
         r->fields[0] = "Content-Type";
         r->fields[1] = r->sctype;
-        outcome(r, OUT_REPLACE, xasprintf("signed (sha-256), not encrypted: %s", m->any_local
-                                          ? "a recipient is local" : m->any_missing
-                                          ? "a recipient has no usable certificate" : "policy sign"));
+        outcome(r, OUT_REPLACE,
+                xasprintf("signed (sha-256), not encrypted: %s", m->any_local ? "a recipient is local"
+                                                                 : m->any_missing
+                                                                     ? "a recipient has no usable certificate"
+                                                                     : "policy sign"));
     }
     goto done;
 fail:

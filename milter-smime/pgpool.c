@@ -29,7 +29,7 @@ static PGconn *take(int fresh, char **err)
     PGconn *c = NULL;
 
     if (fresh)
-        pgpool_close();                         /* the others are likely broken too */
+        pgpool_close(); /* the others are likely broken too */
     pthread_mutex_lock(&lock);
     if (nidle > 0)
         c = idle[--nidle];
@@ -41,8 +41,7 @@ static PGconn *take(int fresh, char **err)
 static void give(PGconn *c)
 {
     pthread_mutex_lock(&lock);
-    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE
-        && nidle < max_idle) {
+    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE && nidle < max_idle) {
         idle[nidle++] = c;
         c = NULL;
     }
@@ -73,7 +72,7 @@ PGresult *pgpool_query(const char *sql, int n, const char *const *params, char *
             give(c);
             return NULL;
         }
-        PQfinish(c);                            /* broken: a fresh one, once */
+        PQfinish(c); /* broken: a fresh one, once */
     }
     return NULL;
 }

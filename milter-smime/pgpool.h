@@ -11,11 +11,11 @@
 
 #include <libpq-fe.h>
 
-void    pgpool_init(const char *conninfo, long timeout, int max_idle);
+void pgpool_init(const char *conninfo, long timeout, int max_idle);
 
 /* pgpool_query - rows (or command status), or NULL with *err */
 PGresult *pgpool_query(const char *sql, int n, const char *const *params, char **err);
 
-void    pgpool_close(void);
+void pgpool_close(void);
 
 #endif

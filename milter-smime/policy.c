@@ -14,11 +14,14 @@
 #include "strlist.h"
 
 static const char *const policy_names[] = {
-    "none", "sign", "sign+encrypt-when-possible", "encrypt-required",
+    "none",
+    "sign",
+    "sign+encrypt-when-possible",
+    "encrypt-required",
 };
 
 struct policy_item {
-    char   *domain;
+    char *domain;
     enum policy policy;
 };
 
@@ -26,7 +29,7 @@ static enum policy default_policy;
 static struct policy_item *sender_policies, *rcpt_policies;
 static char **our_domains;
 static char **outbound_daemons;
-static char **exempt_senders;           /* address keys, local_exempt_senders */
+static char **exempt_senders; /* address keys, local_exempt_senders */
 
 /* policy_parse - a policy by its name, case-insensitive; -1 when unknown */
 static int policy_parse(const char *s, enum policy *p)
@@ -42,12 +45,12 @@ static int policy_parse(const char *s, enum policy *p)
 /* policy_list - "domain=policy, ..." of a key; NULL and *err on a bad item */
 static struct policy_item *policy_list(const char *key, const char *value, char **err)
 {
-    char  **items = strlist_split(value, ",");
+    char **items = strlist_split(value, ",");
     struct policy_item *list = xcalloc(1, sizeof(*list));
-    size_t  n = 0, cap = 1;
+    size_t n = 0, cap = 1;
 
     for (size_t i = 0; items[i]; i++) {
-        char   *eq = strchr(items[i], '='), *d = NULL, *end;
+        char *eq = strchr(items[i], '='), *d = NULL, *end;
         const char *why = "missing \"=\"";
         enum policy p;
 
@@ -62,7 +65,8 @@ static struct policy_item *policy_list(const char *key, const char *value, char 
         }
         if (policy_parse(eq + 1 + strspn(eq + 1, " \t"), &p) < 0) {
             *err = xasprintf("key \"%s\": domain %s: unknown policy \"%s\" (none, sign, "
-                             "sign+encrypt-when-possible, encrypt-required)", key, d, eq + 1);
+                             "sign+encrypt-when-possible, encrypt-required)",
+                             key, d, eq + 1);
             free(d);
             goto fail;
         }
@@ -109,18 +113,17 @@ int policy_init(char **err)
 {
     if (policy_parse(var_smime_default_policy, &default_policy) < 0) {
         *err = xasprintf("key \"smime_default_policy\": unknown policy \"%s\" (none, sign, "
-                         "sign+encrypt-when-possible, encrypt-required)", var_smime_default_policy);
+                         "sign+encrypt-when-possible, encrypt-required)",
+                         var_smime_default_policy);
         return -1;
     }
-    if ((sender_policies = policy_list("smime_sender_policies", var_smime_sender_policies, err)) == NULL
-        || (rcpt_policies = policy_list("smime_recipient_policies", var_smime_recipient_policies,
-                                        err)) == NULL)
+    if ((sender_policies = policy_list("smime_sender_policies", var_smime_sender_policies, err)) == NULL ||
+        (rcpt_policies = policy_list("smime_recipient_policies", var_smime_recipient_policies, err)) == NULL)
         return -1;
     if ((our_domains = domain_list(var_our_domains, "our_domains", err)) == NULL)
         return -1;
     outbound_daemons = strlist_split(var_outbound_daemons, " ,\t");
-    if ((exempt_senders = address_list(var_local_exempt_senders,
-                                       "local_exempt_senders", err)) == NULL)
+    if ((exempt_senders = address_list(var_local_exempt_senders, "local_exempt_senders", err)) == NULL)
         return -1;
     return 0;
 }
@@ -138,7 +141,7 @@ int policy_exempt(const char *sender_key)
 }
 
 /* policy_outbound_daemons - the daemon names whose mail is outbound */
-char  **policy_outbound_daemons(void)
+char **policy_outbound_daemons(void)
 {
     return outbound_daemons;
 }
@@ -151,9 +154,8 @@ char  **policy_outbound_daemons(void)
  */
 int policy_foreign_signer(const char *sender_domain, const char *sender_key, int local)
 {
-    if (sender_domain == NULL || strlist_has(our_domains, sender_domain)
-        || (local && strlist_has(exempt_senders, sender_key))
-        || policy_for(sender_domain, NULL) == POL_NONE)
+    if (sender_domain == NULL || strlist_has(our_domains, sender_domain) ||
+        (local && strlist_has(exempt_senders, sender_key)) || policy_for(sender_domain, NULL) == POL_NONE)
         return 0;
     for (const struct policy_item *r = rcpt_policies; r->domain; r++)
         if (r->policy == POL_NONE)

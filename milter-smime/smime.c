@@ -27,12 +27,12 @@ static char *ossl_error(const char *what)
 {
     unsigned long e;
     const char *data;
-    int     flags;
-    char   *msg = NULL;
+    int flags;
+    char *msg = NULL;
 
     while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
         const char *r = ERR_reason_error_string(e);
-        char    code[32], *part, *more;
+        char code[32], *part, *more;
 
         if (ERR_SYSTEM_ERROR(e)) {
             r = strerror(ERR_GET_REASON(e));
@@ -59,7 +59,7 @@ static char *ossl_error(const char *what)
         }
     }
     {
-        char   *out = xasprintf("%s: %s", what, msg ? msg : "unknown OpenSSL error");
+        char *out = xasprintf("%s: %s", what, msg ? msg : "unknown OpenSSL error");
 
         free(msg);
         return out;
@@ -73,11 +73,11 @@ static BIO *mem_bio(const unsigned char *p, size_t len)
 }
 
 /* smime_certs_pem - the certificates of a PEM text, or NULL */
-STACK_OF(X509) *smime_certs_pem(const char *pem, size_t len)
+STACK_OF(X509) * smime_certs_pem(const char *pem, size_t len)
 {
-    BIO    *b = mem_bio((const unsigned char *) pem, len);
-    STACK_OF(X509) *sk;
-    X509   *x;
+    BIO *b = mem_bio((const unsigned char *) pem, len);
+    STACK_OF(X509) * sk;
+    X509 *x;
 
     if (b == NULL)
         return NULL;
@@ -94,7 +94,7 @@ STACK_OF(X509) *smime_certs_pem(const char *pem, size_t len)
 }
 
 /* smime_certs_free - a stack of certificates and the stack */
-void smime_certs_free(STACK_OF(X509) *certs)
+void smime_certs_free(STACK_OF(X509) * certs)
 {
     sk_X509_pop_free(certs, X509_free);
 }
@@ -102,7 +102,7 @@ void smime_certs_free(STACK_OF(X509) *certs)
 /* smime_key_file - an unencrypted PEM private key from a file; NULL and *err */
 EVP_PKEY *smime_key_file(const char *path, char **err)
 {
-    FILE   *fp = fopen(path, "r");
+    FILE *fp = fopen(path, "r");
     EVP_PKEY *k;
 
     if (fp == NULL) {
@@ -112,7 +112,7 @@ EVP_PKEY *smime_key_file(const char *path, char **err)
     k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
     fclose(fp);
     if (k == NULL) {
-        char   *e = ossl_error("not a PEM private key without passphrase");
+        char *e = ossl_error("not a PEM private key without passphrase");
 
         *err = xasprintf("private key %s: %s", path, e);
         free(e);
@@ -122,23 +122,23 @@ EVP_PKEY *smime_key_file(const char *path, char **err)
 
 /* ------------------------------------------------------------ outbound */
 
-int smime_sign(const unsigned char *entity, size_t len, const struct smime_signer *s,
-               struct spool *out, char **ctype, char **err)
+int smime_sign(const unsigned char *entity, size_t len, const struct smime_signer *s, struct spool *out,
+               char **ctype, char **err)
 {
     const int flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
-    BIO    *in = mem_bio(entity, len), *b64 = NULL;
+    BIO *in = mem_bio(entity, len), *b64 = NULL;
     CMS_ContentInfo *cms = NULL;
-    char   *boundary = mime_boundary();
-    int     rc = -1;
+    char *boundary = mime_boundary();
+    int rc = -1;
 
     *ctype = NULL;
     if (in == NULL || boundary == NULL) {
         *err = xstrdup("message too large to sign");
         goto done;
     }
-    if ((cms = CMS_sign(NULL, NULL, s->chain, NULL, flags)) == NULL
-        || CMS_add1_signer(cms, s->cert, s->key, EVP_sha256(), flags) == NULL
-        || CMS_final(cms, in, NULL, CMS_DETACHED | CMS_BINARY) != 1) {
+    if ((cms = CMS_sign(NULL, NULL, s->chain, NULL, flags)) == NULL ||
+        CMS_add1_signer(cms, s->cert, s->key, EVP_sha256(), flags) == NULL ||
+        CMS_final(cms, in, NULL, CMS_DETACHED | CMS_BINARY) != 1) {
         *err = ossl_error("signing failed");
         goto done;
     }
@@ -149,9 +149,9 @@ int smime_sign(const unsigned char *entity, size_t len, const struct smime_signe
     spool_puts(out, "\r\n--");
     spool_puts(out, boundary);
     spool_puts(out, "\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
-               "Content-Transfer-Encoding: base64\r\n"
-               "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
-               "Content-Description: S/MIME Cryptographic Signature\r\n\r\n");
+                    "Content-Transfer-Encoding: base64\r\n"
+                    "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+                    "Content-Description: S/MIME Cryptographic Signature\r\n\r\n");
     if ((b64 = spool_bio(out, 1)) == NULL || i2d_CMS_bio(b64, cms) != 1 || BIO_flush(b64) != 1) {
         *err = ossl_error("cannot write the signature");
         goto done;
@@ -163,7 +163,8 @@ int smime_sign(const unsigned char *entity, size_t len, const struct smime_signe
         goto done;
     }
     *ctype = xasprintf("multipart/signed; protocol=\"application/pkcs7-signature\"; "
-                       "micalg=sha-256; boundary=\"%s\"", boundary);
+                       "micalg=sha-256; boundary=\"%s\"",
+                       boundary);
     rc = 0;
 done:
     BIO_free(b64);
@@ -173,18 +174,18 @@ done:
     return rc;
 }
 
-int smime_encrypt(const unsigned char *entity, size_t len, STACK_OF(X509) *rcpts,
-                  struct spool *out, char **err)
+int smime_encrypt(const unsigned char *entity, size_t len, STACK_OF(X509) * rcpts, struct spool *out,
+                  char **err)
 {
     const int flags = CMS_BINARY | CMS_STREAM;
-    BIO    *in = mem_bio(entity, len), *b64 = spool_bio(out, 1);
+    BIO *in = mem_bio(entity, len), *b64 = spool_bio(out, 1);
     CMS_ContentInfo *cms = NULL;
-    int     rc = -1;
+    int rc = -1;
 
     if (in == NULL || b64 == NULL) {
         *err = xstrdup("message too large to encrypt");
-    } else if ((cms = CMS_encrypt(rcpts, in, EVP_aes_256_cbc(), flags)) == NULL
-               || i2d_CMS_bio_stream(b64, cms, in, flags) != 1 || BIO_flush(b64) != 1) {
+    } else if ((cms = CMS_encrypt(rcpts, in, EVP_aes_256_cbc(), flags)) == NULL ||
+               i2d_CMS_bio_stream(b64, cms, in, flags) != 1 || BIO_flush(b64) != 1) {
         *err = ossl_error("encryption failed");
     } else if (out->failed) {
         *err = xasprintf("cannot write the encrypted message: %s", strerror(out->err));
@@ -203,10 +204,10 @@ int smime_encrypt(const unsigned char *entity, size_t len, STACK_OF(X509) *rcpts
  * der_next - read one TLV header; the content starts at *p afterwards.
  * Returns -1 on error; *inf for an indefinite length.
  */
-static int der_next(const unsigned char **p, const unsigned char *end, long *len, int *tag,
-                    int *cls, int *inf)
+static int der_next(const unsigned char **p, const unsigned char *end, long *len, int *tag, int *cls,
+                    int *inf)
 {
-    int     r = ASN1_get_object(p, len, tag, cls, (long) (end - *p));
+    int r = ASN1_get_object(p, len, tag, cls, (long) (end - *p));
 
     if (r & 0x80)
         return -1;
@@ -217,8 +218,8 @@ static int der_next(const unsigned char **p, const unsigned char *end, long *len
 /* der_skip - step over one TLV (indefinite lengths included) */
 static int der_skip(const unsigned char **p, const unsigned char *end, int depth)
 {
-    long    len;
-    int     tag, cls, inf;
+    long len;
+    int tag, cls, inf;
 
     if (depth > 64 || der_next(p, end, &len, &tag, &cls, &inf) < 0)
         return -1;
@@ -236,30 +237,28 @@ static int der_skip(const unsigned char **p, const unsigned char *end, int depth
 }
 
 /* smime_cipher_name - the content cipher of an enveloped-data, for the verdict */
-char   *smime_cipher_name(const unsigned char *der, size_t len)
+char *smime_cipher_name(const unsigned char *der, size_t len)
 {
     const unsigned char *p = der, *end = der + len, *q;
-    long    l;
-    int     tag, cls, inf;
+    long l;
+    int tag, cls, inf;
     ASN1_OBJECT *obj;
-    char   *name = NULL;
+    char *name = NULL;
 
     /* ContentInfo { contentType, [0] EnvelopedData { version, [0] originatorInfo?,
      * recipientInfos, encryptedContentInfo { contentType, contentEncryptionAlgorithm } } } */
-    if (der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE
-        || der_skip(&p, end, 0) < 0
-        || der_next(&p, end, &l, &tag, &cls, &inf) < 0 || cls != V_ASN1_CONTEXT_SPECIFIC
-        || der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE
-        || der_skip(&p, end, 0) < 0)
+    if (der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE || der_skip(&p, end, 0) < 0 ||
+        der_next(&p, end, &l, &tag, &cls, &inf) < 0 || cls != V_ASN1_CONTEXT_SPECIFIC ||
+        der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE || der_skip(&p, end, 0) < 0)
         return NULL;
     q = p;
     if (der_next(&q, end, &l, &tag, &cls, &inf) < 0)
         return NULL;
     if (cls == V_ASN1_CONTEXT_SPECIFIC && der_skip(&p, end, 0) < 0)
         return NULL;
-    if (der_skip(&p, end, 0) < 0                                /* recipientInfos */
-        || der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE
-        || der_skip(&p, end, 0) < 0                             /* contentType */
+    if (der_skip(&p, end, 0) < 0 /* recipientInfos */
+        || der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE ||
+        der_skip(&p, end, 0) < 0 /* contentType */
         || der_next(&p, end, &l, &tag, &cls, &inf) < 0 || tag != V_ASN1_SEQUENCE)
         return NULL;
     q = p;
@@ -270,7 +269,7 @@ char   *smime_cipher_name(const unsigned char *der, size_t len)
         for (char *c = name; *c; c++)
             *c = (char) tolower((unsigned char) *c);
     } else {
-        char    buf[128];
+        char buf[128];
 
         OBJ_obj2txt(buf, sizeof(buf), obj, 1);
         name = xstrdup(buf);
@@ -294,21 +293,21 @@ static int for_cert(CMS_ContentInfo *cms, X509 *cert)
             STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
 
             for (int k = 0; k < sk_CMS_RecipientEncryptedKey_num(reks); k++)
-                if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, k),
-                                                       cert) == 0)
+                if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, k), cert) ==
+                    0)
                     return 1;
         }
     }
     return 0;
 }
 
-int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
-                  struct spool *out, char **err)
+int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key, struct spool *out,
+                  char **err)
 {
     const unsigned char *p = der;
     CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long) len);
-    BIO    *o;
-    int     rc;
+    BIO *o;
+    int rc;
 
     if (cms == NULL) {
         *err = ossl_error("not a CMS structure");
@@ -324,7 +323,7 @@ int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *ke
         rc = 0;
     } else {
         *err = out->failed ? xasprintf("cannot write the decrypted message: %s", strerror(out->err))
-            : ossl_error("decryption failed");
+                           : ossl_error("decryption failed");
         rc = -1;
     }
     BIO_free(o);
@@ -336,7 +335,7 @@ int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *ke
 static char *first_email(X509 *x)
 {
     STACK_OF(OPENSSL_STRING) *e = X509_get1_email(x);
-    char   *out = sk_OPENSSL_STRING_num(e) > 0 ? xstrdup(sk_OPENSSL_STRING_value(e, 0)) : NULL;
+    char *out = sk_OPENSSL_STRING_num(e) > 0 ? xstrdup(sk_OPENSSL_STRING_value(e, 0)) : NULL;
 
     X509_email_free(e);
     return out;
@@ -346,8 +345,8 @@ static char *first_email(X509 *x)
 static X509 *signer_of(CMS_ContentInfo *cms)
 {
     STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
-    STACK_OF(X509) *certs;
-    X509   *found = NULL;
+    STACK_OF(X509) * certs;
+    X509 *found = NULL;
 
     if (sis == NULL || sk_CMS_SignerInfo_num(sis) == 0 || (certs = CMS_get1_certs(cms)) == NULL)
         return NULL;
@@ -363,8 +362,8 @@ static X509 *signer_of(CMS_ContentInfo *cms)
 /* verify - check a signature against the trust store into a verdict */
 static void verify(CMS_ContentInfo *cms, BIO *content, X509_STORE *store, struct smime_verdict *v)
 {
-    X509   *signer = signer_of(cms);
-    int     ok;
+    X509 *signer = signer_of(cms);
+    int ok;
 
     ERR_clear_error();
     ok = CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) == 1;
@@ -382,13 +381,12 @@ static void verify(CMS_ContentInfo *cms, BIO *content, X509_STORE *store, struct
     X509_free(signer);
 }
 
-void smime_verify_detached(const unsigned char *content, size_t clen,
-                           const unsigned char *sig, size_t siglen, X509_STORE *store,
-                           struct smime_verdict *v)
+void smime_verify_detached(const unsigned char *content, size_t clen, const unsigned char *sig, size_t siglen,
+                           X509_STORE *store, struct smime_verdict *v)
 {
     const unsigned char *p = sig;
     CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long) siglen);
-    BIO    *data = mem_bio(content, clen);
+    BIO *data = mem_bio(content, clen);
 
     if (cms == NULL || data == NULL || CMS_get0_SignerInfos(cms) == NULL) {
         ERR_clear_error();
@@ -400,8 +398,7 @@ void smime_verify_detached(const unsigned char *content, size_t clen,
     CMS_ContentInfo_free(cms);
 }
 
-void smime_verify_opaque(const unsigned char *der, size_t len, X509_STORE *store,
-                         struct smime_verdict *v)
+void smime_verify_opaque(const unsigned char *der, size_t len, X509_STORE *store, struct smime_verdict *v)
 {
     const unsigned char *p = der;
     CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long) len);
@@ -425,14 +422,13 @@ void smime_verdict_free(struct smime_verdict *v)
     memset(v, 0, sizeof(*v));
 }
 
-int smime_usable_for_encryption(X509 *cert, STACK_OF(X509) *chain, X509_STORE *store,
-                                char **why)
+int smime_usable_for_encryption(X509 *cert, STACK_OF(X509) * chain, X509_STORE *store, char **why)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int     ok = 0;
+    int ok = 0;
 
-    if (ctx && X509_STORE_CTX_init(ctx, store, cert, chain) == 1
-        && X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_ENCRYPT) == 1) {
+    if (ctx && X509_STORE_CTX_init(ctx, store, cert, chain) == 1 &&
+        X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_ENCRYPT) == 1) {
         ok = X509_verify_cert(ctx) == 1;
         if (!ok)
             *why = xstrdup(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
@@ -448,19 +444,19 @@ int smime_usable_for_encryption(X509 *cert, STACK_OF(X509) *chain, X509_STORE *s
 X509_STORE *smime_store(const char *anchors, const char *crl_files, char **err)
 {
     X509_STORE *st = X509_STORE_new();
-    char  **crls = strlist_split(crl_files, " ,\t");
+    char **crls = strlist_split(crl_files, " ,\t");
 
     if (X509_STORE_load_file(st, anchors) != 1) {
-        char   *e = ossl_error("cannot load");
+        char *e = ossl_error("cannot load");
 
         *err = xasprintf("key \"smime_trust_anchors\": %s: %s", anchors, e);
         free(e);
         goto fail;
     }
     for (size_t i = 0; crls[i]; i++) {
-        BIO    *b = BIO_new_file(crls[i], "r");
+        BIO *b = BIO_new_file(crls[i], "r");
         X509_CRL *crl;
-        int     n = 0;
+        int n = 0;
 
         while (b && (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
             X509_STORE_add_crl(st, crl);
@@ -489,7 +485,7 @@ fail:
 static char *time_text(const ASN1_TIME *t)
 {
     struct tm tm;
-    char    buf[40];
+    char buf[40];
 
     if (ASN1_TIME_to_tm(t, &tm) != 1)
         return xstrdup("1970-01-01 00:00:00+00");
@@ -503,9 +499,9 @@ int smime_certinfo(X509 *cert, struct smime_certinfo *ci)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n;
     BIGNUM *bn;
-    char   *hex;
-    STACK_OF(OPENSSL_STRING) *e;
-    int     k = 0;
+    char *hex;
+    STACK_OF(OPENSSL_STRING) * e;
+    int k = 0;
 
     memset(ci, 0, sizeof(*ci));
     if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
@@ -524,7 +520,7 @@ int smime_certinfo(X509 *cert, struct smime_certinfo *ci)
     e = X509_get1_email(cert);
     ci->emails = xcalloc((size_t) sk_OPENSSL_STRING_num(e) + 1, sizeof(char *));
     for (int i = 0; i < sk_OPENSSL_STRING_num(e); i++) {
-        char   *a = xstrdup(sk_OPENSSL_STRING_value(e, i));
+        char *a = xstrdup(sk_OPENSSL_STRING_value(e, i));
 
         for (char *c = a; *c; c++)
             *c = (char) tolower((unsigned char) *c);
@@ -548,11 +544,11 @@ void smime_certinfo_free(struct smime_certinfo *ci)
 }
 
 /* smime_x509_pem - a certificate and its chain as PEM text */
-char   *smime_x509_pem(X509 *cert, STACK_OF(X509) *chain)
+char *smime_x509_pem(X509 *cert, STACK_OF(X509) * chain)
 {
-    BIO    *b = BIO_new(BIO_s_mem());
-    char   *p, *out;
-    long    len;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p, *out;
+    long len;
 
     PEM_write_bio_X509(b, cert);
     for (int i = 0; i < sk_X509_num(chain); i++)

@@ -78,7 +78,7 @@ static int flush_file(struct spool *s)
 /* grow - room for at least need bytes in buf */
 static void grow(struct spool *s, size_t need)
 {
-    size_t  cap = s->cap ? s->cap : 8192;
+    size_t cap = s->cap ? s->cap : 8192;
 
     while (cap < need)
         cap *= 2;
@@ -102,11 +102,11 @@ int spool_write(struct spool *s, const void *data, size_t len)
         errno = s->err;
         return -1;
     }
-    if (s->map) {                               /* written after being read: not allowed */
+    if (s->map) { /* written after being read: not allowed */
         errno = EINVAL;
         return fail(s);
     }
-    if (len == 0)                               /* nothing to add (and maybe no buffer yet) */
+    if (len == 0) /* nothing to add (and maybe no buffer yet) */
         return 0;
     if (s->fd < 0 && s->total + len > s->threshold && to_file(s) < 0)
         return -1;
@@ -168,7 +168,7 @@ const unsigned char *spool_data(struct spool *s)
 /* spool_reset - empty, for reuse */
 void spool_reset(struct spool *s)
 {
-    size_t  threshold = s->threshold;
+    size_t threshold = s->threshold;
     const char *dir = s->dir;
 
     spool_free(s);
@@ -192,16 +192,16 @@ void spool_free(struct spool *s)
 
 struct spool_bio {
     struct spool *s;
-    int     base64;
-    unsigned char pend[57];     /* raw bytes of the next base64 line */
-    size_t  npend;
+    int base64;
+    unsigned char pend[57]; /* raw bytes of the next base64 line */
+    size_t npend;
 };
 
 /* b64_line - one base64 line of the pending bytes into the spool */
 static int b64_line(struct spool_bio *b)
 {
     unsigned char out[80];
-    int     n = EVP_EncodeBlock(out, b->pend, (int) b->npend);
+    int n = EVP_EncodeBlock(out, b->pend, (int) b->npend);
 
     out[n++] = '\r';
     out[n++] = '\n';
@@ -219,7 +219,7 @@ static int sb_write(BIO *bio, const char *data, int len)
     if (!b->base64)
         return spool_write(b->s, data, (size_t) len) < 0 ? -1 : len;
     for (int i = 0; i < len;) {
-        size_t  n = sizeof(b->pend) - b->npend;
+        size_t n = sizeof(b->pend) - b->npend;
 
         if (n > (size_t) (len - i))
             n = (size_t) (len - i);
@@ -281,10 +281,10 @@ static void sb_method_init(void)
 }
 
 /* spool_bio - a write-only BIO into a spool, optionally base64-encoding */
-BIO    *spool_bio(struct spool *s, int base64)
+BIO *spool_bio(struct spool *s, int base64)
 {
     struct spool_bio *b = xcalloc(1, sizeof(*b));
-    BIO    *bio;
+    BIO *bio;
 
     pthread_once(&sb_once, sb_method_init);
     b->s = s;

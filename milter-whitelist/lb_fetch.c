@@ -28,9 +28,9 @@
 #define FETCH_MAX (64L * 1024 * 1024)
 
 struct sink {
-    FILE   *fp;
+    FILE *fp;
     curl_off_t got;
-    int     err;                        /* errno of a failed write (disk full...) */
+    int err; /* errno of a failed write (disk full...) */
 };
 
 /* sink_write - curl write callback: the body into the temporary file */
@@ -39,7 +39,7 @@ static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
     struct sink *s = ctx;
 
     if ((s->got += (curl_off_t) (size * n)) > FETCH_MAX)
-        return 0;                       /* larger than any list: abort */
+        return 0; /* larger than any list: abort */
     if (fwrite(data, size, n, s->fp) != n) {
         s->err = errno;
         return 0;
@@ -47,17 +47,16 @@ static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-int lb_fetch(const char *url, const char *dest, const char *https_ca,
-             const struct lb_options *opt, int force)
+int lb_fetch(const char *url, const char *dest, const char *https_ca, const struct lb_options *opt, int force)
 {
-    char   *tmp = xasprintf("%s.XXXXXX", dest), *err = NULL;
-    char    curl_err[CURL_ERROR_SIZE] = "";
+    char *tmp = xasprintf("%s.XXXXXX", dest), *err = NULL;
+    char curl_err[CURL_ERROR_SIZE] = "";
     struct stat st;
     struct sink sink = {0};
-    CURL   *curl;
+    CURL *curl;
     CURLcode rc;
-    long    status = 0, filetime = -1, unmet = 0;
-    int     fd, ret = 1;
+    long status = 0, filetime = -1, unmet = 0;
+    int fd, ret = 1;
     struct lb *lb;
 
     if ((fd = mkstemp(tmp)) < 0 || (sink.fp = fdopen(fd, "w")) == NULL) {
@@ -89,13 +88,15 @@ int lb_fetch(const char *url, const char *dest, const char *https_ca,
         rc = CURLE_WRITE_ERROR;
     }
     if (rc == CURLE_WRITE_ERROR && sink.err) {
-        fprintf(stderr, "liste-blanche: cannot write the downloaded list beside %s: %s; "
-                "installed list unchanged\n", dest, strerror(sink.err));
+        fprintf(stderr,
+                "liste-blanche: cannot write the downloaded list beside %s: %s; "
+                "installed list unchanged\n",
+                dest, strerror(sink.err));
         goto out;
     }
     if (rc != CURLE_OK) {
-        fprintf(stderr, "liste-blanche: download of %s failed: %s; installed list unchanged\n",
-                url, *curl_err ? curl_err : curl_easy_strerror(rc));
+        fprintf(stderr, "liste-blanche: download of %s failed: %s; installed list unchanged\n", url,
+                *curl_err ? curl_err : curl_easy_strerror(rc));
         goto out;
     }
     if (status == 304 || unmet) {
@@ -122,19 +123,18 @@ int lb_fetch(const char *url, const char *dest, const char *https_ca,
         utimes(tmp, tv);
     }
     if (rename(tmp, dest) < 0) {
-        fprintf(stderr, "liste-blanche: cannot install %s: %s; installed list unchanged\n",
-                dest, strerror(errno));
+        fprintf(stderr, "liste-blanche: cannot install %s: %s; installed list unchanged\n", dest,
+                strerror(errno));
         lb_free(lb);
         goto out;
     }
     fsync_dir(dest);
-    printf("installed %s: generated %s, %zu entries, %zu domains, %zu operators\n",
-           dest, lb->generated ? lb->generated : "(unknown)", lb->entries, lb->ndomains,
-           lb->noperators);
+    printf("installed %s: generated %s, %zu entries, %zu domains, %zu operators\n", dest,
+           lb->generated ? lb->generated : "(unknown)", lb->entries, lb->ndomains, lb->noperators);
     lb_free(lb);
     ret = 0;
 out:
-    unlink(tmp);                        /* after a rename, this removes nothing */
+    unlink(tmp); /* after a rename, this removes nothing */
     free(tmp);
     curl_easy_cleanup(curl);
     curl_global_cleanup();

@@ -11,7 +11,7 @@
  * force), verify with opt, install as dest. Prints what happened; returns
  * the exit status: 0 installed or unchanged, 1 refused or failed.
  */
-int     lb_fetch(const char *url, const char *dest, const char *https_ca,
-                 const struct lb_options *opt, int force);
+int lb_fetch(const char *url, const char *dest, const char *https_ca, const struct lb_options *opt,
+             int force);
 
 #endif

@@ -51,7 +51,8 @@ static void usage(FILE *fp)
             "      --at DATE             verify as of DATE (YYYY-MM-DD[THH:MM:SSZ]), e.g. to\n"
             "                            check an archived list whose signer has expired\n"
             "%s"
-            "Exit: 0 valid/yes, 1 invalid/no, 2 error.\n", cmd_usage_common);
+            "Exit: 0 valid/yes, 1 invalid/no, 2 error.\n",
+            cmd_usage_common);
 }
 
 /* parse_date - UTC date or date-time to time_t; -1 when malformed */
@@ -76,7 +77,7 @@ static time_t parse_date(const char *s)
 /* load - the list, or exit 1 with the reason */
 static struct lb *load(const char *path, const struct lb_options *o)
 {
-    char   *err;
+    char *err;
     struct lb *lb = lb_load(path, o, &err);
 
     if (lb == NULL) {
@@ -90,7 +91,7 @@ static struct lb *load(const char *path, const struct lb_options *o)
 static char *canon(const char *domain)
 {
     const char *why;
-    char   *d = domain_canon(domain, &why);
+    char *d = domain_canon(domain, &why);
 
     if (d == NULL) {
         fprintf(stderr, "liste-blanche: \"%s\": %s\n", domain, why);
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
     struct lb_options o = {0};
     const char *trust = NULL, *verb, *file;
     struct lb *lb;
-    int     ch, nargs, want, force = 0;
+    int ch, nargs, want, force = 0;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
@@ -125,8 +126,10 @@ int main(int argc, char **argv)
             trust = optarg;
         } else if (ch == OPT_AT) {
             if ((o.verify_time = parse_date(optarg)) == (time_t) -1) {
-                fprintf(stderr, "liste-blanche: --at \"%s\": expected YYYY-MM-DD or "
-                        "YYYY-MM-DDTHH:MM:SSZ\n", optarg);
+                fprintf(stderr,
+                        "liste-blanche: --at \"%s\": expected YYYY-MM-DD or "
+                        "YYYY-MM-DDTHH:MM:SSZ\n",
+                        optarg);
                 return 2;
             }
         } else {
@@ -148,8 +151,9 @@ int main(int argc, char **argv)
             return 2;
         }
         return lb_fetch(nargs ? argv[optind] : var_whitelist_url, var_whitelist_file,
-                        var_whitelist_https_ca && *var_whitelist_https_ca
-                        ? var_whitelist_https_ca : o.trust_anchors, &o, force);
+                        var_whitelist_https_ca && *var_whitelist_https_ca ? var_whitelist_https_ca
+                                                                          : o.trust_anchors,
+                        &o, force);
     }
     want = !strcmp(verb, "check") ? 0 : !strcmp(verb, "show") ? 1 : !strcmp(verb, "match") ? 2 : -1;
     if (want < 0 || nargs < want || nargs > want + 1) {
@@ -175,9 +179,9 @@ int main(int argc, char **argv)
         lb_free(lb);
         return 0;
     } else {
-        char   *domain = canon(argv[optind]);
+        char *domain = canon(argv[optind]);
         const struct lb_domain *d = lb_lookup(lb, domain);
-        int     ret = 1;
+        int ret = 1;
 
         if (d == NULL) {
             printf("%s: not in the liste blanche\n", domain);

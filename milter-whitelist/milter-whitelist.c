@@ -49,7 +49,7 @@
  */
 struct lbref {
     struct lb *lb;
-    int     refs;
+    int refs;
 };
 
 static pthread_mutex_t lb_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,7 +72,7 @@ static struct lbref *lbref_get(void)
 /* lbref_put - drop a reference; the last one frees a replaced list */
 static void lbref_put(struct lbref *r)
 {
-    int     last;
+    int last;
 
     if (r == NULL)
         return;
@@ -103,7 +103,6 @@ static void lb_install(struct lb *lb)
 static struct stat lb_seen;
 static int lb_seen_valid;
 
-
 /*
  * lb_check - load the list file if it is new. A file that fails is
  * remembered so that it is not retried until it changes; the list in
@@ -115,13 +114,13 @@ static void lb_check(int force)
     struct stat st;
     struct lb *lb;
     struct lbref *cur;
-    char   *err = NULL;
+    char *err = NULL;
 
     if (stat(var_whitelist_file, &st) < 0) {
         if (!lb_seen_valid || force)
             msg_warn("liste blanche %s: %s; %s", var_whitelist_file, strerror(errno),
                      lb_current ? "keeping the list already loaded"
-                     : "no valid list: all mail gets 451 4.7.0");
+                                : "no valid list: all mail gets 451 4.7.0");
         lb_seen_valid = 1;
         memset(&lb_seen, 0, sizeof(lb_seen));
         return;
@@ -133,8 +132,8 @@ static void lb_check(int force)
     if ((lb = lb_load(var_whitelist_file, &o, &err)) == NULL) {
         cur = lbref_get();
         if (cur)
-            msg_error("new liste blanche refused: %s; keeping the list generated %s",
-                      err, cur->lb->generated ? cur->lb->generated : "(unknown)");
+            msg_error("new liste blanche refused: %s; keeping the list generated %s", err,
+                      cur->lb->generated ? cur->lb->generated : "(unknown)");
         else
             msg_error("liste blanche refused: %s; no valid list: all mail gets 451 4.7.0", err);
         lbref_put(cur);
@@ -142,8 +141,9 @@ static void lb_check(int force)
         return;
     }
     msg_info("liste blanche loaded: %s generated %s, %zu entries, %zu domains, %zu operators, "
-             "signed by %s", var_whitelist_file, lb->generated ? lb->generated : "(unknown)",
-             lb->entries, lb->ndomains, lb->noperators, lb->signer.subject);
+             "signed by %s",
+             var_whitelist_file, lb->generated ? lb->generated : "(unknown)", lb->entries, lb->ndomains,
+             lb->noperators, lb->signer.subject);
     for (size_t i = 0; i < lb->nwarnings; i++)
         msg_warn("%s", lb->warnings[i]);
     lb_install(lb);
@@ -155,14 +155,13 @@ static void *watcher(void *unused)
     (void) unused;
     for (;;) {
         struct timespec until;
-        int     force;
+        int force;
 
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += var_whitelist_check_interval;
         pthread_mutex_lock(&lb_lock);
-        while (!lb_reload_asked
-               && pthread_cond_timedwait(&lb_wake, &lb_lock, &until) != ETIMEDOUT)
-             /* void */ ;
+        while (!lb_reload_asked && pthread_cond_timedwait(&lb_wake, &lb_lock, &until) != ETIMEDOUT)
+            /* void */;
         force = lb_reload_asked;
         lb_reload_asked = 0;
         pthread_mutex_unlock(&lb_lock);
@@ -182,10 +181,10 @@ static void wl_reload(void)
 
 /* ------------------------------------------------------------ settings */
 
-static char **our_domains;              /* canonical */
+static char **our_domains; /* canonical */
 static char **issuer_cns;
 static char **outbound_daemons;
-static char **exempt_senders;           /* folded address keys */
+static char **exempt_senders; /* folded address keys */
 
 /* wl_init - check the settings and load the list before serving */
 static int wl_init(char **err)
@@ -198,8 +197,7 @@ static int wl_init(char **err)
         return -1;
     }
     outbound_daemons = strlist_split(var_outbound_daemons, " ,\t");
-    exempt_senders = address_list(var_local_exempt_senders,
-                                  "local_exempt_senders", err);
+    exempt_senders = address_list(var_local_exempt_senders, "local_exempt_senders", err);
     if (exempt_senders == NULL)
         return -1;
     lb_check(1);
@@ -218,20 +216,20 @@ static int is_issuer(const char *cn)
 /* ------------------------------------------------------------ per connection */
 
 struct wl_conn {
-    unsigned long noreply;      /* SMFIP_NR_* steps granted: answer SMFIS_NOREPLY */
+    unsigned long noreply; /* SMFIP_NR_* steps granted: answer SMFIS_NOREPLY */
     struct lbref *ref;
-    int     local;              /* non-SMTP submission (sendmail, sieve redirect) */
+    int local; /* non-SMTP submission (sendmail, sieve redirect) */
     /* per message */
-    int     outbound;
-    int     null_sender;
-    int     exempt;
-    char   *sender_domain;
-    char   *cert_cn;
+    int outbound;
+    int null_sender;
+    int exempt;
+    char *sender_domain;
+    char *cert_cn;
     const struct lb_operator *op;
-    int     trust_seen;
-    int     from_count;
-    char   *from_domain;        /* NULL when missing or unparsable */
-    char   *refused;            /* non-SMTP: refused recipients, for the bounce */
+    int trust_seen;
+    int from_count;
+    char *from_domain; /* NULL when missing or unparsable */
+    char *refused;     /* non-SMTP: refused recipients, for the bounce */
 };
 
 /* reset_message - forget one transaction, keep the connection */
@@ -245,7 +243,6 @@ static void reset_message(struct wl_conn *c)
     c->outbound = c->null_sender = c->exempt = c->trust_seen = c->from_count = 0;
     c->op = NULL;
 }
-
 
 /* conn_state - the connection's state, created by negotiate or connect */
 static struct wl_conn *conn_state(SMFICTX *ctx)
@@ -289,8 +286,8 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
     if (c->ref == NULL && (c->ref = lbref_get()) == NULL) {
         msg_warn("%s: no valid liste blanche loaded: message deferred (451)", mfi_qid(ctx));
         return mfi_reply(ctx, SMFIS_TEMPFAIL, "451", "4.7.0",
-                     "Liste blanche MSSante indisponible, reessayez plus tard",
-                     "MSSante trust list unavailable, try again later");
+                         "Liste blanche MSSante indisponible, reessayez plus tard",
+                         "MSSante trust list unavailable, try again later");
     }
     c->outbound = mfi_is_outbound(ctx, c->local, outbound_daemons);
 
@@ -298,13 +295,13 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
         c->null_sender = 1;
     } else if (addr_parse(argv[0], &sender, &why) < 0) {
         if (c->outbound)
-            return SMFIS_CONTINUE;              /* Postfix decides for our own users */
-        char   *s = mfi_reply_text(argv[0]);
+            return SMFIS_CONTINUE; /* Postfix decides for our own users */
+        char *s = mfi_reply_text(argv[0]);
 
         msg_info("%s: reject: MAIL FROM %s: %s", mfi_qid(ctx), s, why);
         free(s);
         return mfi_reply(ctx, SMFIS_REJECT, "550", "5.1.7", "Adresse d'expediteur invalide",
-                     "Invalid sender address");
+                         "Invalid sender address");
     } else {
         c->sender_domain = xstrdup(sender.domain);
         c->exempt = c->local && strlist_has(exempt_senders, sender.key);
@@ -320,43 +317,42 @@ static sfsistat wl_envfrom(SMFICTX *ctx, char **argv)
         msg_info("%s: reject: sender domain %s: no verified client certificate", mfi_qid(ctx),
                  c->sender_domain ? c->sender_domain : "(null sender)");
         return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
-                     "Certificat client IGC-Sante verifie exige (espace de confiance MSSante)",
-                     "A verified IGC-Sante client certificate is required (MSSante trust space)");
+                         "Certificat client IGC-Sante verifie exige (espace de confiance MSSante)",
+                         "A verified IGC-Sante client certificate is required (MSSante trust space)");
     }
     if (issuer == NULL || !is_issuer(issuer)) {
-        char   *s = mfi_reply_text(issuer ? issuer : "");
+        char *s = mfi_reply_text(issuer ? issuer : "");
 
-        msg_info("%s: reject: client certificate CN=%s issued by \"%s\", not an IGC-Sante CA",
-                 mfi_qid(ctx), c->cert_cn, s);
+        msg_info("%s: reject: client certificate CN=%s issued by \"%s\", not an IGC-Sante CA", mfi_qid(ctx),
+                 c->cert_cn, s);
         free(s);
-        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
-                     "Certificat client non emis par une AC IGC-Sante",
-                     "Client certificate not issued by an IGC-Sante CA");
+        return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1", "Certificat client non emis par une AC IGC-Sante",
+                         "Client certificate not issued by an IGC-Sante CA");
     }
     if (c->null_sender) {
         /* A DSN or MDN: the operator must be one of the trust space. */
         if ((c->op = lb_find_cn(c->ref->lb, c->cert_cn)) == NULL) {
-            msg_info("%s: reject: from=<>: certificate CN=%s is not listed for any domain",
-                     mfi_qid(ctx), c->cert_cn);
+            msg_info("%s: reject: from=<>: certificate CN=%s is not listed for any domain", mfi_qid(ctx),
+                     c->cert_cn);
             return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
-                         "Certificat absent de la liste blanche MSSante",
-                         "Certificate not in the MSSante trust list");
+                             "Certificat absent de la liste blanche MSSante",
+                             "Certificate not in the MSSante trust list");
         }
         return SMFIS_CONTINUE;
     }
     if ((d = lb_lookup(c->ref->lb, c->sender_domain)) == NULL) {
-        msg_info("%s: reject: from domain %s not in the liste blanche (client CN=%s)",
-                 mfi_qid(ctx), c->sender_domain, c->cert_cn);
+        msg_info("%s: reject: from domain %s not in the liste blanche (client CN=%s)", mfi_qid(ctx),
+                 c->sender_domain, c->cert_cn);
         return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
-                     "Domaine expediteur absent de la liste blanche MSSante",
-                     "Sender domain not in the MSSante trust list");
+                         "Domaine expediteur absent de la liste blanche MSSante",
+                         "Sender domain not in the MSSante trust list");
     }
     if ((c->op = lb_match_cn(d, c->cert_cn)) == NULL) {
-        msg_info("%s: reject: certificate CN=%s is not listed for domain %s",
-                 mfi_qid(ctx), c->cert_cn, c->sender_domain);
+        msg_info("%s: reject: certificate CN=%s is not listed for domain %s", mfi_qid(ctx), c->cert_cn,
+                 c->sender_domain);
         return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
-                     "Certificat non inscrit en liste blanche pour ce domaine expediteur",
-                     "Certificate not listed for the sender domain in the MSSante trust list");
+                         "Certificat non inscrit en liste blanche pour ce domaine expediteur",
+                         "Certificate not listed for the sender domain in the MSSante trust list");
     }
     return SMFIS_CONTINUE;
 }
@@ -373,7 +369,7 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
     struct wl_conn *c = mfi_getpriv(ctx);
     struct addr rcpt;
     const char *why;
-    char   *shown;
+    char *shown;
 
     if (c == NULL || c->ref == NULL)
         return mfi_tempfail(ctx, "RCPT without a transaction");
@@ -386,7 +382,7 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
     shown = mfi_reply_text(argv[0]);
     if (c->local) {
         /* Postfix cannot refuse one recipient here: decide at end of message. */
-        char   *more = c->refused ? xasprintf("%s, %s", c->refused, shown) : xstrdup(shown);
+        char *more = c->refused ? xasprintf("%s, %s", c->refused, shown) : xstrdup(shown);
 
         free(c->refused);
         c->refused = more;
@@ -399,10 +395,12 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
         return SMFIS_CONTINUE;
     }
     {
-        char   *fr = xasprintf("%s: destinataire hors de l'espace de confiance MSSante "
-                               "(domaine absent de la liste blanche)", shown);
-        char   *en = xasprintf("%s: recipient outside the MSSante trust space "
-                               "(domain not in the liste blanche)", shown);
+        char *fr = xasprintf("%s: destinataire hors de l'espace de confiance MSSante "
+                             "(domaine absent de la liste blanche)",
+                             shown);
+        char *en = xasprintf("%s: recipient outside the MSSante trust space "
+                             "(domain not in the liste blanche)",
+                             shown);
         sfsistat st = mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1", fr, en);
 
         free(fr);
@@ -416,7 +414,7 @@ static sfsistat wl_envrcpt(SMFICTX *ctx, char **argv)
 static char *from_domain(const char *value)
 {
     const char *lt = strrchr(value, '<'), *gt;
-    char   *addr, *d = NULL;
+    char *addr, *d = NULL;
     struct addr a;
     const char *why;
 
@@ -446,12 +444,11 @@ static sfsistat wl_header(SMFICTX *ctx, char *name, char *value)
     return done(c, SMFIP_NR_HDR);
 }
 
-
 /* wl_eom - From: domain of the operator, forged verdicts out, the verdict in */
 static sfsistat wl_eom(SMFICTX *ctx)
 {
     struct wl_conn *c = mfi_getpriv(ctx);
-    char   *value;
+    char *value;
     sfsistat st;
 
     if (c == NULL || c->ref == NULL)
@@ -459,18 +456,20 @@ static sfsistat wl_eom(SMFICTX *ctx)
     if (c->local && c->refused && !c->exempt) {
         msg_info("%s: reject: local submission to recipients outside the MSSante trust space: %s",
                  mfi_qid(ctx), c->refused);
-        return mfi_refuse_gathered(ctx, "Recipients outside the MSSante trust space / destinataires "
-                                   "hors de l'espace de confiance MSSante", c->refused);
+        return mfi_refuse_gathered(ctx,
+                                   "Recipients outside the MSSante trust space / destinataires "
+                                   "hors de l'espace de confiance MSSante",
+                                   c->refused);
     }
     if (!c->outbound && !c->null_sender) {
         const struct lb_domain *fd = c->from_domain ? lb_lookup(c->ref->lb, c->from_domain) : NULL;
 
         if (c->from_count != 1 || c->from_domain == NULL || lb_match_cn(fd, c->cert_cn) == NULL) {
-            msg_info("%s: reject: From: domain %s is not listed for the sending operator CN=%s",
-                     mfi_qid(ctx), c->from_domain ? c->from_domain : "(missing or invalid)", c->cert_cn);
+            msg_info("%s: reject: From: domain %s is not listed for the sending operator CN=%s", mfi_qid(ctx),
+                     c->from_domain ? c->from_domain : "(missing or invalid)", c->cert_cn);
             return mfi_reply(ctx, SMFIS_REJECT, "550", "5.7.1",
-                         "Domaine de l'en-tete From: non inscrit pour l'operateur emetteur",
-                         "From: header domain not listed for the sending operator");
+                             "Domaine de l'en-tete From: non inscrit pour l'operateur emetteur",
+                             "From: header domain not listed for the sending operator");
         }
     }
     /* Drop every copy that came from outside. */
@@ -479,14 +478,14 @@ static sfsistat wl_eom(SMFICTX *ctx)
     if (c->outbound) {
         value = xstrdup("local");
     } else {
-        char   *op = mfi_quoted(c->op->text);
+        char *op = mfi_quoted(c->op->text);
 
-        value = xasprintf("mssante; domain=%s; operator=%s",
-                          c->sender_domain ? c->sender_domain : "", op);
+        value = xasprintf("mssante; domain=%s; operator=%s", c->sender_domain ? c->sender_domain : "", op);
         free(op);
     }
     st = mfi_insheader(ctx, 0, TRUST_HEADER, value) == MI_FAILURE
-        ? mfi_tempfail(ctx, "cannot add " TRUST_HEADER) : SMFIS_CONTINUE;
+             ? mfi_tempfail(ctx, "cannot add " TRUST_HEADER)
+             : SMFIS_CONTINUE;
     if (st == SMFIS_CONTINUE)
         msg_info("%s: %s: %s", mfi_qid(ctx), c->outbound ? "outbound" : "inbound", value);
     free(value);
@@ -522,17 +521,17 @@ static sfsistat wl_close(SMFICTX *ctx)
  * fail, and the macros we need at MAIL FROM. Comes before connect: the
  * connection state starts here.
  */
-static sfsistat wl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-                             unsigned long f2, unsigned long f3, unsigned long *pf0,
-                             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+static sfsistat wl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
 {
-    unsigned long want = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA
-        | SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HDR;
+    unsigned long want = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH |
+                         SMFIP_NR_CONN | SMFIP_NR_HDR;
 
     (void) f2;
     (void) f3;
     if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
-        return SMFIS_REJECT;                /* this MTA cannot do what we need */
+        return SMFIS_REJECT; /* this MTA cannot do what we need */
     struct wl_conn *c = conn_state(ctx);
 
     if (c == NULL)
@@ -543,8 +542,7 @@ static sfsistat wl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     /* Steps granted without reply must answer SMFIS_NOREPLY (libmilter). */
     c->noreply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HDR);
     if (f0 & SMFIF_SETSYMLIST)
-        smfi_setsymlist(ctx, SMFIM_ENVFROM,
-                        "i {auth_authen} {daemon_name} {cert_subject} {cert_issuer}");
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {daemon_name} {cert_subject} {cert_issuer}");
     return SMFIS_CONTINUE;
 }
 
@@ -586,7 +584,7 @@ int main(int argc, char **argv)
         .start = wl_start,
         .reload = wl_reload,
         .test_usage = "--from ADDR --rcpt ADDR... [--auth USER] [--local] "
-            "[--cert-subject CN --cert-issuer CN] < message",
+                      "[--cert-subject CN --cert-issuer CN] < message",
     };
 
     return milter_main(argc, argv, &app);
