@@ -75,17 +75,6 @@ static int flush_file(struct spool *s)
     return 0;
 }
 
-/* grow - room for at least need bytes in buf */
-static void grow(struct spool *s, size_t need)
-{
-    size_t cap = s->cap ? s->cap : 8192;
-
-    while (cap < need)
-        cap *= 2;
-    s->buf = xrealloc(s->buf, cap);
-    s->cap = cap;
-}
-
 /* spool_reserve - room for about n bytes at once, when they would stay in memory */
 void spool_reserve(struct spool *s, size_t n)
 {
@@ -118,8 +107,8 @@ int spool_write(struct spool *s, const void *data, size_t len)
             return write_all(s->fd, data, len) < 0 ? fail(s) : 0;
         }
     }
-    if (s->len + len > s->cap)
-        grow(s, s->len + len);
+    if (s->len + len > s->cap) /* doubling, from 8 KB */
+        s->buf = xgrow(s->buf, &s->cap, s->len + len < 8192 ? 8192 : s->len + len, 1);
     memcpy(s->buf + s->len, data, len);
     s->len += len;
     s->total += len;
