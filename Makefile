@@ -103,7 +103,8 @@ deps:
 	@sh mk/deps.sh
 
 # The layout of .clang-format, on the directories that follow it.
-FORMATTED := lib milter-smime milter-whitelist
+FORMATTED := lib milter-smime milter-whitelist admin annuaire-sync bench dovecot-auth-otp \
+	dovecot-marks dovecot-notify dovecot-patient-folder man portal schema t/fuzz t/helpers t/unit
 format:
 	clang-format -i $(wildcard $(addsuffix /*.[ch],$(FORMATTED)))
 

@@ -14,15 +14,16 @@
 #include "params.h"
 #include "strlist.h"
 
-char   *doveadm(const char *what, const char *const *args)
+/* doveadm - run doveadm with the configured command line, its output captured */
+char *doveadm(const char *what, const char *const *args)
 {
-    char  **words = strlist_split(var_admin_doveadm, " ");
-    size_t  n = 0, nargs = 0, len = 0, cap = 4096;
+    char **words = strlist_split(var_admin_doveadm, " ");
+    size_t n = 0, nargs = 0, len = 0, cap = 4096;
     const char **argv;
-    char   *out = NULL;
-    int     fds[2], status = 0;
+    char *out = NULL;
+    int fds[2], status = 0;
     ssize_t got;
-    pid_t   pid;
+    pid_t pid;
 
     while (words[n])
         n++;

@@ -32,6 +32,7 @@ const struct form_def form_defs[FF_COUNT] = {
     [FF_NOTIFY_LOCAL] = {"notif_locaux", "notify-local", "oui or non: notices for local mail too"},
 };
 
+/* form_field_by_column - the field whose CSV column name is name, or -1 */
 int form_field_by_column(const char *name)
 {
     for (int i = 0; i < FF_COUNT; i++)
@@ -57,13 +58,13 @@ static int all_of(const char *s, size_t n, const char *set)
     return strlen(s) == n && strspn(s, set) == n;
 }
 
-#define DIGITS "0123456789"
+#define DIGITS   "0123456789"
 #define ALNUM_UP DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 /* id_nat - "8" + RPPS or "0" + ADELI, from either form; NULL if neither */
 static char *id_nat(const char *s)
 {
-    char   *up = xstrdup(s), *ret = NULL;
+    char *up = xstrdup(s), *ret = NULL;
 
     for (char *p = up; *p; p++)
         *p = (char) toupper((unsigned char) *p);
@@ -83,8 +84,8 @@ static char *id_nat(const char *s)
 static char *word_in(const char *s, const char *const *groups)
 {
     for (; *groups; groups++) {
-        char  **w = strlist_split(*groups, "|");
-        char   *ret = strlist_has(w, s) ? xstrdup(w[0]) : NULL;
+        char **w = strlist_split(*groups, "|");
+        char *ret = strlist_has(w, s) ? xstrdup(w[0]) : NULL;
 
         strlist_free(w);
         if (ret)
@@ -96,7 +97,7 @@ static char *word_in(const char *s, const char *const *groups)
 /* text_ok - printable UTF-8 of at most max bytes */
 static int text_ok(const char *s, size_t max)
 {
-    size_t  n = strlen(s);
+    size_t n = strlen(s);
 
     if (n > max || !utf8_valid(s, n))
         return 0;
@@ -114,7 +115,7 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
                                         "delegate|delegue|d\xc3\xa9l\xc3\xa9gu\xc3\xa9", NULL};
     static const char *const yesno[] = {"t|oui|yes|true|1|o|y", "f|non|no|false|0|n", NULL};
     const char *s = f->in[i], *why = NULL;
-    char   *v = NULL;
+    char *v = NULL;
 
     if (!text_ok(s, i == FF_DESCRIPTION ? 1024 : 256))
         return xstrdup("control characters, bad UTF-8 or too long");
@@ -122,7 +123,8 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
     case FF_LOGIN:
         if (!login_ok(s))
             return xasprintf("\"%s\" is not a login (prenom.nom: lower-case letters, digits,"
-                             " '.', '-', '_')", s);
+                             " '.', '-', '_')",
+                             s);
         v = xstrdup(s);
         break;
     case FF_CONTACT:
@@ -134,7 +136,7 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
         if ((v = address_canon(s, &why)) == NULL)
             return xasprintf("\"%s\" is not an e-mail address: %s", s, why);
         if (!strlist_has(r->our_domains, strrchr(v, '@') + 1)) {
-            char   *ret = xasprintf("%s is not in one of our domains (our_domains)", v);
+            char *ret = xasprintf("%s is not in one of our domains (our_domains)", v);
 
             free(v);
             return ret;
@@ -156,8 +158,8 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
         v = xstrdup(s);
         for (char *p = v; *p; p++)
             *p = (char) toupper((unsigned char) *p);
-        if (strlen(v) != 9 || !isdigit((unsigned char) v[0]) || !strchr(DIGITS "AB", v[1])
-            || strspn(v + 2, DIGITS) != 7) {
+        if (strlen(v) != 9 || !isdigit((unsigned char) v[0]) || !strchr(DIGITS "AB", v[1]) ||
+            strspn(v + 2, DIGITS) != 7) {
             free(v);
             return xasprintf("\"%s\" is not a FINESS number (9 characters)", s);
         }
@@ -168,8 +170,8 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
             return xasprintf("\"%s\" is neither oui nor non", s);
         break;
     case FF_QUOTA: {
-        char   *end;
-        long    mb = strtol(s, &end, 10);
+        char *end;
+        long mb = strtol(s, &end, 10);
 
         if (*end || end == s || mb < 1 || mb > 1048576)
             return xasprintf("\"%s\" is not a quota in MB (1 to 1048576)", s);
@@ -192,7 +194,7 @@ static char *one(struct form *f, enum form_field i, const struct form_rules *r)
 /* trimmed - the given value without surrounding blanks, or NULL when empty */
 static const char *trimmed(const char *s, char **buf)
 {
-    size_t  n;
+    size_t n;
 
     if (s == NULL)
         return NULL;
@@ -207,13 +209,13 @@ static const char *trimmed(const char *s, char **buf)
     return *buf;
 }
 
-int form_check(struct form *f, const struct form_rules *r, int bal_rules,
-               enum form_field *field, char **why)
+/* form_check - the first problem of a form, or 0 when it is complete */
+int form_check(struct form *f, const struct form_rules *r, int bal_rules, enum form_field *field, char **why)
 {
     const char *type;
 
     for (int i = 0; i < FF_COUNT; i++) {
-        char   *buf = NULL;
+        char *buf = NULL;
         const char *orig = f->in[i];
 
         free(f->val[i]);
@@ -252,11 +254,13 @@ int form_check(struct form *f, const struct form_rules *r, int bal_rules,
     return 0;
 }
 
+/* form_role_owner - whether a form's role is owner (the default) */
 int form_role_owner(const struct form *f)
 {
     return f->val[FF_ROLE] == NULL || strcmp(f->val[FF_ROLE], "owner") == 0;
 }
 
+/* form_free - free the values of a form */
 void form_free(struct form *f)
 {
     for (int i = 0; i < FF_COUNT; i++) {

@@ -26,31 +26,32 @@
 #define MAX_ERRORS_SHOWN 50
 
 struct row {
-    int     line;
-    char   *cell[FF_COUNT];             /* as read, NULL when absent */
+    int line;
+    char *cell[FF_COUNT]; /* as read, NULL when absent */
     struct form f;
 };
 
 /* What the parser builds. */
 struct import {
     const char *file;
-    int     col_field[64];              /* header column -> field, -1 none */
-    int     ncols, line, row_line;
-    char  **fields;                     /* the current record's fields */
-    int     nfields, fields_cap;
+    int col_field[64]; /* header column -> field, -1 none */
+    int ncols, line, row_line;
+    char **fields; /* the current record's fields */
+    int nfields, fields_cap;
     struct row *rows;
-    int     nrows, rows_cap;
-    int     errors;
-    int     header_ok;                  /* the columns were understood */
+    int nrows, rows_cap;
+    int errors;
+    int header_ok; /* the columns were understood */
 };
 
 /* A string -> row index map (open addressing), for the checks across rows. */
 struct map {
     const char **key;
-    int    *val;
-    size_t  cap;
+    int *val;
+    size_t cap;
 };
 
+/* map_init - an empty open-addressing map sized for n keys */
 static void map_init(struct map *m, size_t n)
 {
     for (m->cap = 16; m->cap < 2 * n; m->cap *= 2)
@@ -74,19 +75,21 @@ static size_t map_slot(const struct map *m, const char *key)
 /* map_get - the value of key, or -1 */
 static int map_get(const struct map *m, const char *key)
 {
-    size_t  i = map_slot(m, key);
+    size_t i = map_slot(m, key);
 
     return m->key[i] ? m->val[i] : -1;
 }
 
+/* map_put - set the value of a key */
 static void map_put(struct map *m, const char *key, int val)
 {
-    size_t  i = map_slot(m, key);
+    size_t i = map_slot(m, key);
 
     m->key[i] = key;
     m->val[i] = val;
 }
 
+/* map_free - free a map (not its keys) */
 static void map_free(struct map *m)
 {
     free(m->key);
@@ -98,7 +101,7 @@ static void __attribute__((format(printf, 4, 5)))
 problem(struct import *im, int line, int field, const char *fmt, ...)
 {
     va_list ap;
-    int     col = -1;
+    int col = -1;
 
     if (++im->errors > MAX_ERRORS_SHOWN)
         return;
@@ -139,7 +142,7 @@ static void header(struct import *im)
         return;
     }
     for (int c = 0; c < im->ncols; c++) {
-        int     f = form_field_by_column(im->fields[c]);
+        int f = form_field_by_column(im->fields[c]);
 
         im->col_field[c] = f;
         if (f < 0)
@@ -149,7 +152,7 @@ static void header(struct import *im)
                 problem(im, 1, -1, "column %d: \"%s\" twice (column %d)", c + 1, im->fields[c], d + 1);
     }
     for (int f = 0; f < FF_COUNT; f++) {
-        int     seen = 0;
+        int seen = 0;
 
         for (int c = 0; c < im->ncols; c++)
             seen |= im->col_field[c] == f;
@@ -163,7 +166,7 @@ static void header(struct import *im)
 static void on_record(int c, void *data)
 {
     struct import *im = data;
-    int     line = im->row_line, blank = 1;
+    int line = im->row_line, blank = 1;
 
     (void) c;
     im->row_line = im->line + 1;
@@ -198,10 +201,10 @@ static void on_record(int c, void *data)
 /* parse - read the file into rows; refuse when it cannot be read at all */
 static void parse(struct import *im)
 {
-    FILE   *fp = fopen(im->file, "r");
+    FILE *fp = fopen(im->file, "r");
     struct csv_parser p;
-    char   *buf = NULL;
-    size_t  cap = 0;
+    char *buf = NULL;
+    size_t cap = 0;
     ssize_t n;
 
     if (fp == NULL)
@@ -210,11 +213,11 @@ static void parse(struct import *im)
         refuse("out of memory");
     im->row_line = 1;
     while ((n = getline(&buf, &cap, fp)) > 0) {
-        char   *s = buf;
+        char *s = buf;
 
         im->line++;
         if (im->line == 1) {
-            if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {        /* a spreadsheet's BOM */
+            if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) { /* a spreadsheet's BOM */
                 s += 3;
                 n -= 3;
             }
@@ -248,8 +251,8 @@ static int person_given(const struct row *r)
 /* pg_array - a text[] literal of the given strings */
 static char *pg_array(const char **s, int n)
 {
-    size_t  len = 3;
-    char   *out, *o;
+    size_t len = 3;
+    char *out, *o;
 
     for (int i = 0; i < n; i++)
         len += 2 * strlen(s[i]) + 3;
@@ -275,8 +278,8 @@ static char *pg_array(const char **s, int n)
 static PGresult *existing(const char *q, struct map *keys, struct map *found)
 {
     const char **list = xcalloc(keys->cap, sizeof(*list));
-    int     n = 0;
-    char   *arr;
+    int n = 0;
+    char *arr;
     const char *p[1];
     PGresult *res;
 
@@ -295,8 +298,8 @@ static PGresult *existing(const char *q, struct map *keys, struct map *found)
 
 /* Counts of what the file makes. */
 struct made {
-    int     accounts, referred, bals, delegates;
-    int     by_type[4];
+    int accounts, referred, bals, delegates;
+    int by_type[4];
 };
 
 static const char *const types[4] = {"PER", "ORG", "APP", "CAB"};
@@ -306,8 +309,7 @@ static const char *const types[4] = {"PER", "ORG", "APP", "CAB"};
  * first_of_login, owner_of_bal: the map of the first row of each login and
  * the titulaire row of each BAL.
  */
-static void check(struct import *im, struct map *first_of_login, struct map *owner_of_bal,
-                  struct made *made)
+static void check(struct import *im, struct map *first_of_login, struct map *owner_of_bal, struct made *made)
 {
     struct map pairs, db_logins, db_bals, db_rights;
     PGresult *logins, *bals, *rights;
@@ -315,8 +317,8 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
     for (int i = 0; i < im->nrows; i++) {
         struct row *r = &im->rows[i];
         enum form_field field;
-        char   *why;
-        int     owner;
+        char *why;
+        int owner;
 
         for (int f = 0; f < FF_COUNT; f++)
             r->f.in[f] = r->cell[f];
@@ -324,13 +326,14 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
         if (form_check(&r->f, &rules, 0, &field, &why) < 0) {
             problem(im, r->line, (int) field, "%s", why);
             free(why);
-            r->line = -r->line;                 /* not looked at again */
+            r->line = -r->line; /* not looked at again */
             continue;
         }
         owner = form_role_owner(&r->f);
         for (int f = FF_BAL_FIRST; !owner && f < FF_COUNT; f++)
             if (r->f.val[f]) {
-                problem(im, r->line, f, "a delegate's row names the BAL only: its details go on"
+                problem(im, r->line, f,
+                        "a delegate's row names the BAL only: its details go on"
                         " the titulaire's row");
                 r->line = -r->line;
                 break;
@@ -347,8 +350,8 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
     for (int i = 0; i < im->nrows; i++) {
         struct row *r = &im->rows[i];
         const char *login, *bal;
-        char   *pair;
-        int     j;
+        char *pair;
+        int j;
 
         login = r->f.val[FF_LOGIN];
         bal = r->f.val[FF_BAL];
@@ -364,8 +367,8 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
             map_put(first_of_login, login, i);
         else if (im->rows[j].line > 0)
             for (int f = FF_PERSON_FIRST; f <= FF_PERSON_LAST; f++)
-                if (r->f.val[f] && (im->rows[j].f.val[f] == NULL
-                                    || strcmp(r->f.val[f], im->rows[j].f.val[f]) != 0))
+                if (r->f.val[f] &&
+                    (im->rows[j].f.val[f] == NULL || strcmp(r->f.val[f], im->rows[j].f.val[f]) != 0))
                     problem(im, r->line, f, "%s: not what line %d says of this login", login,
                             im->rows[j].line);
         if (form_role_owner(&r->f)) {
@@ -377,8 +380,7 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
         }
         pair = xasprintf("%s %s", login, bal);
         if ((j = map_get(&pairs, pair)) >= 0) {
-            problem(im, r->line, FF_BAL, "%s and %s are on line %d already", login, bal,
-                    im->rows[j].line);
+            problem(im, r->line, FF_BAL, "%s and %s are on line %d already", login, bal, im->rows[j].line);
             free(pair);
         } else
             map_put(&pairs, pair, i);
@@ -400,14 +402,16 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
     for (int i = 0; i < im->nrows; i++) {
         struct row *r = &im->rows[i];
         const char *login = r->f.val[FF_LOGIN], *bal = r->f.val[FF_BAL], *type = NULL;
-        int     j;
+        int j;
 
         if (r->line < 0)
             continue;
         if (map_get(&db_logins, login) >= 0) {
             if (person_given(r))
-                problem(im, r->line, FF_LOGIN, "login %s exists already (leave the person's columns"
-                        " empty to give this existing account the BAL)", login);
+                problem(im, r->line, FF_LOGIN,
+                        "login %s exists already (leave the person's columns"
+                        " empty to give this existing account the BAL)",
+                        login);
             else if (map_get(first_of_login, login) == i)
                 made->referred++;
         } else if (map_get(first_of_login, login) == i) {
@@ -430,13 +434,14 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
         }
         made->delegates++;
         if ((j = map_get(owner_of_bal, bal)) >= 0 && im->rows[j].line < 0)
-            continue;                           /* its titulaire's row is bad: said there */
+            continue; /* its titulaire's row is bad: said there */
         if (j >= 0)
             type = im->rows[j].f.val[FF_TYPE];
         else if ((j = map_get(&db_bals, bal)) >= 0)
             type = PQgetvalue(bals, j, 1);
         if (type == NULL)
-            problem(im, r->line, FF_BAL, "no such BAL (no titulaire's row in the file,"
+            problem(im, r->line, FF_BAL,
+                    "no such BAL (no titulaire's row in the file,"
                     " not in the database)");
         else if (strcmp(type, "alias") == 0)
             problem(im, r->line, FF_BAL, "%s is an alias of a BAL, not a BAL", bal);
@@ -444,7 +449,8 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
             problem(im, r->line, FF_BAL, "%s is a software BAL: no delegate", bal);
     }
     rights = existing("SELECT a.login || ' ' || x.bal FROM bal_access x JOIN account a ON a.id = x.account_id"
-                      " WHERE a.login || ' ' || x.bal = ANY($1::text[])", &pairs, &db_rights);
+                      " WHERE a.login || ' ' || x.bal = ANY($1::text[])",
+                      &pairs, &db_rights);
     for (int i = 0; i < PQntuples(rights); i++) {
         const char *pair = PQgetvalue(rights, i, 0);
         const struct row *r = &im->rows[map_get(&pairs, pair)];
@@ -465,7 +471,7 @@ static void check(struct import *im, struct map *first_of_login, struct map *own
 /* copy_field - a value in COPY text format (NULL as \N) */
 static void copy_field(char **buf, size_t *len, size_t *cap, const char *v, int last)
 {
-    size_t  need = (v ? 2 * strlen(v) : 2) + 2;
+    size_t need = (v ? 2 * strlen(v) : 2) + 2;
 
     if (*len + need > *cap) {
         *cap = 2 * (*cap + need);
@@ -476,7 +482,7 @@ static void copy_field(char **buf, size_t *len, size_t *cap, const char *v, int 
         *len += 2;
     } else
         for (; *v; v++) {
-            char    c = *v == '\t' ? 't' : *v == '\n' ? 'n' : *v == '\r' ? 'r' : *v;
+            char c = *v == '\t' ? 't' : *v == '\n' ? 'n' : *v == '\r' ? 'r' : *v;
 
             if (c != *v || c == '\\')
                 (*buf)[(*len)++] = '\\';
@@ -489,8 +495,8 @@ static void copy_field(char **buf, size_t *len, size_t *cap, const char *v, int 
 static void copy_in(const char *table, int ncols, int nrows,
                     const char *(*get)(struct import *, int, int, void *), struct import *im, void *data)
 {
-    char   *q = xasprintf("COPY %s FROM STDIN", table), *buf = NULL, *err;
-    size_t  len = 0, cap = 0;
+    char *q = xasprintf("COPY %s FROM STDIN", table), *buf = NULL, *err;
+    size_t len = 0, cap = 0;
     PGresult *res = PQexec(db, q);
 
     if (PQresultStatus(res) != PGRES_COPY_IN)
@@ -521,41 +527,47 @@ static void copy_in(const char *table, int ncols, int nrows,
 
 /* The rows of each temporary table, one callback per table: row i, column c. */
 struct pw {
-    char  **hash;                       /* per row: the hash of a new account's password */
+    char **hash; /* per row: the hash of a new account's password */
 };
 
+/* get_account - the COPY fields of an account row */
 static const char *get_account(struct import *im, int i, int c, void *data)
 {
     struct row *r = &im->rows[i];
     struct pw *pw = data;
-    static const enum form_field cols[] = {FF_LOGIN, FF_CIVILITY, FF_LAST_NAME, FF_FIRST_NAME,
-                                           FF_CONTACT, FF_PHONE};
+    static const enum form_field cols[] = {FF_LOGIN,      FF_CIVILITY, FF_LAST_NAME,
+                                           FF_FIRST_NAME, FF_CONTACT,  FF_PHONE};
 
     if (c < 6)
         return r->f.val[cols[c]];
-    return pw->hash[i] ? pw->hash[i] : "!";     /* "!": no password yet */
+    return pw->hash[i] ? pw->hash[i] : "!"; /* "!": no password yet */
 }
 
+/* get_bal - the COPY fields of a BAL row */
 static const char *get_bal(struct import *im, int i, int c, void *data)
 {
     (void) data;
     return c == 0 ? im->rows[i].f.val[FF_BAL] : im->rows[i].f.val[FF_BAL_FIRST + c - 1];
 }
 
+/* get_access - the COPY fields of an access row (login, BAL, role) */
 static const char *get_access(struct import *im, int i, int c, void *data)
 {
     static char line[16];
 
     (void) data;
     snprintf(line, sizeof(line), "%d", im->rows[i].line);
-    return c == 0 ? im->rows[i].f.val[FF_LOGIN] : c == 1 ? im->rows[i].f.val[FF_BAL]
-        : c == 3 ? line : form_role_owner(&im->rows[i].f) ? "owner" : "delegate";
+    return c == 0                            ? im->rows[i].f.val[FF_LOGIN]
+           : c == 1                          ? im->rows[i].f.val[FF_BAL]
+           : c == 3                          ? line
+           : form_role_owner(&im->rows[i].f) ? "owner"
+                                             : "delegate";
 }
 
 /* compact - keep the rows selected by keep() (in order); their number */
 static int compact(struct import *im, struct row *out, int (*keep)(struct import *, int, void *), void *data)
 {
-    int     n = 0;
+    int n = 0;
 
     for (int i = 0; i < im->nrows; i++)
         if (keep(im, i, data))
@@ -563,6 +575,7 @@ static int compact(struct import *im, struct row *out, int (*keep)(struct import
     return n;
 }
 
+/* is_new_account - whether a row brings a login not seen on an earlier row */
 static int is_new_account(struct import *im, int i, void *data)
 {
     struct map *first_of_login = data;
@@ -570,6 +583,7 @@ static int is_new_account(struct import *im, int i, void *data)
     return person_given(&im->rows[i]) && map_get(first_of_login, im->rows[i].f.val[FF_LOGIN]) == i;
 }
 
+/* is_owner - whether a row gives its BAL's owner */
 static int is_owner(struct import *im, int i, void *data)
 {
     (void) data;
@@ -579,14 +593,14 @@ static int is_owner(struct import *im, int i, void *data)
 /* passwords - generated for the new accounts, written 0600 to FILE.new; the hashes by row */
 static char *passwords(struct row *acc, int n, struct pw *pw)
 {
-    char   *tmp = xasprintf("%s.new", opt_passwords);
-    int     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    FILE   *fp;
+    char *tmp = xasprintf("%s.new", opt_passwords);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    FILE *fp;
 
     if (fd < 0 || (fp = fdopen(fd, "w")) == NULL)
         refuse("%s: %s", tmp, strerror(errno));
     for (int i = 0; i < n; i++) {
-        char   *plain = pwhash_random(), *err = NULL;
+        char *plain = pwhash_random(), *err = NULL;
 
         if ((pw->hash[i] = pwhash_hash(plain, &err)) == NULL) {
             unlink(tmp);
@@ -608,17 +622,19 @@ static void apply(struct import *im, struct map *first_of_login)
     struct row *all = im->rows, *sel = xcalloc((size_t) im->nrows, sizeof(*sel));
     struct pw pw = {NULL};
     const char *p[1] = {im->file};
-    char   *tmp = NULL;
-    int     nacc, nbal;
+    char *tmp = NULL;
+    int nacc, nbal;
 
     sql_do("BEGIN", 0, NULL);
     sql_do("CREATE TEMP TABLE imp_account (login text, civility text, last_name text, first_name text,"
-           " contact_email text, phone text, password text) ON COMMIT DROP", 0, NULL);
+           " contact_email text, phone text, password text) ON COMMIT DROP",
+           0, NULL);
     sql_do("CREATE TEMP TABLE imp_bal (address text, bal_type text, id_nat text, structure_id text,"
            " service text, description text, liste_rouge boolean, notify_email text, quota_mb integer,"
-           " cert_name text, notify_local boolean) ON COMMIT DROP", 0, NULL);
-    sql_do("CREATE TEMP TABLE imp_access (login text, bal text, role text, line integer) ON COMMIT DROP",
+           " cert_name text, notify_local boolean) ON COMMIT DROP",
            0, NULL);
+    sql_do("CREATE TEMP TABLE imp_access (login text, bal text, role text, line integer) ON COMMIT DROP", 0,
+           NULL);
 
     nacc = compact(im, sel, is_new_account, first_of_login);
     pw.hash = xcalloc((size_t) nacc + 1, sizeof(*pw.hash));
@@ -633,20 +649,24 @@ static void apply(struct import *im, struct map *first_of_login)
     im->rows = all;
     copy_in("imp_access", 4, im->nrows, get_access, im, NULL);
 
-    sql_do("INSERT INTO account (login, password, civility, last_name, first_name, contact_email, phone, state)"
-           " SELECT login, password, civility, last_name, first_name, contact_email, phone,"
-           " CASE WHEN $1 THEN 'pending' ELSE 'active' END FROM imp_account", 1,
-           (const char *[]) {opt_activation ? "t" : "f"});
+    sql_do(
+        "INSERT INTO account (login, password, civility, last_name, first_name, contact_email, phone, state)"
+        " SELECT login, password, civility, last_name, first_name, contact_email, phone,"
+        " CASE WHEN $1 THEN 'pending' ELSE 'active' END FROM imp_account",
+        1, (const char *[]){opt_activation ? "t" : "f"});
     sql_do("INSERT INTO bal (address, bal_type, id_nat, structure_id, service, description, liste_rouge,"
            " notify_email, quota_mb, cert_name, notify_local) SELECT address, bal_type, id_nat, structure_id,"
            " service, description, coalesce(liste_rouge, false), notify_email, quota_mb, cert_name,"
-           " coalesce(notify_local, false) FROM imp_bal", 0, NULL);
+           " coalesce(notify_local, false) FROM imp_bal",
+           0, NULL);
     sql_do("INSERT INTO bal_access (account_id, bal, role) SELECT a.id, i.bal, i.role FROM imp_access i"
-           " JOIN account a ON a.login = i.login", 0, NULL);
+           " JOIN account a ON a.login = i.login",
+           0, NULL);
     /* A new account opens the first BAL its rows give it as titulaire. */
     sql_do("UPDATE account a SET default_bal = f.bal FROM (SELECT DISTINCT ON (i.login) i.login, i.bal"
            " FROM imp_access i JOIN imp_account n ON n.login = i.login WHERE i.role = 'owner'"
-           " ORDER BY i.login, i.line) f WHERE a.login = f.login", 0, NULL);
+           " ORDER BY i.login, i.line) f WHERE a.login = f.login",
+           0, NULL);
     /* Each link leaves before the commit: one that cannot be sent leaves nothing imported. */
     if (opt_activation) {
         PGresult *res = sql("SELECT login FROM imp_account ORDER BY login", 0, NULL);
@@ -655,18 +675,20 @@ static void apply(struct import *im, struct map *first_of_login)
             send_activation(PQgetvalue(res, i, 0));
         PQclear(res);
     }
-    sql_do("INSERT INTO audit_event (actor, action, service, request, result)"
-           " SELECT 'mssante-admin', 'account-add', 'admin', login || ': import ' || $1, 'ok' FROM imp_account"
-           " UNION ALL SELECT 'mssante-admin', 'bal-add', 'admin', address || ': import ' || $1, 'ok' FROM imp_bal"
-           " UNION ALL SELECT 'mssante-admin', 'delegate-add', 'admin', bal || ': ' || login || ' (import '"
-           " || $1 || ')', 'ok' FROM imp_access WHERE role = 'delegate'", 1, p);
+    sql_do(
+        "INSERT INTO audit_event (actor, action, service, request, result)"
+        " SELECT 'mssante-admin', 'account-add', 'admin', login || ': import ' || $1, 'ok' FROM imp_account"
+        " UNION ALL SELECT 'mssante-admin', 'bal-add', 'admin', address || ': import ' || $1, 'ok' FROM imp_bal"
+        " UNION ALL SELECT 'mssante-admin', 'delegate-add', 'admin', bal || ': ' || login || ' (import '"
+        " || $1 || ')', 'ok' FROM imp_access WHERE role = 'delegate'",
+        1, p);
     sql_do("COMMIT", 0, NULL);
     /* Statistics of the grown tables now: until autovacuum comes, the planner could
      * answer Postfix's and Dovecot's lookups by scanning a whole domain. */
     sql_do("ANALYZE account, bal, bal_access", 0, NULL);
     if (tmp && rename(tmp, opt_passwords) != 0)
-        fprintf(stderr, "mssante-admin: %s: %s: the passwords are in %s\n", opt_passwords,
-                strerror(errno), tmp);
+        fprintf(stderr, "mssante-admin: %s: %s: the passwords are in %s\n", opt_passwords, strerror(errno),
+                tmp);
     free(tmp);
     for (int i = 0; i < nacc; i++)
         free(pw.hash[i]);
@@ -674,6 +696,7 @@ static void apply(struct import *im, struct map *first_of_login)
     free(sel);
 }
 
+/* import_csv - import: every row of a CSV checked, then written in one transaction */
 int import_csv(char **a)
 {
     struct import im = {.file = a[0]};
@@ -693,8 +716,8 @@ int import_csv(char **a)
     if (opt_apply)
         apply(&im, &first_of_login);
     printf("%s: %d rows: %s %d accounts (%d existing given BALs), %d BALs"
-           " (PER %d, ORG %d, APP %d, CAB %d), %d delegates\n", im.file, im.nrows,
-           opt_apply ? "made" : "would make", made.accounts, made.referred, made.bals,
+           " (PER %d, ORG %d, APP %d, CAB %d), %d delegates\n",
+           im.file, im.nrows, opt_apply ? "made" : "would make", made.accounts, made.referred, made.bals,
            made.by_type[0], made.by_type[1], made.by_type[2], made.by_type[3], made.delegates);
     if (!opt_apply)
         printf("%s: dry run, nothing changed (--apply makes them)\n", im.file);

@@ -35,24 +35,24 @@
 #include "strlist.h"
 #include "token.h"
 
-#define OPT_GENERATE 0x200
-#define OPT_JSON 0x201
-#define OPT_DEFAULT 0x202
-#define OPT_APPLY 0x203
-#define OPT_PASSWORDS 0x204
-#define OPT_DAYS 0x205
-#define OPT_NOTIFY 0x206
-#define OPT_DELETE 0x207
+#define OPT_GENERATE        0x200
+#define OPT_JSON            0x201
+#define OPT_DEFAULT         0x202
+#define OPT_APPLY           0x203
+#define OPT_PASSWORDS       0x204
+#define OPT_DAYS            0x205
+#define OPT_NOTIFY          0x206
+#define OPT_DELETE          0x207
 #define OPT_NOTIFIED_BEFORE 0x208
-#define OPT_EXPORT 0x209
-#define OPT_FOLDER 0x20a
-#define OPT_FORMAT 0x20b
-#define OPT_ACTIVATION 0x20c
-#define OPT_FORM 0x300                  /* + enum form_field */
-#define PASSWORD_MIN 12
+#define OPT_EXPORT          0x209
+#define OPT_FOLDER          0x20a
+#define OPT_FORMAT          0x20b
+#define OPT_ACTIVATION      0x20c
+#define OPT_FORM            0x300 /* + enum form_field */
+#define PASSWORD_MIN        12
 
 PGconn *db;
-int     opt_json, opt_generate, opt_default, opt_apply, opt_activation;
+int opt_json, opt_generate, opt_default, opt_apply, opt_activation;
 const char *opt_passwords;
 struct form opt_form;
 struct form_rules rules;
@@ -60,35 +60,33 @@ struct form_rules rules;
 /* usage - the verbs and options */
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: mssante-admin [options] account add LOGIN [--generate | --activation] [PERSON]\n"
-            "       mssante-admin [options] account activation LOGIN   (a new link)\n"
-            "       mssante-admin [options] account show LOGIN | list\n"
-            "       mssante-admin [options] account passwd LOGIN [--generate]\n"
-            "       mssante-admin [options] account set LOGIN PERSON\n"
-            "       mssante-admin [options] account disable|enable|delete LOGIN\n"
-            "       mssante-admin [options] account default-bal LOGIN BAL\n"
-            "       mssante-admin [options] bal add ADDRESS [--owner LOGIN] [--default] [BAL]\n"
-            "       mssante-admin [options] bal set ADDRESS BAL\n"
-            "       mssante-admin [options] bal show ADDRESS | list\n"
-            "       mssante-admin [options] bal disable|enable|delete ADDRESS\n"
-            "       mssante-admin [options] owner|delegate add|remove BAL LOGIN\n"
-            "       mssante-admin [options] owner|delegate list BAL\n"
-            "       mssante-admin [options] alias add ALIAS BAL | remove ALIAS | list\n"
-            "       mssante-admin [options] quota default TYPE MB | list\n"
-            "       mssante-admin [options] quota-warning PERCENT BAL   (run by Dovecot)\n"
-            "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE | --activation]\n"
-            "       mssante-admin [options] expire   (cron: the folders' retention)\n"
-            "       mssante-admin [options] export BAL DIR [--folder NAME] [--format maildir|mbox]\n"
-            "       mssante-admin [options] inactive [--days 365] [--notify]\n"
-            "                     [--delete --notified-before DAYS [--export DIR]]\n"
-            "       mssante-admin [options] app-senders   (sieve_app_senders_file; also after\n"
-            "                     bal add|set|delete, import and inactive --delete)\n"
-            "PERSON and BAL are these options (import: the same names as columns):\n");
+    fprintf(fp, "usage: mssante-admin [options] account add LOGIN [--generate | --activation] [PERSON]\n"
+                "       mssante-admin [options] account activation LOGIN   (a new link)\n"
+                "       mssante-admin [options] account show LOGIN | list\n"
+                "       mssante-admin [options] account passwd LOGIN [--generate]\n"
+                "       mssante-admin [options] account set LOGIN PERSON\n"
+                "       mssante-admin [options] account disable|enable|delete LOGIN\n"
+                "       mssante-admin [options] account default-bal LOGIN BAL\n"
+                "       mssante-admin [options] bal add ADDRESS [--owner LOGIN] [--default] [BAL]\n"
+                "       mssante-admin [options] bal set ADDRESS BAL\n"
+                "       mssante-admin [options] bal show ADDRESS | list\n"
+                "       mssante-admin [options] bal disable|enable|delete ADDRESS\n"
+                "       mssante-admin [options] owner|delegate add|remove BAL LOGIN\n"
+                "       mssante-admin [options] owner|delegate list BAL\n"
+                "       mssante-admin [options] alias add ALIAS BAL | remove ALIAS | list\n"
+                "       mssante-admin [options] quota default TYPE MB | list\n"
+                "       mssante-admin [options] quota-warning PERCENT BAL   (run by Dovecot)\n"
+                "       mssante-admin [options] import FILE.csv [--apply] [--passwords FILE | --activation]\n"
+                "       mssante-admin [options] expire   (cron: the folders' retention)\n"
+                "       mssante-admin [options] export BAL DIR [--folder NAME] [--format maildir|mbox]\n"
+                "       mssante-admin [options] inactive [--days 365] [--notify]\n"
+                "                     [--delete --notified-before DAYS [--export DIR]]\n"
+                "       mssante-admin [options] app-senders   (sieve_app_senders_file; also after\n"
+                "                     bal add|set|delete, import and inactive --delete)\n"
+                "PERSON and BAL are these options (import: the same names as columns):\n");
     for (int i = 0; i < FF_COUNT; i++)
         if (form_defs[i].option)
-            fprintf(fp, "  --%-14s %-14s %s\n", form_defs[i].option, form_defs[i].column,
-                    form_defs[i].help);
+            fprintf(fp, "  --%-14s %-14s %s\n", form_defs[i].option, form_defs[i].column, form_defs[i].help);
     fprintf(fp,
             "A password is read from the standard input (one line, %d characters at least)\n"
             "or, with --generate, made and printed once; with --activation the holder chooses it\n"
@@ -98,6 +96,7 @@ static void usage(FILE *fp)
             PASSWORD_MIN, cmd_usage_common);
 }
 
+/* refuse - say why, change nothing, exit 1 */
 void refuse(const char *fmt, ...)
 {
     va_list ap;
@@ -112,20 +111,23 @@ void refuse(const char *fmt, ...)
     exit(1);
 }
 
+/* sql - a statement that must succeed (exit 1 with the server's message otherwise) */
 PGresult *sql(const char *q, int n, const char *const *params)
 {
     return pgu_must(db, q, n, params);
 }
 
+/* sql_do - a statement whose result is not needed; the rows it touched */
 long sql_do(const char *q, int n, const char *const *params)
 {
     PGresult *res = sql(q, n, params);
-    long    rows = atol(PQcmdTuples(res));
+    long rows = atol(PQcmdTuples(res));
 
     PQclear(res);
     return rows;
 }
 
+/* audit - an audit_event row for mssante-admin */
 void audit(const char *action, const char *target, const char *detail)
 {
     pgu_audit(db, "mssante-admin", action, target, detail);
@@ -139,24 +141,28 @@ static json_t *json_of(PGresult *res, int row, int col)
     if (PQgetisnull(res, row, col))
         return json_null();
     switch (PQftype(res, col)) {
-    case 16:                                    /* bool */
+    case 16: /* bool */
         return json_boolean(*v == 't');
-    case 20: case 21: case 23:                  /* int8, int2, int4 */
+    case 20:
+    case 21:
+    case 23: /* int8, int2, int4 */
         return json_integer(atoll(v));
     default:
         return json_string(v);
     }
 }
 
+/* print_rows - print a result as a table, or one row as "name: value" lines */
 void print_rows(PGresult *res, int one, int ntable)
 {
     print_rows_plus(res, one, ntable, 0, NULL, NULL);
 }
 
+/* print_rows_plus - print_rows with extra integer fields for a single row */
 void print_rows_plus(PGresult *res, int one, int ntable, int nx, const char *const *xname,
                      const long long *xval)
 {
-    int     rows = PQntuples(res), cols = PQnfields(res);
+    int rows = PQntuples(res), cols = PQnfields(res);
 
     if (opt_json) {
         json_t *arr = json_array();
@@ -182,7 +188,7 @@ void print_rows_plus(PGresult *res, int one, int ntable, int nx, const char *con
             else
                 printf("%-14s %lld\n", xname[x], xval[x]);
     } else {
-        int    *w = xcalloc((size_t) ntable, sizeof(*w));
+        int *w = xcalloc((size_t) ntable, sizeof(*w));
 
         for (int c = 0; c < ntable; c++) {
             w[c] = (int) strlen(PQfname(res, c));
@@ -192,8 +198,9 @@ void print_rows_plus(PGresult *res, int one, int ntable, int nx, const char *con
         }
         for (int i = -1; i < rows; i++)
             for (int c = 0; c < ntable; c++) {
-                const char *v = i < 0 ? PQfname(res, c) : PQgetisnull(res, i, c) ? "-"
-                    : PQgetvalue(res, i, c);
+                const char *v = i < 0                    ? PQfname(res, c)
+                                : PQgetisnull(res, i, c) ? "-"
+                                                         : PQgetvalue(res, i, c);
 
                 if (c + 1 < ntable)
                     printf("%-*s  ", w[c], v);
@@ -204,6 +211,7 @@ void print_rows_plus(PGresult *res, int one, int ntable, int nx, const char *con
     }
 }
 
+/* change_one - a statement that must touch one row, audited, in a transaction */
 void change_one(const char *q, int n, const char *const *params, const char *action, const char *none)
 {
     sql_do("BEGIN", 0, NULL);
@@ -213,10 +221,11 @@ void change_one(const char *q, int n, const char *const *params, const char *act
     sql_do("COMMIT", 0, NULL);
 }
 
+/* fetch_one - the one row of select where $1 = key, or refuse with none */
 PGresult *fetch_one(const char *select, const char *where, const char *key, const char *none)
 {
     const char *p[1] = {key};
-    char   *q = xasprintf("%s %s", select, where);
+    char *q = xasprintf("%s %s", select, where);
     PGresult *res = sql(q, 1, p);
 
     free(q);
@@ -225,6 +234,7 @@ PGresult *fetch_one(const char *select, const char *where, const char *key, cons
     return res;
 }
 
+/* show_one - print the one row of select where $1 = key */
 void show_one(const char *select, const char *where, const char *key, const char *none)
 {
     PGresult *res = fetch_one(select, where, key, none);
@@ -233,9 +243,10 @@ void show_one(const char *select, const char *where, const char *key, const char
     PQclear(res);
 }
 
+/* list_all - print every row of select in order */
 void list_all(const char *select, const char *order, int ntable)
 {
-    char   *q = xasprintf("%s %s", select, order);
+    char *q = xasprintf("%s %s", select, order);
     PGresult *res = sql(q, 0, NULL);
 
     free(q);
@@ -243,21 +254,21 @@ void list_all(const char *select, const char *order, int ntable)
     PQclear(res);
 }
 
+/* check_options - the --options of the form checked (refuse on a bad one) */
 void check_options(int bal_rules)
 {
     enum form_field field;
-    char   *why;
+    char *why;
 
     if (form_check(&opt_form, &rules, bal_rules, &field, &why) < 0)
-        refuse("--%s: %s", form_defs[field].option ? form_defs[field].option : form_defs[field].column,
-               why);
+        refuse("--%s: %s", form_defs[field].option ? form_defs[field].option : form_defs[field].column, why);
 }
 
 /* new_password - from stdin, or generated; malloc'd, *shown when it must be printed */
 static char *new_password(int *shown)
 {
-    char   *line = NULL;
-    size_t  cap = 0;
+    char *line = NULL;
+    size_t cap = 0;
     ssize_t n;
 
     *shown = opt_generate;
@@ -280,8 +291,8 @@ static char *new_password(int *shown)
  */
 static void store_password(const char *q, const char *login, const char *none)
 {
-    int     shown;
-    char   *pw = new_password(&shown), *err = NULL, *hash = pwhash_hash(pw, &err);
+    int shown;
+    char *pw = new_password(&shown), *err = NULL, *hash = pwhash_hash(pw, &err);
     const char *p[2] = {login, hash};
 
     if (hash == NULL)
@@ -297,12 +308,17 @@ static void store_password(const char *q, const char *login, const char *none)
 /* set_person - the person's fields given as options, onto the account */
 static void set_person(const char *login)
 {
-    const char *p[6] = {login, opt_form.val[FF_CIVILITY], opt_form.val[FF_LAST_NAME],
-                        opt_form.val[FF_FIRST_NAME], opt_form.val[FF_CONTACT], opt_form.val[FF_PHONE]};
+    const char *p[6] = {login,
+                        opt_form.val[FF_CIVILITY],
+                        opt_form.val[FF_LAST_NAME],
+                        opt_form.val[FF_FIRST_NAME],
+                        opt_form.val[FF_CONTACT],
+                        opt_form.val[FF_PHONE]};
 
     if (sql_do("UPDATE account SET civility = coalesce($2, civility), last_name = coalesce($3, last_name),"
                " first_name = coalesce($4, first_name), contact_email = coalesce($5, contact_email),"
-               " phone = coalesce($6, phone) WHERE login = lower($1)", 6, p) != 1)
+               " phone = coalesce($6, phone) WHERE login = lower($1)",
+               6, p) != 1)
         refuse("%s: no such login", login);
 }
 
@@ -314,9 +330,9 @@ static void set_person(const char *login)
 void send_activation(const char *login)
 {
     const char *p[1] = {login};
-    PGresult *res = sql("SELECT id, contact_email FROM account WHERE login = lower($1) AND state = 'pending'",
-                        1, p);
-    char   *token, *err = NULL;
+    PGresult *res =
+        sql("SELECT id, contact_email FROM account WHERE login = lower($1) AND state = 'pending'", 1, p);
+    char *token, *err = NULL;
 
     if (PQntuples(res) != 1)
         refuse("%s: no account waiting for activation", login);
@@ -324,10 +340,11 @@ void send_activation(const char *login)
         refuse("%s: no contact address to send the activation link to (--contact)", login);
     if (strncmp(var_portal_url, "https://", 8) != 0)
         refuse("portal_url: the portal's https:// address is needed for the link");
-    if ((token = token_new(db, PQgetvalue(res, 0, 0), "activation", var_portal_activation_validity, &err)) == NULL)
+    if ((token = token_new(db, PQgetvalue(res, 0, 0), "activation", var_portal_activation_validity, &err)) ==
+        NULL)
         refuse("%s", err);
-    if (token_mail("activation", var_portal_url, token, var_portal_activation_validity,
-                   PQgetvalue(res, 0, 1), &err) < 0)
+    if (token_mail("activation", var_portal_url, token, var_portal_activation_validity, PQgetvalue(res, 0, 1),
+                   &err) < 0)
         refuse("%s: the activation link was not sent: %s", login, err);
     audit("account-activation-link", login, PQgetvalue(res, 0, 1));
     fprintf(stderr, "mssante-admin: activation link of %s sent to %s\n", login, PQgetvalue(res, 0, 1));
@@ -336,6 +353,7 @@ void send_activation(const char *login)
     PQclear(res);
 }
 
+/* account_add - account add: a new account, its password or activation link */
 static int account_add(char **a)
 {
     opt_form.in[FF_LOGIN] = a[0];
@@ -348,7 +366,8 @@ static int account_add(char **a)
 
         /* "!" is no password: every login is refused until the holder chooses one. */
         if (sql_do("INSERT INTO account (login, password, state) VALUES ($1, '!', 'pending')"
-                   " ON CONFLICT (login) DO NOTHING", 1, p) != 1)
+                   " ON CONFLICT (login) DO NOTHING",
+                   1, p) != 1)
             refuse("%s: this login exists already", opt_form.val[FF_LOGIN]);
     } else {
         store_password("INSERT INTO account (login, password) VALUES ($1, $2) ON CONFLICT (login) DO NOTHING",
@@ -363,6 +382,7 @@ static int account_add(char **a)
     return 0;
 }
 
+/* account_activation - account activation: a new activation link mailed */
 static int account_activation(char **a)
 {
     sql_do("BEGIN", 0, NULL);
@@ -371,6 +391,7 @@ static int account_activation(char **a)
     return 0;
 }
 
+/* account_set - account set: change the given fields of an account */
 static int account_set(char **a)
 {
     check_options(0);
@@ -382,6 +403,7 @@ static int account_set(char **a)
     return 0;
 }
 
+/* account_passwd - account passwd: a new password, hashed */
 static int account_passwd(char **a)
 {
     sql_do("BEGIN", 0, NULL);
@@ -396,7 +418,7 @@ static int account_passwd(char **a)
 static int set_state(const char *login, const char *state)
 {
     const char *p[2] = {login, state};
-    int     off = strcmp(state, "active") != 0;
+    int off = strcmp(state, "active") != 0;
 
     change_one("UPDATE account SET state = $2 WHERE login = lower($1)", 2, p,
                off ? "account-disable" : "account-enable", "no such login");
@@ -404,9 +426,18 @@ static int set_state(const char *login, const char *state)
     return 0;
 }
 
-static int account_disable(char **a) { return set_state(a[0], "disabled"); }
-static int account_enable(char **a) { return set_state(a[0], "active"); }
+/* account_disable - account disable: logins refused, the account kept */
+static int account_disable(char **a)
+{
+    return set_state(a[0], "disabled");
+}
+/* account_enable - account enable: a disabled account back in service */
+static int account_enable(char **a)
+{
+    return set_state(a[0], "active");
+}
 
+/* account_delete - account delete: the account, refused while it owns a BAL alone */
 static int account_delete(char **a)
 {
     const char *p[1] = {a[0]};
@@ -415,10 +446,12 @@ static int account_delete(char **a)
     sql_do("BEGIN", 0, NULL);
     /* A BAL left without an owner (an ORG BAL without its responsible) would be nobody's. */
     res = sql("SELECT string_agg(x.bal, ', ' ORDER BY x.bal) FROM bal_access x"
-              " JOIN account a ON a.id = x.account_id WHERE a.login = lower($1) AND x.role = 'owner'", 1, p);
+              " JOIN account a ON a.id = x.account_id WHERE a.login = lower($1) AND x.role = 'owner'",
+              1, p);
     if (!PQgetisnull(res, 0, 0))
         refuse("%s owns %s (the responsible of an ORG BAL is its owner): give each BAL another"
-               " owner (owner add) or delete it first", a[0], PQgetvalue(res, 0, 0));
+               " owner (owner add) or delete it first",
+               a[0], PQgetvalue(res, 0, 0));
     PQclear(res);
     if (sql_do("DELETE FROM account WHERE login = lower($1)", 1, p) != 1)
         refuse("%s: no such login", a[0]);
@@ -428,13 +461,15 @@ static int account_delete(char **a)
     return 0;
 }
 
+/* account_default_bal - account default-bal: the BAL a login opens first */
 static int account_default_bal(char **a)
 {
     const char *p[2] = {a[0], a[1]};
 
     sql_do("BEGIN", 0, NULL);
     if (sql_do("UPDATE account a SET default_bal = x.bal FROM bal_access x"
-               " WHERE a.login = lower($1) AND x.account_id = a.id AND x.bal = lower($2)", 2, p) != 1)
+               " WHERE a.login = lower($1) AND x.account_id = a.id AND x.bal = lower($2)",
+               2, p) != 1)
         refuse("%s may not open %s (or no such login or BAL)", a[0], a[1]);
     audit("account-default-bal", a[0], a[1]);
     sql_do("COMMIT", 0, NULL);
@@ -453,12 +488,14 @@ static const char *account_sql =
     " to_char(a.last_login_at, 'YYYY-MM-DD HH24:MI') AS last_login, a.password <> '!' AS password_set"
     " FROM account a";
 
+/* account_show - account show: one account */
 static int account_show(char **a)
 {
     show_one(account_sql, "WHERE a.login = lower($1)", a[0], "no such login");
     return 0;
 }
 
+/* account_list - account list: every account */
 static int account_list(char **a)
 {
     (void) a;
@@ -469,8 +506,8 @@ static int account_list(char **a)
 /* app_senders - rewrite sieve_app_senders_file from the database */
 static int app_senders(char **args)
 {
-    char   *err = NULL;
-    long    n;
+    char *err = NULL;
+    long n;
 
     (void) args;
     if (*var_sieve_app_senders_file == 0) {
@@ -492,9 +529,9 @@ static int app_senders(char **args)
  */
 static const struct verb {
     const char *noun, *verb;
-    int     nargs;
-    int     (*fn)(char **args);
-    int     app;
+    int nargs;
+    int (*fn)(char **args);
+    int app;
 } verbs[] = {
     {"account", "add", 1, account_add, 0},
     {"account", "activation", 1, account_activation, 0},
@@ -532,6 +569,7 @@ static const struct verb {
     {"app-senders", NULL, 0, app_senders, 0},
 };
 
+/* main - options, the verb table, one database session */
 int main(int argc, char **argv)
 {
     static const struct option fixed[] = {
@@ -551,36 +589,62 @@ int main(int argc, char **argv)
         {"format", required_argument, 0, OPT_FORMAT},
         {"owner", required_argument, 0, OPT_FORM + FF_LOGIN},
     };
-    size_t  nfixed = sizeof(fixed) / sizeof(fixed[0]), n = nfixed;
+    size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), n = nfixed;
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + FF_COUNT + 1];
     struct cmd_common c;
-    char   *err = NULL;
-    int     ch, nargs, ret;
-    char  **a;
+    char *err = NULL;
+    int ch, nargs, ret;
+    char **a;
 
     memcpy(longopts, fixed, sizeof(fixed));
     for (int i = 0; i < FF_COUNT; i++)
         if (form_defs[i].option)
-            longopts[n++] = (struct option) {form_defs[i].option, required_argument, 0, OPT_FORM + i};
-    longopts[n] = (struct option) {0, 0, 0, 0};
+            longopts[n++] = (struct option){form_defs[i].option, required_argument, 0, OPT_FORM + i};
+    longopts[n] = (struct option){0, 0, 0, 0};
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
         if (cmd_option(&c, ch, optarg))
             continue;
         switch (ch) {
-        case OPT_GENERATE: opt_generate = 1; break;
-        case OPT_ACTIVATION: opt_activation = 1; break;
-        case OPT_JSON: opt_json = 1; break;
-        case OPT_DEFAULT: opt_default = 1; break;
-        case OPT_APPLY: opt_apply = 1; break;
-        case OPT_PASSWORDS: opt_passwords = optarg; break;
-        case OPT_DAYS: opt_days = optarg; break;
-        case OPT_NOTIFY: opt_notify = 1; break;
-        case OPT_DELETE: opt_delete = 1; break;
-        case OPT_NOTIFIED_BEFORE: opt_notified_before = optarg; break;
-        case OPT_EXPORT: opt_export = optarg; break;
-        case OPT_FOLDER: opt_folder = optarg; break;
-        case OPT_FORMAT: opt_format = optarg; break;
+        case OPT_GENERATE:
+            opt_generate = 1;
+            break;
+        case OPT_ACTIVATION:
+            opt_activation = 1;
+            break;
+        case OPT_JSON:
+            opt_json = 1;
+            break;
+        case OPT_DEFAULT:
+            opt_default = 1;
+            break;
+        case OPT_APPLY:
+            opt_apply = 1;
+            break;
+        case OPT_PASSWORDS:
+            opt_passwords = optarg;
+            break;
+        case OPT_DAYS:
+            opt_days = optarg;
+            break;
+        case OPT_NOTIFY:
+            opt_notify = 1;
+            break;
+        case OPT_DELETE:
+            opt_delete = 1;
+            break;
+        case OPT_NOTIFIED_BEFORE:
+            opt_notified_before = optarg;
+            break;
+        case OPT_EXPORT:
+            opt_export = optarg;
+            break;
+        case OPT_FOLDER:
+            opt_folder = optarg;
+            break;
+        case OPT_FORMAT:
+            opt_format = optarg;
+            break;
         default:
             if (ch >= OPT_FORM && ch < OPT_FORM + FF_COUNT) {
                 opt_form.in[ch - OPT_FORM] = optarg;
@@ -596,18 +660,18 @@ int main(int argc, char **argv)
     a = argv + optind;
     nargs = argc - optind;
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-        int     words = verbs[i].verb ? 2 : 1;
+        int words = verbs[i].verb ? 2 : 1;
 
-        if (nargs < words || strcmp(a[0], verbs[i].noun) != 0
-            || (verbs[i].verb && strcmp(a[1], verbs[i].verb) != 0))
+        if (nargs < words || strcmp(a[0], verbs[i].noun) != 0 ||
+            (verbs[i].verb && strcmp(a[1], verbs[i].verb) != 0))
             continue;
         if (nargs - words != verbs[i].nargs)
             break;
         if ((db = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
             msg_fatal("%s", err);
         ret = verbs[i].fn(a + words);
-        if (ret == 0 && verbs[i].app && *var_sieve_app_senders_file && app_senders_write(
-                                    db, var_sieve_app_senders_file, &(long) {0}, &err) < 0) {
+        if (ret == 0 && verbs[i].app && *var_sieve_app_senders_file &&
+            app_senders_write(db, var_sieve_app_senders_file, &(long){0}, &err) < 0) {
             fprintf(stderr, "mssante-admin: done, but %s; run \"mssante-admin app-senders\"\n", err);
             ret = 1;
         }

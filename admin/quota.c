@@ -13,6 +13,7 @@
 #include "notice.h"
 #include "params.h"
 
+/* quota_default - quota default: the quota of a BAL type */
 int quota_default(char **a)
 {
     const char *p[2];
@@ -22,12 +23,13 @@ int quota_default(char **a)
     check_options(0);
     p[0] = opt_form.val[FF_TYPE];
     p[1] = opt_form.val[FF_QUOTA];
-    change_one("UPDATE quota_default SET quota_mb = $2::integer WHERE bal_type = $1", 2, p,
-               "quota-default", "no such BAL type");
+    change_one("UPDATE quota_default SET quota_mb = $2::integer WHERE bal_type = $1", 2, p, "quota-default",
+               "no such BAL type");
     fprintf(stderr, "mssante-admin: %s BALs without a quota of their own: %s MB\n", p[0], p[1]);
     return 0;
 }
 
+/* quota_list - quota list: the default quota of each BAL type */
 int quota_list(char **a)
 {
     (void) a;
@@ -42,8 +44,8 @@ int quota_list(char **a)
  */
 int quota_warning(char **a)
 {
-    char   *end, *subject, *body, *err, *rcpt, *bal;
-    long    pct = strtol(a[0], &end, 10);
+    char *end, *subject, *body, *err, *rcpt, *bal;
+    long pct = strtol(a[0], &end, 10);
 
     if (*end || end == a[0] || pct < 1 || pct > 100)
         refuse("\"%s\" is not a percentage", a[0]);
@@ -60,7 +62,8 @@ int quota_warning(char **a)
                      "diteur puis lui reviennent.\n\n"
                      "Your MSSant\xc3\xa9 mailbox %s is %ld %% full. Delete or archive messages and"
                      " empty the\nTrash: once full it receives nothing, mail waits at its sender's"
-                     " and is returned.\n", bal, pct, bal, pct);
+                     " and is returned.\n",
+                     bal, pct, bal, pct);
     if (notice_send(var_otp_sendmail, var_otp_email_sender, rcpt, subject, body, &err) < 0)
         refuse("%s: the %ld %% warning was not sent: %s", a[1], pct, err);
     /* The audit row is the record: Dovecot logs whatever a script says as an error. */

@@ -20,16 +20,16 @@
 
 /* The METADATA entry of a folder's retention, in days (conf/dovecot-retention.conf). */
 #define RETENTION_ENTRY "/private/vendor/mssante/retention-days"
-#define MAX_DAYS 36500
+#define MAX_DAYS        36500
 
 const char *opt_days, *opt_notified_before, *opt_export, *opt_folder, *opt_format;
-int     opt_notify, opt_delete;
+int opt_notify, opt_delete;
 
 /* days - "N" or "Nd", 1 to MAX_DAYS; -1 when it is not */
 static long days(const char *s)
 {
-    char   *end;
-    long    n = strtol(s, &end, 10);
+    char *end;
+    long n = strtol(s, &end, 10);
 
     if (end == s || (*end == 'd' && end[1] == 0 ? 0 : *end != 0) || n < 1 || n > MAX_DAYS)
         return -1;
@@ -39,8 +39,8 @@ static long days(const char *s)
 /* lines - the lines of a text (in place, NUL-terminated); their number */
 static int lines(char *text, char ***out)
 {
-    int     n = 0, cap = 8;
-    char  **v = xcalloc((size_t) cap, sizeof(*v)), *next;
+    int n = 0, cap = 8;
+    char **v = xcalloc((size_t) cap, sizeof(*v)), *next;
 
     for (char *l = text; l && *l; l = next) {
         if ((next = strchr(l, '\n')) != NULL)
@@ -57,13 +57,13 @@ static int lines(char *text, char ***out)
 static json_t *folders(const char *bal)
 {
     const char *args[] = {"-f", "json", "mailbox", "list", "-u", bal, NULL};
-    char   *what = xasprintf("folders of %s", bal), *out = doveadm(what, args);
+    char *what = xasprintf("folders of %s", bal), *out = doveadm(what, args);
     json_t *list = NULL;
     json_error_t jerr;
 
     if (out && ((list = json_loads(out, 0, &jerr)) == NULL || !json_is_array(list))) {
-        fprintf(stderr, "mssante-admin: %s: doveadm's answer is not a list%s%s\n", what,
-                list ? "" : ": ", list ? "" : jerr.text);
+        fprintf(stderr, "mssante-admin: %s: doveadm's answer is not a list%s%s\n", what, list ? "" : ": ",
+                list ? "" : jerr.text);
         json_decref(list);
         list = NULL;
     }
@@ -92,12 +92,12 @@ static int named(json_t *list, const char *name)
 /* retentions - each folder's retention in days (0 none), from one doveadm batch; -1 on failure */
 static int retentions(const char *bal, json_t *list, long *keep)
 {
-    size_t  n = json_array_size(list), na = 0;
+    size_t n = json_array_size(list), na = 0;
     const char **args = xcalloc(6 + 6 * n + 1, sizeof(*args));
     /* The batch separator must be no folder's name. */
     const char *sep = !named(list, ":") ? ":" : !named(list, "::mssante::") ? "::mssante::" : NULL;
-    char   *what = xasprintf("retention of the folders of %s", bal), *out, **hdr;
-    int     ret = -1;
+    char *what = xasprintf("retention of the folders of %s", bal), *out, **hdr;
+    int ret = -1;
 
     if (n == 0 || sep == NULL) {
         free(what);
@@ -113,16 +113,18 @@ static int retentions(const char *bal, json_t *list, long *keep)
     if ((out = doveadm(what, args)) != NULL) {
         /* A header line, then one row: each folder's value, tab-separated, empty when unset. */
         if (lines(out, &hdr) == 2) {
-            char   *p = hdr[1];
-            size_t  i = 0;
+            char *p = hdr[1];
+            size_t i = 0;
 
             for (; i < n && p; i++) {
-                char   *v = strsep(&p, "\t");
+                char *v = strsep(&p, "\t");
 
                 keep[i] = *v ? days(v) : 0;
                 if (keep[i] < 0) {
-                    fprintf(stderr, "mssante-admin: %s: a folder's %s is \"%.20s\", not a number of days"
-                            " (1 to %d): that folder keeps all\n", bal, RETENTION_ENTRY, v, MAX_DAYS);
+                    fprintf(stderr,
+                            "mssante-admin: %s: a folder's %s is \"%.20s\", not a number of days"
+                            " (1 to %d): that folder keeps all\n",
+                            bal, RETENTION_ENTRY, v, MAX_DAYS);
                     keep[i] = 0;
                 }
             }
@@ -141,11 +143,11 @@ static int retentions(const char *bal, json_t *list, long *keep)
 /* expire_folder - expunge what a folder received more than n days ago; the count, -1 on failure */
 static long expire_folder(const char *bal, const char *folder, long n)
 {
-    char    before[24], *what = xasprintf("expire in %s", bal), *out;
+    char before[24], *what = xasprintf("expire in %s", bal), *out;
     const char *search[] = {"search", "-u", bal, "mailbox", folder, "before", before, NULL};
     const char *expunge[] = {"expunge", "-u", bal, "mailbox", folder, "before", before, NULL};
-    long    count = -1;
-    char  **l;
+    long count = -1;
+    char **l;
 
     snprintf(before, sizeof(before), "%ldd", n);
     if ((out = doveadm(what, search)) != NULL) {
@@ -170,15 +172,15 @@ static long expire_folder(const char *bal, const char *folder, long n)
 int expire(char **a)
 {
     PGresult *res = sql("SELECT address FROM bal WHERE state = 'active' ORDER BY address", 0, NULL);
-    long    total = 0, failed = 0;
+    long total = 0, failed = 0;
 
     (void) a;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *bal = PQgetvalue(res, r, 0);
         json_t *list = folders(bal);
-        size_t  n = json_array_size(list);
-        long   *keep = xcalloc(n + 1, sizeof(*keep)), gone = 0, nf = 0, c;
-        int     bad = list == NULL || retentions(bal, list, keep) < 0;
+        size_t n = json_array_size(list);
+        long *keep = xcalloc(n + 1, sizeof(*keep)), gone = 0, nf = 0, c;
+        int bad = list == NULL || retentions(bal, list, keep) < 0;
 
         for (size_t i = 0; !bad && i < n; i++) {
             if (keep[i] == 0)
@@ -190,7 +192,7 @@ int expire(char **a)
                 gone += c;
         }
         if (gone > 0) {
-            char   *detail = xasprintf("%ld messages", gone);
+            char *detail = xasprintf("%ld messages", gone);
 
             printf("%s: %ld messages expunged from %ld folders\n", bal, gone, nf);
             audit("expire", bal, detail);
@@ -213,10 +215,10 @@ static int mail_owner(const char *bal, uid_t *uid, gid_t *gid)
 {
     const char *args[] = {"user", "-f", NULL, bal, NULL};
     const char *field[] = {"uid", "gid"};
-    long    id[2];
+    long id[2];
 
     for (int i = 0; i < 2; i++) {
-        char   *what = xasprintf("the mail %s of %s", field[i], bal), *out, *end;
+        char *what = xasprintf("the mail %s of %s", field[i], bal), *out, *end;
 
         args[2] = field[i];
         if ((out = doveadm(what, args)) == NULL) {
@@ -232,8 +234,7 @@ static int mail_owner(const char *bal, uid_t *uid, gid_t *gid)
             id[i] = pw ? (long) pw->pw_uid : gr ? (long) gr->gr_gid : -1;
         }
         if (id[i] < 0)
-            fprintf(stderr, "mssante-admin: %s: \"%s\" is no %s\n", what, out,
-                    i == 0 ? "user" : "group");
+            fprintf(stderr, "mssante-admin: %s: \"%s\" is no %s\n", what, out, i == 0 ? "user" : "group");
         free(out);
         free(what);
         if (id[i] < 0)
@@ -251,16 +252,17 @@ static int mail_owner(const char *bal, uid_t *uid, gid_t *gid)
  */
 static int export_bal(const char *bal, const char *dir, const char *folder, const char *format)
 {
-    int     mbox = strcmp(format, "mbox") == 0;
+    int mbox = strcmp(format, "mbox") == 0;
     /* (mbox needs index files for its folders' GUIDs: in DIR/.imap) */
-    char   *loc = mbox ? xasprintf("mbox:%s:INBOX=%s/INBOX:UTF-8", dir, dir)
-        : xasprintf("maildir:%s:UTF-8:INDEX=MEMORY", dir);
-    char   *what = xasprintf("export of %s", bal), *out, **l, *detail;
-    const char *args[12], *status[] = {"-f", "tab", "mailbox", "status", "-u", bal, "-t", "messages vsize",
-                                       folder ? folder : "*", NULL};
-    int     n = 0, ret = -1;
-    uid_t   uid;
-    gid_t   gid;
+    char *loc = mbox ? xasprintf("mbox:%s:INBOX=%s/INBOX:UTF-8", dir, dir)
+                     : xasprintf("maildir:%s:UTF-8:INDEX=MEMORY", dir);
+    char *what = xasprintf("export of %s", bal), *out, **l, *detail;
+    const char *args[12],
+        *status[] = {
+            "-f", "tab", "mailbox", "status", "-u", bal, "-t", "messages vsize", folder ? folder : "*", NULL};
+    int n = 0, ret = -1;
+    uid_t uid;
+    gid_t gid;
 
     /* mbox names folders with '/': the BAL's namespace must say the same for dsync. */
     if (mbox)
@@ -281,7 +283,7 @@ static int export_bal(const char *bal, const char *dir, const char *folder, cons
         free(out);
         /* What was exported, as Dovecot counts it: "messages vsize" then the totals. */
         if ((out = doveadm(what, status)) != NULL && lines(out, &l) == 2) {
-            char   *count = strsep(&l[1], "\t");
+            char *count = strsep(&l[1], "\t");
 
             detail = xasprintf("%s, %s: %s messages, %s bytes", dir, format, count, l[1] ? l[1] : "?");
             audit("export", bal, detail);
@@ -322,6 +324,7 @@ static void active_bal(const char *bal)
     PQclear(res);
 }
 
+/* export - export: a BAL's messages in the asked format */
 int export(char **a)
 {
     const char *format = format_ok();
@@ -345,21 +348,24 @@ static const char *inactive_sql =
 /* notify - tell a BAL's holder that it will be deleted; 0 when told */
 static int notify(const char *bal, const char *since, long grace)
 {
-    char   *rcpt = bal_holder(bal, NULL), *subject, *body, *err = NULL;
+    char *rcpt = bal_holder(bal, NULL), *subject, *body, *err = NULL;
     const char *p[1] = {bal};
-    int     ret = -1;
+    int ret = -1;
 
     if (rcpt == NULL) {
         fprintf(stderr, "mssante-admin: %s: no notification or contact address to tell\n", bal);
         return -1;
     }
-    subject = xstrdup("Votre BAL MSSant\xc3\xa9 inutilis\xc3\xa9" "e / unused MSSant\xc3\xa9 mailbox");
-    body = xasprintf("Personne ne s'est connect\xc3\xa9 \xc3\xa0 la bo\xc3\xaete aux lettres MSSant\xc3\xa9 %s"
-                     " depuis le %s.\nSans connexion, elle sera supprim\xc3\xa9" "e dans %ld jours avec"
-                     " ses messages.\nConnectez-vous pour la garder.\n\n"
-                     "Nobody has logged in to the MSSant\xc3\xa9 mailbox %s since %s.\nUnless someone"
-                     " logs in, it will be deleted with its mail in %ld days.\n", bal, since, grace,
-                     bal, since, grace);
+    subject = xstrdup("Votre BAL MSSant\xc3\xa9 inutilis\xc3\xa9"
+                      "e / unused MSSant\xc3\xa9 mailbox");
+    body =
+        xasprintf("Personne ne s'est connect\xc3\xa9 \xc3\xa0 la bo\xc3\xaete aux lettres MSSant\xc3\xa9 %s"
+                  " depuis le %s.\nSans connexion, elle sera supprim\xc3\xa9"
+                  "e dans %ld jours avec"
+                  " ses messages.\nConnectez-vous pour la garder.\n\n"
+                  "Nobody has logged in to the MSSant\xc3\xa9 mailbox %s since %s.\nUnless someone"
+                  " logs in, it will be deleted with its mail in %ld days.\n",
+                  bal, since, grace, bal, since, grace);
     if (notice_send(var_otp_sendmail, var_otp_email_sender, rcpt, subject, body, &err) < 0) {
         fprintf(stderr, "mssante-admin: %s: the notice was not sent: %s\n", bal, err);
         free(err);
@@ -385,11 +391,11 @@ static int notify(const char *bal, const char *since, long grace)
  */
 int inactive(char **a)
 {
-    long    d = days(opt_days ? opt_days : "365"), grace = opt_notified_before ? days(opt_notified_before) : 30;
-    char    ds[24], gs[24];
+    long d = days(opt_days ? opt_days : "365"), grace = opt_notified_before ? days(opt_notified_before) : 30;
+    char ds[24], gs[24];
     const char *p[2] = {ds, gs}, *format = format_ok();
     PGresult *res;
-    int     failed = 0;
+    int failed = 0;
 
     (void) a;
     if (d < 0)
@@ -407,10 +413,10 @@ int inactive(char **a)
     print_rows(res, 0, 5);
     for (int r = 0; r < PQntuples(res); r++) {
         const char *bal = PQgetvalue(res, r, 0), *q[1] = {bal};
-        int     deletable = *PQgetvalue(res, r, 5) == 't', told = *PQgetvalue(res, r, 6) == 't';
+        int deletable = *PQgetvalue(res, r, 5) == 't', told = *PQgetvalue(res, r, 6) == 't';
 
         if (opt_delete && deletable) {
-            char   *dir = opt_export ? xasprintf("%s/%s", opt_export, bal) : NULL;
+            char *dir = opt_export ? xasprintf("%s/%s", opt_export, bal) : NULL;
 
             if (dir && export_bal(bal, dir, NULL, format) < 0) {
                 fprintf(stderr, "mssante-admin: %s: not deleted (its export failed)\n", bal);

@@ -21,7 +21,7 @@
 #include "params.h"
 #include "pgutil.h"
 
-#define NCRIT 9
+#define NCRIT     9
 #define OPT_LIMIT (0x200 + NCRIT)
 #define OPT_JSON  (0x201 + NCRIT)
 
@@ -31,14 +31,14 @@ static const char *const crit_names[NCRIT] = {
 
 /* Columns shown, in the order of annuaire_search()'s result. */
 static const char *const col_titles[] = {
-    "Nom", "Prénom", "Email MSSanté", "CP", "Département", "Ville", "Structure",
-    "Profession", "RPPS/ADELI",
+    "Nom", "Prénom", "Email MSSanté", "CP", "Département", "Ville", "Structure", "Profession", "RPPS/ADELI",
 };
 static const char *const col_json[] = {
     "nom", "prenom", "email", "cp", "departement", "ville", "structure", "profession", "rpps_adeli",
 };
 #define NCOLS 9
 
+/* usage - the options and criteria */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -47,35 +47,37 @@ static void usage(FILE *fp)
             "  --email, --rpps   any combination; each is a prefix, case- and accent-insensitive\n"
             "  --limit N         at most N answers (default 50)\n"
             "  --json            one JSON array instead of a table\n"
-            "%s", cmd_usage_common);
+            "%s",
+            cmd_usage_common);
 }
 
 /* width - display width of a UTF-8 string (code points) */
 static int width(const char *s)
 {
-    int     w = 0;
+    int w = 0;
 
     for (; *s; s++)
         w += ((unsigned char) *s & 0xC0) != 0x80;
     return w;
 }
 
+/* main - criteria from the options, one search, the rows printed */
 int main(int argc, char **argv)
 {
-    struct option longopts[NCRIT + 7] = {CMD_LONGOPTS};     /* + terminator */
+    struct option longopts[NCRIT + 7] = {CMD_LONGOPTS}; /* + terminator */
     const char *crit[NCRIT] = {0};
     const char *params[NCRIT + 1];
-    char    limit[16] = "50";
+    char limit[16] = "50";
     struct cmd_common c;
-    int     ch, json = 0, nrows, w[NCOLS];
-    char   *err;
+    int ch, json = 0, nrows, w[NCOLS];
+    char *err;
     PGconn *conn;
     PGresult *res;
 
     for (int i = 0; i < NCRIT; i++)
-        longopts[4 + i] = (struct option) {crit_names[i], required_argument, 0, 0x200 + i};
-    longopts[4 + NCRIT] = (struct option) {"limit", required_argument, 0, OPT_LIMIT};
-    longopts[5 + NCRIT] = (struct option) {"json", no_argument, 0, OPT_JSON};
+        longopts[4 + i] = (struct option){crit_names[i], required_argument, 0, 0x200 + i};
+    longopts[4 + NCRIT] = (struct option){"limit", required_argument, 0, OPT_LIMIT};
+    longopts[5 + NCRIT] = (struct option){"json", no_argument, 0, OPT_JSON};
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
         if (cmd_option(&c, ch, optarg))
@@ -101,7 +103,8 @@ int main(int argc, char **argv)
     params[NCRIT] = limit;
     if ((conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL)
         msg_fatal("%s", err);
-    res = PQexecParams(conn, "SELECT last_name, first_name, address, postcode, department, city,"
+    res = PQexecParams(conn,
+                       "SELECT last_name, first_name, address, postcode, department, city,"
                        " org_name, profession_label, national_id"
                        " FROM annuaire_search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::int)",
                        NCRIT + 1, NULL, params, NULL, NULL, 0);
@@ -115,8 +118,9 @@ int main(int argc, char **argv)
             json_t *o = json_object();
 
             for (int k = 0; k < NCOLS; k++)
-                json_object_set_new(o, col_json[k], PQgetisnull(res, r, k) ? json_null()
-                                    : json_string(PQgetvalue(res, r, k)));
+                json_object_set_new(o, col_json[k],
+                                    PQgetisnull(res, r, k) ? json_null()
+                                                           : json_string(PQgetvalue(res, r, k)));
             json_array_append_new(arr, o);
         }
         json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -48,6 +48,7 @@
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
 
+/* usage - the options and verbs */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -90,24 +91,26 @@ static void usage(FILE *fp)
 static int publish_run(PGconn *conn, const char *run_id)
 {
     struct publication pub;
-    char   *err = NULL, v[2][32], id[32];
+    char *err = NULL, v[2][32], id[32];
     const char *p[5];
-    int     ret = publish_ldap(conn, &pub, &err) < 0 ? 1 : 0;
+    int ret = publish_ldap(conn, &pub, &err) < 0 ? 1 : 0;
     PGresult *res;
 
     if (run_id == NULL) {
         res = PQexec(conn, "INSERT INTO sync_run (source, source_ref) VALUES ('ldap-publish', NULL)"
-                     " RETURNING id");
+                           " RETURNING id");
         snprintf(id, sizeof(id), "%s", PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "0");
         PQclear(res);
         run_id = id;
     }
     if (ret)
-        fprintf(stderr, "annuaire-sync: the LDAP address book is behind (it catches up at the next "
-                "run): %s; written %ld, deleted %ld\n", err, pub.written, pub.deleted);
+        fprintf(stderr,
+                "annuaire-sync: the LDAP address book is behind (it catches up at the next "
+                "run): %s; written %ld, deleted %ld\n",
+                err, pub.written, pub.deleted);
     else
-        printf("LDAP address book %s: written %ld, deleted %ld\n", var_annuaire_publish_uri,
-               pub.written, pub.deleted);
+        printf("LDAP address book %s: written %ld, deleted %ld\n", var_annuaire_publish_uri, pub.written,
+               pub.deleted);
     snprintf(v[0], 32, "%ld", pub.written);
     snprintf(v[1], 32, "%ld", pub.deleted);
     p[0] = run_id;
@@ -115,7 +118,8 @@ static int publish_run(PGconn *conn, const char *run_id)
     p[2] = v[0];
     p[3] = v[1];
     p[4] = err;
-    run_update(conn, "UPDATE sync_run SET ldap_status = $2, ldap_written = $3, ldap_deleted = $4,"
+    run_update(conn,
+               "UPDATE sync_run SET ldap_status = $2, ldap_written = $3, ldap_deleted = $4,"
                " ldap_error = $5, finished_at = coalesce(finished_at, now()),"
                " status = CASE WHEN source = 'ldap-publish' THEN $2 ELSE status END WHERE id = $1",
                5, p, "the publication");
@@ -126,8 +130,8 @@ static int publish_run(PGconn *conn, const char *run_id)
 /* connect_locked - the database, and the lock of annuaire-sync (one run at a time) */
 static PGconn *connect_locked(const char *unchanged)
 {
-    char   *err = NULL;
-    long    got_lock = 0;
+    char *err = NULL;
+    long got_lock = 0;
     PGconn *conn = pgu_connect(var_database, var_db_connect_timeout, &err);
 
     if (conn == NULL)
@@ -142,16 +146,16 @@ static PGconn *connect_locked(const char *unchanged)
 /* The options of a run. */
 struct opts {
     const char *extraction, *since, *ldap, *base, *filter, *ldif;
-    char  **fhir;                       /* --fhir sources: at most one per argument */
-    int     nfhir, force, dry;
+    char **fhir; /* --fhir sources: at most one per argument */
+    int nfhir, force, dry;
 };
 
 /* run_check - --check-ldap */
 static int run_check(const struct opts *o)
 {
     PGconn *conn = connect_locked("; try again when it is done");
-    char   *err = NULL;
-    int     ret = check_ldap(conn, &err);
+    char *err = NULL;
+    int ret = check_ldap(conn, &err);
 
     (void) o;
     if (ret < 0)
@@ -165,16 +169,16 @@ static int run_check(const struct opts *o)
 static int run_ldif(const struct opts *o)
 {
     PGconn *conn = connect_locked("; try again when it is done");
-    char   *err = NULL;
-    long    entries;
-    int     ret = publish_ldif(conn, o->ldif, &entries, &err) < 0;
+    char *err = NULL;
+    long entries;
+    int ret = publish_ldif(conn, o->ldif, &entries, &err) < 0;
 
     if (ret)
         fprintf(stderr, "annuaire-sync: %s; nothing written\n", err);
     else
         printf("%s: %ld entries under %s, recorded as published: load them with slapd stopped "
-               "(slapadd -q -b %s -l %s), then check with annuaire-sync --check-ldap\n", o->ldif,
-               entries, var_annuaire_publish_base, var_annuaire_publish_base, o->ldif);
+               "(slapadd -q -b %s -l %s), then check with annuaire-sync --check-ldap\n",
+               o->ldif, entries, var_annuaire_publish_base, var_annuaire_publish_base, o->ldif);
     free(err);
     PQfinish(conn);
     return ret;
@@ -184,7 +188,7 @@ static int run_ldif(const struct opts *o)
 static int run_publish(const struct opts *o)
 {
     PGconn *conn = connect_locked("; try again when it is done");
-    int     ret = publish_run(conn, NULL);
+    int ret = publish_run(conn, NULL);
 
     (void) o;
     PQfinish(conn);
@@ -194,30 +198,32 @@ static int run_publish(const struct opts *o)
 /* sync_start - the run's sync_run row (a run left "running" by a killed process is closed) */
 static void sync_start(PGconn *conn, const char *const p[3], char run_id[32])
 {
-    PGresult *res = PQexecParams(conn, "UPDATE sync_run SET status = 'failed', finished_at = now(),"
+    PGresult *res = PQexecParams(conn,
+                                 "UPDATE sync_run SET status = 'failed', finished_at = now(),"
                                  " error = 'interrupted' WHERE status = 'running' AND source = $1",
                                  1, NULL, p, NULL, NULL, 0);
 
     PQclear(res);
-    res = PQexecParams(conn, "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, $3)"
-                       " RETURNING id", 3, NULL, p, NULL, NULL, 0);
+    res = PQexecParams(conn,
+                       "INSERT INTO sync_run (source, source_ref, mode) VALUES ($1, $2, $3)"
+                       " RETURNING id",
+                       3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        msg_fatal("cannot start a run (schema not migrated? run mssante-db migrate): %s",
-                  pgu_error(conn));
+        msg_fatal("cannot start a run (schema not migrated? run mssante-db migrate): %s", pgu_error(conn));
     snprintf(run_id, 32, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
 }
 
 /* sync_load - the source into sync_stage, compared with the database; 0, or -1 and *err */
-static int sync_load(PGconn *conn, const struct opts *o, const char *source, struct counts *n,
-                     char **err)
+static int sync_load(PGconn *conn, const struct opts *o, const char *source, struct counts *n, char **err)
 {
-    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, source, n, err) < 0
-        || (o->extraction ? load_extraction(conn, o->extraction, n, err)
-            : o->ldap ? load_ldap(conn, &(struct ldap_login) {o->ldap, var_annuaire_ldap_bind_dn,
-                                                              var_annuaire_ldap_bind_password},
-                                  o->base, o->filter, n, err)
-            : load_fhir(conn, o->fhir, o->nfhir, o->since, n, err)) < 0)
+    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, source, n, err) < 0 ||
+        (o->extraction ? load_extraction(conn, o->extraction, n, err)
+         : o->ldap     ? load_ldap(conn,
+                                   &(struct ldap_login){o->ldap, var_annuaire_ldap_bind_dn,
+                                                        var_annuaire_ldap_bind_password},
+                                   o->base, o->filter, n, err)
+                       : load_fhir(conn, o->fhir, o->nfhir, o->since, n, err)) < 0)
         return -1;
     progress(n, "comparing with the database");
     return stage_finish(conn, source, o->since == NULL, n, err);
@@ -226,22 +232,22 @@ static int sync_load(PGconn *conn, const struct opts *o, const char *source, str
 /* sync_after - what follows a committed sync: statistics, app senders, the address book; 0 or 1 */
 static int sync_after(PGconn *conn, const struct counts *n, const char *run_id)
 {
-    char   *err = NULL;
-    int     ret = 0;
+    char *err = NULL;
+    int ret = 0;
 
     /*
      * Fresh statistics after a load that changed the table's make-up, or
      * the planner misjudges the search indexes; a usual day's changes are
      * left to autovacuum (ANALYZE reads a sample of the whole table).
      */
-    if ((n->inserted + n->updated + n->deleted) * 10 > n->total
-        && pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0) {
+    if ((n->inserted + n->updated + n->deleted) * 10 > n->total &&
+        pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0) {
         msg_warn("ANALYZE annuaire_bal: %s", err);
         free(err);
         err = NULL;
     }
-    if (*var_sieve_app_senders_file
-        && app_senders_write(conn, var_sieve_app_senders_file, &(long) {0}, &err) < 0) {
+    if (*var_sieve_app_senders_file &&
+        app_senders_write(conn, var_sieve_app_senders_file, &(long){0}, &err) < 0) {
         fprintf(stderr, "annuaire-sync: database updated, but %s\n", err);
         free(err);
         ret = 1;
@@ -257,23 +263,22 @@ static int run_sync(const struct opts *o)
     struct counts n = {0};
     const char *source = o->nfhir ? "fhir" : o->ldap ? "ldap" : "extraction", *status = "failed";
     const char *ref = o->extraction ? o->extraction : o->ldap ? o->ldap : o->fhir[0];
-    char   *err = NULL, run_id[32];
-    int     ret;
-    PGconn *conn = connect_locked("; database unchanged");   /* one run at a time */
+    char *err = NULL, run_id[32];
+    int ret;
+    PGconn *conn = connect_locked("; database unchanged"); /* one run at a time */
 
-    sync_start(conn, (const char *[3]) {source, ref, o->since ? "delta" : "full"}, run_id);
+    sync_start(conn, (const char *[3]){source, ref, o->since ? "delta" : "full"}, run_id);
     if (sync_load(conn, o, source, &n, &err) < 0)
         goto failed;
     if (n.staged == 0) {
         err = xasprintf("%s: no valid row (%ld read, %ld rejected)", ref, n.read, n.rejected);
         goto failed;
     }
-    if (!o->since && !o->force && n.existing > 0
-        && n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
+    if (!o->since && !o->force && n.existing > 0 &&
+        n.deleted * 100 > n.existing * var_annuaire_max_delete_percent) {
         err = xasprintf("refused: this run would delete %ld of %ld rows (%ld%%, more than "
                         "annuaire_max_delete_percent = %ld); check the file, then use --force",
-                        n.deleted, n.existing, n.deleted * 100 / n.existing,
-                        var_annuaire_max_delete_percent);
+                        n.deleted, n.existing, n.deleted * 100 / n.existing, var_annuaire_max_delete_percent);
         status = "refused";
         goto failed;
     }
@@ -282,8 +287,8 @@ static int run_sync(const struct opts *o)
         pgu_exec(conn, "ROLLBACK", &err);
         record(conn, run_id, &n, "dry-run", NULL);
         printf("dry run, nothing changed: %s: %ld lines read, %ld rejected, %ld duplicates collapsed;"
-               " would insert %ld, update %ld, delete %ld\n", ref, n.read, n.rejected,
-               n.staged - n.distinct, n.inserted, n.updated, n.deleted);
+               " would insert %ld, update %ld, delete %ld\n",
+               ref, n.read, n.rejected, n.staged - n.distinct, n.inserted, n.updated, n.deleted);
         PQfinish(conn);
         return 0;
     }
@@ -293,8 +298,8 @@ static int run_sync(const struct opts *o)
     progress(NULL, NULL);
     record(conn, run_id, &n, "ok", NULL);
     printf("%s: %ld lines read, %ld rejected, %ld duplicates collapsed; inserted %ld, updated %ld,"
-           " deleted %ld (run %s)\n", ref, n.read, n.rejected, n.staged - n.distinct,
-           n.inserted, n.updated, n.deleted, run_id);
+           " deleted %ld (run %s)\n",
+           ref, n.read, n.rejected, n.staged - n.distinct, n.inserted, n.updated, n.deleted, run_id);
     ret = sync_after(conn, &n, run_id);
     PQfinish(conn);
     return ret;
@@ -313,9 +318,13 @@ failed:
 /* The verbs: exactly one option of a run chooses one. */
 enum { V_SYNC, V_PUBLISH, V_CHECK, V_LDIF, V_NONE };
 static int (*const verbs[])(const struct opts *) = {
-    [V_SYNC] = run_sync, [V_PUBLISH] = run_publish, [V_CHECK] = run_check, [V_LDIF] = run_ldif,
+    [V_SYNC] = run_sync,
+    [V_PUBLISH] = run_publish,
+    [V_CHECK] = run_check,
+    [V_LDIF] = run_ldif,
 };
 
+/* main - options, settings, then the verb asked */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -334,27 +343,61 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     struct cmd_common c;
-    char   *fhir[argc];
+    char *fhir[argc];
     struct opts o = {.filter = LDAP_DEFAULT_FILTER, .fhir = fhir};
-    int     ch, verb = V_NONE, nverbs = 0;
+    int ch, verb = V_NONE, nverbs = 0;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {
         if (cmd_option(&c, ch, optarg))
             continue;
         switch (ch) {
-        case OPT_EXTRACTION: o.extraction = optarg; verb = V_SYNC; nverbs++; break;
-        case OPT_FHIR: nverbs += o.nfhir == 0; o.fhir[o.nfhir++] = optarg; verb = V_SYNC; break;
-        case OPT_LDAP: o.ldap = optarg; verb = V_SYNC; nverbs++; break;
-        case OPT_PUBLISH: verb = V_PUBLISH; nverbs++; break;
-        case OPT_CHECK_LDAP: verb = V_CHECK; nverbs++; break;
-        case OPT_LDIF: o.ldif = optarg; verb = V_LDIF; nverbs++; break;
-        case OPT_FORCE: o.force = 1; break;
-        case OPT_DRY_RUN: o.dry = 1; break;
-        case OPT_SINCE: o.since = optarg; break;
-        case OPT_BASE: o.base = optarg; break;
-        case OPT_FILTER: o.filter = optarg; break;
-        default: usage(stderr); return 2;
+        case OPT_EXTRACTION:
+            o.extraction = optarg;
+            verb = V_SYNC;
+            nverbs++;
+            break;
+        case OPT_FHIR:
+            nverbs += o.nfhir == 0;
+            o.fhir[o.nfhir++] = optarg;
+            verb = V_SYNC;
+            break;
+        case OPT_LDAP:
+            o.ldap = optarg;
+            verb = V_SYNC;
+            nverbs++;
+            break;
+        case OPT_PUBLISH:
+            verb = V_PUBLISH;
+            nverbs++;
+            break;
+        case OPT_CHECK_LDAP:
+            verb = V_CHECK;
+            nverbs++;
+            break;
+        case OPT_LDIF:
+            o.ldif = optarg;
+            verb = V_LDIF;
+            nverbs++;
+            break;
+        case OPT_FORCE:
+            o.force = 1;
+            break;
+        case OPT_DRY_RUN:
+            o.dry = 1;
+            break;
+        case OPT_SINCE:
+            o.since = optarg;
+            break;
+        case OPT_BASE:
+            o.base = optarg;
+            break;
+        case OPT_FILTER:
+            o.filter = optarg;
+            break;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     cmd_load(&c, usage);
@@ -362,8 +405,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (o.since && (strlen(o.since) != 10 || o.since[4] != '-' || o.since[7] != '-'
-                    || strspn(o.since, "0123456789-") != 10)) {
+    if (o.since && (strlen(o.since) != 10 || o.since[4] != '-' || o.since[7] != '-' ||
+                    strspn(o.since, "0123456789-") != 10)) {
         fprintf(stderr, "annuaire-sync: --since \"%s\": expected YYYY-MM-DD\n", o.since);
         return 2;
     }

@@ -10,13 +10,14 @@
 #include "params.h"
 #include "sync.h"
 
-#define FHIR_MAX_PAGE  (32L * 1024 * 1024)
+#define FHIR_MAX_PAGE (32L * 1024 * 1024)
 
 struct membuf {
-    char   *data;
-    size_t  len, cap;
+    char *data;
+    size_t len, cap;
 };
 
+/* mem_write - libcurl write callback: append to a memory buffer */
 static size_t mem_write(char *p, size_t size, size_t nm, void *ctx)
 {
     struct membuf *m = ctx;
@@ -31,16 +32,16 @@ static size_t mem_write(char *p, size_t size, size_t nm, void *ctx)
 }
 
 /* http_get - one page of the API, at most annuaire_fhir_rate per second */
-char   *http_get(const char *url, size_t *len, char **err)
+char *http_get(const char *url, size_t *len, char **err)
 {
     static struct timespec last;
     struct timespec now;
     struct membuf m = {NULL, 0, 0};
     struct curl_slist *hdr = NULL;
-    char    cerr[CURL_ERROR_SIZE] = "", *key;
-    CURL   *c;
+    char cerr[CURL_ERROR_SIZE] = "", *key;
+    CURL *c;
     CURLcode rc;
-    double  gap = 1.0 / (double) var_annuaire_fhir_rate, since;
+    double gap = 1.0 / (double) var_annuaire_fhir_rate, since;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     since = (double) (now.tv_sec - last.tv_sec) + (double) (now.tv_nsec - last.tv_nsec) / 1e9;
@@ -65,7 +66,7 @@ char   *http_get(const char *url, size_t *len, char **err)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
     rc = curl_easy_perform(c);
     curl_slist_free_all(hdr);
-    free(key);                              /* the API key is never logged */
+    free(key); /* the API key is never logged */
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
         *err = xasprintf("%s: %s", url, *cerr ? cerr : curl_easy_strerror(rc));
@@ -77,12 +78,12 @@ char   *http_get(const char *url, size_t *len, char **err)
 }
 
 /* read_source - a saved Bundle file, whole */
-char   *read_source(const char *path, size_t *len, char **err)
+char *read_source(const char *path, size_t *len, char **err)
 {
-    FILE   *fp = fopen(path, "r");
+    FILE *fp = fopen(path, "r");
     struct membuf m = {NULL, 0, 0};
-    char    buf[65536];
-    size_t  got;
+    char buf[65536];
+    size_t got;
 
     if (fp == NULL) {
         *err = xasprintf("%s: cannot open: %m", path);
@@ -101,8 +102,8 @@ char   *read_source(const char *path, size_t *len, char **err)
 }
 
 /* with_since - a search URL restricted to resources updated since a date */
-char   *with_since(const char *url, const char *since)
+char *with_since(const char *url, const char *since)
 {
     return since ? xasprintf("%s%c_lastUpdated=ge%s", url, strchr(url, '?') ? '&' : '?', since)
-        : xstrdup(url);
+                 : xstrdup(url);
 }

@@ -15,17 +15,37 @@
 #include "mymalloc.h"
 
 const char *const ex_header_names[EX_COLUMNS] = {
-    "Type de BAL", "Adresse BAL", "Type Identifiant PP", "Identifiant PP",
-    "Identification nationale PP", "Type identifiant structure", "Identification Structure",
-    "Service de rattachement", "Civilité d'exercice", "Nom d'exercice", "Prénom d'exercice",
-    "Catégorie profession", "Libellé de catégorie profession", "Code Profession",
-    "Libellé Profession", "Code savoir-faire", "Libellé savoir-faire", "Dématérialisation",
-    "Raison Sociale structure BAL", "Enseigne commerciale structure BAL",
-    "L2COMPLEMENTLOCALISATION structure BAL", "L3COMPLEMENTDISTRIBUTION structure BAL",
-    "L4NUMEROVOIE structure BAL", "L4COMPLEMENTNUMEROVOIE structure BAL",
-    "NL4TYPEVOIE structure BAL", "L4LIBELLEVOIE structure BAL",
-    "L5LIEUDITMENTION structure BAL", "L6LIGNEACHEMINEMENT structure BAL",
-    "Code postal structure BAL", "Département structure BAL", "Pays structure BAL",
+    "Type de BAL",
+    "Adresse BAL",
+    "Type Identifiant PP",
+    "Identifiant PP",
+    "Identification nationale PP",
+    "Type identifiant structure",
+    "Identification Structure",
+    "Service de rattachement",
+    "Civilité d'exercice",
+    "Nom d'exercice",
+    "Prénom d'exercice",
+    "Catégorie profession",
+    "Libellé de catégorie profession",
+    "Code Profession",
+    "Libellé Profession",
+    "Code savoir-faire",
+    "Libellé savoir-faire",
+    "Dématérialisation",
+    "Raison Sociale structure BAL",
+    "Enseigne commerciale structure BAL",
+    "L2COMPLEMENTLOCALISATION structure BAL",
+    "L3COMPLEMENTDISTRIBUTION structure BAL",
+    "L4NUMEROVOIE structure BAL",
+    "L4COMPLEMENTNUMEROVOIE structure BAL",
+    "NL4TYPEVOIE structure BAL",
+    "L4LIBELLEVOIE structure BAL",
+    "L5LIEUDITMENTION structure BAL",
+    "L6LIGNEACHEMINEMENT structure BAL",
+    "Code postal structure BAL",
+    "Département structure BAL",
+    "Pays structure BAL",
 };
 
 /*
@@ -35,19 +55,19 @@ const char *const ex_header_names[EX_COLUMNS] = {
 static int split(struct ex_reader *r, size_t len)
 {
     const char *s = r->line;
-    char   *o;
-    size_t  i = 0;
-    int     n = 0;
+    char *o;
+    size_t i = 0;
+    int n = 0;
 
     if (r->bufcap < len + 1)
         r->buf = xrealloc(r->buf, r->bufcap = len + 1);
     o = r->buf;
     for (;;) {
-        char   *start = o;
+        char *start = o;
 
         while (i < len && s[i] == ' ')
             i++;
-        if (i < len && s[i] == '"') {                   /* quoted, "" inside */
+        if (i < len && s[i] == '"') { /* quoted, "" inside */
             for (i++; i < len; i++) {
                 if (s[i] == '"' && i + 1 < len && s[i + 1] == '"')
                     *o++ = s[i++];
@@ -70,9 +90,9 @@ static int split(struct ex_reader *r, size_t len)
         n++;
         if (i >= len)
             return n;
-        i++;                                            /* the '|' */
+        i++; /* the '|' */
         if (i == len && n == EX_COLUMNS)
-            return n;                                   /* tolerated trailing '|' */
+            return n; /* tolerated trailing '|' */
     }
 }
 
@@ -89,10 +109,11 @@ static ssize_t read_line(struct ex_reader *r)
     return len;
 }
 
+/* ex_open - start reading an extraction file: its header line checked */
 int ex_open(struct ex_reader *r, FILE *fp, const char *path, char **err)
 {
     ssize_t len;
-    int     n;
+    int n;
 
     memset(r, 0, sizeof(*r));
     r->fp = fp;
@@ -112,18 +133,19 @@ int ex_open(struct ex_reader *r, FILE *fp, const char *path, char **err)
     }
     for (int i = 0; i < EX_COLUMNS; i++) {
         if (strcmp(r->fields[i], ex_header_names[i]) != 0) {
-            *err = xasprintf("%s:1: header column %d is \"%.60s\", expected \"%s\"",
-                             path, i + 1, r->fields[i], ex_header_names[i]);
+            *err = xasprintf("%s:1: header column %d is \"%.60s\", expected \"%s\"", path, i + 1,
+                             r->fields[i], ex_header_names[i]);
             return -1;
         }
     }
     return 0;
 }
 
+/* ex_next - the next row of an extraction file */
 int ex_next(struct ex_reader *r, char **err)
 {
     ssize_t len;
-    int     n;
+    int n;
 
     do {
         errno = 0;
@@ -134,7 +156,7 @@ int ex_next(struct ex_reader *r, char **err)
             }
             return 0;
         }
-    } while (len == 0);                                 /* blank lines */
+    } while (len == 0); /* blank lines */
     if (memchr(r->line, 0, (size_t) len) || !utf8_valid(r->line, (size_t) len)) {
         *err = xasprintf("line %ld: not valid UTF-8", r->lineno);
         return 2;
@@ -146,18 +168,20 @@ int ex_next(struct ex_reader *r, char **err)
     return 1;
 }
 
+/* ex_close - free a reader (not its file) */
 void ex_close(struct ex_reader *r)
 {
     free(r->line);
     free(r->buf);
 }
 
+/* ex_city - the city of an L6 line (after the postcode) */
 const char *ex_city(const char *l6)
 {
     const char *p = l6;
 
     while (isdigit((unsigned char) *p) || (*p >= 'A' && *p <= 'B' && p != l6))
-        p++;                                            /* 2A/2B: Corsica */
+        p++; /* 2A/2B: Corsica */
     while (*p == ' ')
         p++;
     return p;

@@ -15,7 +15,7 @@ typedef int (*fhir_row_fn)(void *ctx, long entry, const char *const *values);
  * type becomes a row. *next is the "next" link (or NULL). Returns 0, or -1
  * with *err for JSON that is not a Bundle (an OperationOutcome says why).
  */
-int     fhir_bundle(const char *text, size_t len, const char *where, fhir_row_fn fn, void *ctx,
-                    char **next, char **err);
+int fhir_bundle(const char *text, size_t len, const char *where, fhir_row_fn fn, void *ctx, char **next,
+                char **err);
 
 #endif

@@ -19,27 +19,31 @@
 
 /* The code points asked for: Latin letters, combining accents, punctuation. */
 static const uint32_t ranges[][2] = {
-    {0x0001, 0x024f}, {0x0300, 0x036f}, {0x1e00, 0x1eff}, {0x2010, 0x2027},
+    {0x0001, 0x024f},
+    {0x0300, 0x036f},
+    {0x1e00, 0x1eff},
+    {0x2010, 0x2027},
 };
 #define FOLD_MAX 0x2028
 
-static uint32_t off[FOLD_MAX];         /* in text; 0 = not in the table */
+static uint32_t off[FOLD_MAX]; /* in text; 0 = not in the table */
 static unsigned char len[FOLD_MAX];
-static struct buf text;                 /* the folded forms, after a dummy byte */
+static struct buf text; /* the folded forms, after a dummy byte */
 
+/* fold_load - the database's fold of each character of the Latin ranges */
 int fold_load(PGconn *conn, char **err)
 {
     struct buf sql = {0};
     PGresult *res;
-    char   *line;
-    int     n;
+    char *line;
+    int n;
 
     if (text.len)
         return 0;
     buf_puts(&sql, "COPY (SELECT i, mssante_fold(chr(i)) FROM (");
     for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++)
-        buf_printf(&sql, "%sSELECT generate_series(%u, %u) AS i", r ? " UNION ALL " : "",
-                   ranges[r][0], ranges[r][1]);
+        buf_printf(&sql, "%sSELECT generate_series(%u, %u) AS i", r ? " UNION ALL " : "", ranges[r][0],
+                   ranges[r][1]);
     buf_puts(&sql, ") c) TO STDOUT");
     res = PQexec(conn, sql.s);
     buf_free(&sql);
@@ -49,11 +53,11 @@ int fold_load(PGconn *conn, char **err)
         return -1;
     }
     PQclear(res);
-    buf_add(&text, "", 1);                  /* offset 0 means "not in the table" */
+    buf_add(&text, "", 1); /* offset 0 means "not in the table" */
     while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
-        char   *tab = memchr(line, '\t', (size_t) n);
-        long    cp = atol(line);
-        size_t  flen = tab ? copy_unescape(tab + 1, (size_t) (line + n - 1 - (tab + 1))) : 0;
+        char *tab = memchr(line, '\t', (size_t) n);
+        long cp = atol(line);
+        size_t flen = tab ? copy_unescape(tab + 1, (size_t) (line + n - 1 - (tab + 1))) : 0;
 
         if (tab && cp > 0 && cp < FOLD_MAX && flen < 256) {
             off[cp] = (uint32_t) text.len;
@@ -71,13 +75,14 @@ int fold_load(PGconn *conn, char **err)
     return *err ? -1 : 0;
 }
 
+/* fold - append the search form of v to b */
 int fold(struct buf *b, const char *v)
 {
     const unsigned char *s = (const unsigned char *) v;
 
     while (*s) {
         uint32_t cp;
-        int     n;
+        int n;
 
         if (*s < 0x80)
             cp = *s, n = 1;

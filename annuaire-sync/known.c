@@ -18,23 +18,23 @@
 #include "pgutil.h"
 #include "sync.h"
 
-#define KN_IN_DB      0x01             /* the database has this address */
-#define KN_OURS       0x02             /* ... from the run's source */
-#define KN_SEEN       0x04             /* the run has read it */
+#define KN_IN_DB 0x01 /* the database has this address */
+#define KN_OURS  0x02 /* ... from the run's source */
+#define KN_SEEN  0x04 /* the run has read it */
 
 struct kentry {
-    uint32_t addr;                      /* offset in the arena */
-    unsigned char md5[16];              /* of the row */
+    uint32_t addr;         /* offset in the arena */
+    unsigned char md5[16]; /* of the row */
     unsigned char flags;
 };
 
 struct known {
     struct kentry *e;
-    size_t  n, cap;
-    uint64_t *slots;                    /* hash high bits << 32 | entry number + 1; 0 = empty */
-    size_t  nslots;                     /* a power of two */
-    char   *arena;
-    size_t  alen, acap;
+    size_t n, cap;
+    uint64_t *slots; /* hash high bits << 32 | entry number + 1; 0 = empty */
+    size_t nslots;   /* a power of two */
+    char *arena;
+    size_t alen, acap;
 };
 
 /* hash - FNV-1a of an address */
@@ -50,7 +50,7 @@ static uint64_t hash(const char *s, size_t len)
 /* find - the slot of an address: its own, or the empty one it would take */
 static size_t find(const struct known *k, const char *addr, size_t len, uint64_t h)
 {
-    size_t  i = h & (k->nslots - 1);
+    size_t i = h & (k->nslots - 1);
     uint64_t tag = h & 0xffffffff00000000ULL;
 
     while (k->slots[i]) {
@@ -75,7 +75,7 @@ static void grow(struct known *k)
     k->slots = xcalloc(k->nslots, sizeof(*k->slots));
     for (size_t j = 0; j < k->n; j++) {
         const char *a = k->arena + k->e[j].addr;
-        size_t  len = strlen(a);
+        size_t len = strlen(a);
 
         uint64_t h = hash(a, len);
 
@@ -109,7 +109,7 @@ static int unhex(const char *s, size_t len, unsigned char out[16])
     if (len != 32)
         return -1;
     for (int i = 0; i < 32; i++) {
-        int     c = s[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        int c = s[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 
         if (v < 0)
             return -1;
@@ -118,12 +118,13 @@ static int unhex(const char *s, size_t len, unsigned char out[16])
     return 0;
 }
 
+/* known_load - every address of annuaire_bal with the hash of its row */
 struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, char **err)
 {
-    char   *lit = PQescapeLiteral(conn, source, strlen(source)), *sql, *line;
+    char *lit = PQescapeLiteral(conn, source, strlen(source)), *sql, *line;
     struct known *k = xcalloc(1, sizeof(*k));
     PGresult *res;
-    int     len;
+    int len;
 
     cnt->existing = 0;
     grow(k);
@@ -139,15 +140,15 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
     }
     PQclear(res);
     while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
-        char   *t1 = memchr(line, '\t', (size_t) len);
-        char   *t2 = t1 ? memchr(t1 + 1, '\t', (size_t) (line + len - (t1 + 1))) : NULL;
+        char *t1 = memchr(line, '\t', (size_t) len);
+        char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t) (line + len - (t1 + 1))) : NULL;
         unsigned char md5[16];
-        size_t  alen = t1 ? copy_unescape(line, (size_t) (t1 - line)) : 0;
+        size_t alen = t1 ? copy_unescape(line, (size_t) (t1 - line)) : 0;
         uint64_t h = hash(line, alen);
         struct kentry *e;
 
         if (t2 == NULL || unhex(t1 + 1, (size_t) (t2 - t1 - 1), md5) < 0) {
-            if (*err == NULL)               /* the rest is read all the same, to end the COPY */
+            if (*err == NULL) /* the rest is read all the same, to end the COPY */
                 *err = xasprintf("annuaire_bal: unexpected row \"%.*s\"", len > 80 ? 80 : len, line);
         } else if (k->slots[find(k, line, alen, h)] == 0) {
             e = add(k, line, alen, h);
@@ -171,9 +172,10 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
     return k;
 }
 
+/* known_see - what a row read by this run is: new, changed, same or read again */
 enum known_verdict known_see(struct known *k, const char *addr, const unsigned char md5[16])
 {
-    size_t  len = strlen(addr), i;
+    size_t len = strlen(addr), i;
     uint64_t h = hash(addr, len);
     struct kentry *e;
 
@@ -193,9 +195,10 @@ enum known_verdict known_see(struct known *k, const char *addr, const unsigned c
     return (e->flags & KN_OURS) && memcmp(e->md5, md5, 16) == 0 ? KNOWN_SAME : KNOWN_CHANGED;
 }
 
+/* known_unseen - fn for each address of the source this run has not read */
 long known_unseen(const struct known *k, int (*fn)(void *, const char *), void *ctx)
 {
-    long    n = 0;
+    long n = 0;
 
     for (size_t j = 0; j < k->n; j++)
         if ((k->e[j].flags & (KN_OURS | KN_SEEN)) == KN_OURS) {
@@ -206,6 +209,7 @@ long known_unseen(const struct known *k, int (*fn)(void *, const char *), void *
     return n;
 }
 
+/* known_free - free the known addresses */
 void known_free(struct known *k)
 {
     if (k == NULL)

@@ -35,18 +35,27 @@
 /* The single-valued attributes and their column; mail is handled apart. */
 static const struct {
     const char *attr;
-    int     col;
+    int col;
 } map[] = {
-    {"employeeType", ST_BAL_TYPE}, {"employeeNumber", ST_ID_PP}, {"personalTitle", ST_CIVILITY},
-    {"sn", ST_LAST_NAME}, {"givenName", ST_FIRST_NAME}, {"title", ST_PROF_LABEL},
-    {"o", ST_ORG_NAME}, {"ou", ST_SERVICE}, {"street", ST_L4_STREET}, {"postalCode", ST_POSTCODE},
-    {"st", ST_DEPARTMENT}, {"l", ST_CITY},
+    {"employeeType", ST_BAL_TYPE},
+    {"employeeNumber", ST_ID_PP},
+    {"personalTitle", ST_CIVILITY},
+    {"sn", ST_LAST_NAME},
+    {"givenName", ST_FIRST_NAME},
+    {"title", ST_PROF_LABEL},
+    {"o", ST_ORG_NAME},
+    {"ou", ST_SERVICE},
+    {"street", ST_L4_STREET},
+    {"postalCode", ST_POSTCODE},
+    {"st", ST_DEPARTMENT},
+    {"l", ST_CITY},
 };
 #define NMAP (sizeof(map) / sizeof(map[0]))
 
+/* ldapc_error - "what: the server's error - its diagnostic" */
 char *ldapc_error(LDAP *ld, const char *what, int rc)
 {
-    char   *diag = NULL, *s;
+    char *diag = NULL, *s;
 
     if (ld)
         ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
@@ -60,7 +69,7 @@ char *ldapc_error(LDAP *ld, const char *what, int rc)
 static char *value(LDAP *ld, LDAPMessage *e, const char *attr, const char **why)
 {
     struct berval **v = ldap_get_values_len(ld, e, attr);
-    char   *s = NULL;
+    char *s = NULL;
 
     if (v && v[0]) {
         if (memchr(v[0]->bv_val, 0, v[0]->bv_len) || !utf8_valid(v[0]->bv_val, v[0]->bv_len))
@@ -75,11 +84,11 @@ static char *value(LDAP *ld, LDAPMessage *e, const char *attr, const char **why)
 /* entry_rows - the rows of one entry: one per mail value */
 static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void *ctx)
 {
-    char   *dn = ldap_get_dn(ld, e), *own[NMAP] = {0};
+    char *dn = ldap_get_dn(ld, e), *own[NMAP] = {0};
     const char *v[ST_NCOLS], *why = NULL;
     struct berval **mails = ldap_get_values_len(ld, e, "mail");
-    char    type[4] = "", *mail = NULL;
-    int     ret = 0;
+    char type[4] = "", *mail = NULL;
+    int ret = 0;
 
     for (int i = 0; i < ST_NCOLS; i++)
         v[i] = "";
@@ -92,7 +101,7 @@ static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void
         for (int i = 0; i < 3 && v[ST_BAL_TYPE][i]; i++)
             type[i] = (char) toupper((unsigned char) v[ST_BAL_TYPE][i]);
         if (strlen(v[ST_BAL_TYPE]) != 3)
-            type[0] = 0;                    /* reported by the row check */
+            type[0] = 0; /* reported by the row check */
         v[ST_BAL_TYPE] = *type ? type : v[ST_BAL_TYPE];
     } else {
         v[ST_BAL_TYPE] = *v[ST_FIRST_NAME] ? "PER" : "ORG";
@@ -105,8 +114,8 @@ static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void
         for (int m = 0; mails[m] && ret >= 0; m++) {
             mail = xstrndup(mails[m]->bv_val, mails[m]->bv_len);
             v[ST_ADDRESS] = mail;
-            ret = fn(ctx, dn, entry, v, strlen(mail) == mails[m]->bv_len ? NULL
-                     : "a mail value holds a NUL byte");
+            ret = fn(ctx, dn, entry, v,
+                     strlen(mail) == mails[m]->bv_len ? NULL : "a mail value holds a NUL byte");
             free(mail);
         }
     }
@@ -117,14 +126,15 @@ static int entry_rows(LDAP *ld, LDAPMessage *e, long entry, ldap_row_fn fn, void
     return ret;
 }
 
+/* ldapc_connect - a bound connection to an LDAP server */
 LDAP *ldapc_connect(const struct ldap_login *login, char **err)
 {
     const char *uri = login->uri;
-    LDAP   *ld = NULL;
-    int     rc, version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+    LDAP *ld = NULL;
+    int rc, version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
-    int     ldapi = strncasecmp(uri, "ldapi:", 6) == 0, ldaps = strncasecmp(uri, "ldaps:", 6) == 0;
-    int     tls = ldaps;
+    int ldapi = strncasecmp(uri, "ldapi:", 6) == 0, ldaps = strncasecmp(uri, "ldaps:", 6) == 0;
+    int tls = ldaps;
     struct berval cred;
 
     if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS) {
@@ -141,7 +151,7 @@ LDAP *ldapc_connect(const struct ldap_login *login, char **err)
     ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
     if (!ldaps && !ldapi && var_annuaire_ldap_starttls) {
         if ((rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-            char   *what = xasprintf("%s: StartTLS", uri);
+            char *what = xasprintf("%s: StartTLS", uri);
 
             *err = ldapc_error(ld, what, rc);
             free(what);
@@ -153,7 +163,8 @@ LDAP *ldapc_connect(const struct ldap_login *login, char **err)
     if (login->bind_dn && *login->bind_dn) {
         if (!tls && !ldapi) {
             *err = xasprintf("%s: refusing to send the bind password without TLS "
-                             "(annuaire_ldap_starttls = no on an ldap:// URI)", uri);
+                             "(annuaire_ldap_starttls = no on an ldap:// URI)",
+                             uri);
             ldap_unbind_ext_s(ld, NULL, NULL);
             return NULL;
         }
@@ -161,7 +172,7 @@ LDAP *ldapc_connect(const struct ldap_login *login, char **err)
         cred.bv_len = strlen(cred.bv_val);
         rc = ldap_sasl_bind_s(ld, login->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            char   *what = xasprintf("%s: bind as %s", uri, login->bind_dn);
+            char *what = xasprintf("%s: bind as %s", uri, login->bind_dn);
 
             *err = ldapc_error(ld, what, rc);
             free(what);
@@ -172,15 +183,16 @@ LDAP *ldapc_connect(const struct ldap_login *login, char **err)
     return ld;
 }
 
-int ldap_load(const struct ldap_login *login, const char *base, const char *filter, ldap_row_fn fn,
-              void *ctx, long *entries, char **err)
+/* ldap_load - every entry of a search, paged, as staging rows */
+int ldap_load(const struct ldap_login *login, const char *base, const char *filter, ldap_row_fn fn, void *ctx,
+              long *entries, char **err)
 {
     const char *uri = login->uri;
     static char *attrs[NMAP + 2];
     struct berval cookie = {0, NULL};
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
-    LDAP   *ld;
-    int     ret = -1;
+    LDAP *ld;
+    int ret = -1;
 
     attrs[0] = "mail";
     for (size_t i = 0; i < NMAP; i++)
@@ -191,12 +203,12 @@ int ldap_load(const struct ldap_login *login, const char *base, const char *filt
     for (;;) {
         LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL}, **sctrls = NULL, *pr;
         LDAPMessage *res = NULL;
-        char   *msg = NULL;
-        int     rc, code = LDAP_SUCCESS;
+        char *msg = NULL;
+        int rc, code = LDAP_SUCCESS;
         ber_int_t total;
 
-        if ((rc = ldap_create_page_control(ld, (ber_int_t) var_annuaire_ldap_page_size, &cookie, 1,
-                                           &page)) != LDAP_SUCCESS) {
+        if ((rc = ldap_create_page_control(ld, (ber_int_t) var_annuaire_ldap_page_size, &cookie, 1, &page)) !=
+            LDAP_SUCCESS) {
             *err = ldapc_error(ld, "paged results control", rc);
             break;
         }
@@ -205,7 +217,7 @@ int ldap_load(const struct ldap_login *login, const char *base, const char *filt
                                LDAP_NO_LIMIT, &res);
         ldap_control_free(page);
         if (rc != LDAP_SUCCESS && res == NULL) {
-            char   *what = xasprintf("%s: search %s under %s", uri, filter, base);
+            char *what = xasprintf("%s: search %s under %s", uri, filter, base);
 
             *err = ldapc_error(ld, what, rc);
             free(what);
@@ -213,7 +225,7 @@ int ldap_load(const struct ldap_login *login, const char *base, const char *filt
         }
         for (LDAPMessage *e = ldap_first_entry(ld, res); e && ret != -2; e = ldap_next_entry(ld, e))
             if (entry_rows(ld, e, ++*entries, fn, ctx) < 0)
-                ret = -2;                   /* the sink failed: *err is set */
+                ret = -2; /* the sink failed: *err is set */
         rc = ldap_parse_result(ld, res, &code, NULL, &msg, NULL, &sctrls, 1);
         if (ret == -2) {
             ldap_memfree(msg);
@@ -223,12 +235,12 @@ int ldap_load(const struct ldap_login *login, const char *base, const char *filt
         }
         if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS) {
             *err = code == LDAP_SIZELIMIT_EXCEEDED || code == LDAP_ADMINLIMIT_EXCEEDED
-                ? xasprintf("%s: the server stopped after %ld entries (%s): let the sync account "
-                            "page past the size limit (slapd: limits ... size.prtotal=unlimited)",
-                            uri, *entries, ldap_err2string(code))
-                : xasprintf("%s: search %s under %s: %s%s%s", uri, filter, base,
-                            ldap_err2string(rc != LDAP_SUCCESS ? rc : code),
-                            msg && *msg ? " - " : "", msg ? msg : "");
+                       ? xasprintf("%s: the server stopped after %ld entries (%s): let the sync account "
+                                   "page past the size limit (slapd: limits ... size.prtotal=unlimited)",
+                                   uri, *entries, ldap_err2string(code))
+                       : xasprintf("%s: search %s under %s: %s%s%s", uri, filter, base,
+                                   ldap_err2string(rc != LDAP_SUCCESS ? rc : code), msg && *msg ? " - " : "",
+                                   msg ? msg : "");
             ldap_memfree(msg);
             ldap_controls_free(sctrls);
             break;
@@ -244,7 +256,7 @@ int ldap_load(const struct ldap_login *login, const char *base, const char *filt
             break;
         }
         ldap_controls_free(sctrls);
-        if (cookie.bv_len == 0) {           /* last page, or a server without paging */
+        if (cookie.bv_len == 0) { /* last page, or a server without paging */
             ret = 0;
             break;
         }

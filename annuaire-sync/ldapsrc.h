@@ -14,8 +14,7 @@
  * ldap_row_fn - one mailbox (values indexed by staging.h's ST_*) of the entry dn, or, with
  * values NULL, an entry that cannot be used and why; <0 stops the search.
  */
-typedef int (*ldap_row_fn)(void *ctx, const char *dn, long entry, const char *const *values,
-                           const char *why);
+typedef int (*ldap_row_fn)(void *ctx, const char *dn, long entry, const char *const *values, const char *why);
 
 /* ldap_login - where and as whom (bind_dn NULL or empty: no bind) */
 struct ldap_login {
@@ -31,7 +30,7 @@ struct ldap;
 struct ldap *ldapc_connect(const struct ldap_login *login, char **err);
 
 /* ldapc_error - "what: the server's error - its diagnostic" (free it) */
-char   *ldapc_error(struct ldap *ld, const char *what, int rc);
+char *ldapc_error(struct ldap *ld, const char *what, int rc);
 
 /*
  * ldap_load - bind, search, call fn per mailbox.
@@ -39,7 +38,7 @@ char   *ldapc_error(struct ldap *ld, const char *what, int rc);
  * server, refused bind, TLS failure, size limit reached...): a partial
  * result is never reported as complete.
  */
-int     ldap_load(const struct ldap_login *login, const char *base, const char *filter, ldap_row_fn fn, void *ctx,
-                  long *entries, char **err);
+int ldap_load(const struct ldap_login *login, const char *base, const char *filter, ldap_row_fn fn, void *ctx,
+              long *entries, char **err);
 
 #endif

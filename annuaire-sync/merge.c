@@ -25,10 +25,11 @@ int query_long(PGconn *conn, const char *sql, const char *param, long *out, char
     return 0;
 }
 
+/* exec_param - a statement with one text parameter: rows affected */
 long exec_param(PGconn *conn, const char *sql, const char *param, char **err)
 {
     PGresult *res = PQexecParams(conn, sql, 1, NULL, &param, NULL, NULL, 0);
-    long    n = -1;
+    long n = -1;
 
     if (PQresultStatus(res) == PGRES_COMMAND_OK)
         n = atol(PQcmdTuples(res));
@@ -47,10 +48,10 @@ long exec_param(PGconn *conn, const char *sql, const char *param, char **err)
 static char **drop_indexes(PGconn *conn, char **err)
 {
     PGresult *res = PQexec(conn, "SELECT indexname, indexdef FROM pg_indexes "
-                           "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
-                           "AND indexname <> 'annuaire_bal_pkey'");
-    char  **defs;
-    int     n;
+                                 "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
+                                 "AND indexname <> 'annuaire_bal_pkey'");
+    char **defs;
+    int n;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
@@ -60,14 +61,14 @@ static char **drop_indexes(PGconn *conn, char **err)
     n = PQntuples(res);
     defs = xcalloc((size_t) n + 1, sizeof(char *));
     for (int i = 0; i < n; i++) {
-        char   *drop = xasprintf("DROP INDEX \"%s\"", PQgetvalue(res, i, 0));
-        int     r = pgu_exec(conn, drop, err);
+        char *drop = xasprintf("DROP INDEX \"%s\"", PQgetvalue(res, i, 0));
+        int r = pgu_exec(conn, drop, err);
 
         free(drop);
         defs[i] = xstrdup(PQgetvalue(res, i, 1));
         if (r < 0) {
             PQclear(res);
-            return defs;            /* the caller rolls back */
+            return defs; /* the caller rolls back */
         }
     }
     PQclear(res);
@@ -79,8 +80,8 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
 {
     PGresult *res;
     const char *p[1] = {source};
-    char  **defs = NULL, *upsert;
-    int     ret = -1;
+    char **defs = NULL, *upsert;
+    int ret = -1;
 
     if (n->total == 0 && n->inserted > 1000) {
         if ((defs = drop_indexes(conn, err)) == NULL || *err)
@@ -93,9 +94,10 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
          * prefix finds lie side by side on disk (and the key grows at its
          * end); of an address read twice, the last row.
          */
-        char   *sql = xasprintf("INSERT INTO annuaire_bal (%s, source, row_hash)"
-                                " SELECT DISTINCT ON (address) %s, $1, row_hash FROM sync_stage"
-                                " ORDER BY address, line DESC", stage_cols, stage_cols);
+        char *sql = xasprintf("INSERT INTO annuaire_bal (%s, source, row_hash)"
+                              " SELECT DISTINCT ON (address) %s, $1, row_hash FROM sync_stage"
+                              " ORDER BY address, line DESC",
+                              stage_cols, stage_cols);
 
         n->inserted = exec_param(conn, sql, source, err);
         n->updated = 0;
@@ -103,7 +105,8 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
         if (n->inserted < 0)
             goto out;
     } else {
-        upsert = xasprintf("WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
+        upsert = xasprintf(
+            "WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
             " SELECT %s, $1, row_hash FROM sync_stage ON CONFLICT (address) DO UPDATE SET %s,"
             " source = EXCLUDED.source, row_hash = EXCLUDED.row_hash, last_changed = now()"
             " WHERE annuaire_bal.row_hash <> EXCLUDED.row_hash OR annuaire_bal.source <> EXCLUDED.source"
@@ -121,8 +124,10 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
         n->updated = atol(PQgetvalue(res, 0, 1));
         PQclear(res);
     }
-    if ((n->deleted = exec_param(conn, "DELETE FROM annuaire_bal b USING sync_gone g "
-                                  "WHERE b.address = g.address AND b.source = $1", source, err)) < 0)
+    if ((n->deleted = exec_param(conn,
+                                 "DELETE FROM annuaire_bal b USING sync_gone g "
+                                 "WHERE b.address = g.address AND b.source = $1",
+                                 source, err)) < 0)
         goto out;
     for (char **d = defs; d && *d; d++)
         if (pgu_exec(conn, *d, err) < 0)
@@ -141,7 +146,7 @@ void run_update(PGconn *conn, const char *sql, int nparams, const char *const *p
     PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        char   *why = pgu_error(conn);
+        char *why = pgu_error(conn);
 
         msg_warn("cannot record %s in sync_run: %s", what, why);
         free(why);
@@ -150,10 +155,9 @@ void run_update(PGconn *conn, const char *sql, int nparams, const char *const *p
 }
 
 /* record - write the outcome of a run into sync_run (its own statement) */
-void record(PGconn *conn, const char *run_id, const struct counts *n, const char *status,
-            const char *error)
+void record(PGconn *conn, const char *run_id, const struct counts *n, const char *status, const char *error)
 {
-    char    v[6][32];
+    char v[6][32];
     const char *p[9];
 
     snprintf(v[0], 32, "%ld", n->read);
@@ -169,7 +173,9 @@ void record(PGconn *conn, const char *run_id, const struct counts *n, const char
     p[5] = v[4];
     p[6] = status;
     p[7] = error;
-    run_update(conn, "UPDATE sync_run SET finished_at = now(), rows_read = $2,"
+    run_update(conn,
+               "UPDATE sync_run SET finished_at = now(), rows_read = $2,"
                " rows_inserted = $3, rows_updated = $4, rows_deleted = $5,"
-               " rows_rejected = $6, status = $7, error = $8 WHERE id = $1", 8, p, "the run");
+               " rows_rejected = $6, status = $7, error = $8 WHERE id = $1",
+               8, p, "the run");
 }

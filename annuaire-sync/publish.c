@@ -36,18 +36,20 @@
 #include "pgutil.h"
 #include "sync.h"
 
-#define WINDOW      64              /* requests in flight */
-#define RECORD_MAX  2000            /* confirmed entries recorded at once */
-#define SHOW_MAX    20              /* refused entries named in the log */
+#define WINDOW     64   /* requests in flight */
+#define RECORD_MAX 2000 /* confirmed entries recorded at once */
+#define SHOW_MAX   20   /* refused entries named in the log */
 
 /* The published attributes: SQL over annuaire_bal b, and whether spelled three ways. */
 static const struct {
     const char *attr, *sql;
-    int     spellings;
+    int spellings;
 } attrs[] = {
-    {"cn", "CASE WHEN b.bal_type = 'PER' AND coalesce(b.first_name, '') <> '' "
+    {"cn",
+     "CASE WHEN b.bal_type = 'PER' AND coalesce(b.first_name, '') <> '' "
      "THEN concat_ws(' ', b.first_name, nullif(b.last_name, '')) "
-     "ELSE coalesce(nullif(b.org_name, ''), nullif(b.last_name, ''), b.address) END", 1},
+     "ELSE coalesce(nullif(b.org_name, ''), nullif(b.last_name, ''), b.address) END",
+     1},
     {"sn", "coalesce(nullif(b.last_name, ''), nullif(b.org_name, ''), b.address)", 1},
     {"givenName", "b.first_name", 1},
     {"mail", "b.address", 0},
@@ -63,30 +65,30 @@ static const struct {
 #define NATTRS (sizeof(attrs) / sizeof(attrs[0]))
 /* Columns: address, row_hash, known, the published values as text[] (one
  * element per attribute), whether each attribute changed, then the values. */
-#define COL_ATTRS 3
-#define COL_CHANGED 4
+#define COL_ATTRS      3
+#define COL_CHANGED    4
 #define FIRST_ATTR_COL (COL_CHANGED + (int) NATTRS)
 
 enum op_kind { OP_ADD, OP_MODIFY, OP_DELETE };
 
 /* op - one request in flight and what it needs to be sent again or recorded */
 struct op {
-    int     msgid;
+    int msgid;
     enum op_kind kind;
-    PGresult *row;                  /* OP_ADD, OP_MODIFY: the entry's row */
-    char   *address, *dn;
+    PGresult *row; /* OP_ADD, OP_MODIFY: the entry's row */
+    char *address, *dn;
 };
 
 /* pub - one publication */
 struct pub {
-    LDAP   *ld;
-    PGconn *rec;                    /* records what the server confirmed */
+    LDAP *ld;
+    PGconn *rec; /* records what the server confirmed */
     struct op ops[WINDOW];
-    int     nops;
+    int nops;
     struct buf done_addr, done_hash, done_attrs; /* array literals of confirmed entries */
-    long    ndone, written, deleted, refused;
-    char   *first_refusal;
-    char  **err;
+    long ndone, written, deleted, refused;
+    char *first_refusal;
+    char **err;
 };
 
 static int confirmed(struct pub *p, const struct op *o);
@@ -115,19 +117,24 @@ static char *select_sql(int all)
         else
             buf_printf(&b, "%sconcat_ws(E'\\n', v%zu_0)", i ? ", " : "", i);
     }
-    buf_printf(&b, "] AS new%s FROM (SELECT b.address AS address, coalesce(b.row_hash, '') AS h,"
-               " l.address IS NOT NULL AS known, l.attrs AS old", buf_str(&v));
+    buf_printf(&b,
+               "] AS new%s FROM (SELECT b.address AS address, coalesce(b.row_hash, '') AS h,"
+               " l.address IS NOT NULL AS known, l.attrs AS old",
+               buf_str(&v));
     for (size_t i = 0; i < NATTRS; i++) {
         buf_printf(&b, ", %s AS v%zu_0", attrs[i].sql, i);
         if (attrs[i].spellings)
-            buf_printf(&b, ", CASE WHEN mssante_unaccent(%1$s) <> lower(%1$s) THEN mssante_unaccent(%1$s) END"
-                       " AS v%2$zu_1, CASE WHEN mssante_fold(%1$s) NOT IN (lower(%1$s), mssante_unaccent(%1$s))"
-                       " THEN mssante_fold(%1$s) END AS v%2$zu_2", attrs[i].sql, i);
+            buf_printf(
+                &b,
+                ", CASE WHEN mssante_unaccent(%1$s) <> lower(%1$s) THEN mssante_unaccent(%1$s) END"
+                " AS v%2$zu_1, CASE WHEN mssante_fold(%1$s) NOT IN (lower(%1$s), mssante_unaccent(%1$s))"
+                " THEN mssante_fold(%1$s) END AS v%2$zu_2",
+                attrs[i].sql, i);
     }
     buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge");
     if (!all)
         buf_puts(&b, " AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
-    buf_puts(&b, " OFFSET 0) s OFFSET 0) t");    /* OFFSET 0: each value computed once, not per use */
+    buf_puts(&b, " OFFSET 0) s OFFSET 0) t"); /* OFFSET 0: each value computed once, not per use */
     buf_free(&v);
     return b.s;
 }
@@ -136,7 +143,7 @@ static char *select_sql(int all)
 static char *dn_of(const char *address)
 {
     struct buf b = {0};
-    size_t  n = strlen(address);
+    size_t n = strlen(address);
 
     buf_puts(&b, "mail=");
     for (size_t i = 0; i < n; i++) {
@@ -155,7 +162,7 @@ static char *dn_of(const char *address)
 static LDAPMod **mods_of(PGresult *row, int add)
 {
     LDAPMod **mods = xcalloc(NATTRS + 2, sizeof(*mods));
-    int     n = 0, col = FIRST_ATTR_COL;
+    int n = 0, col = FIRST_ATTR_COL;
 
     if (add) {
         static char *oc[] = {"top", "person", "organizationalPerson", "inetOrgPerson", NULL};
@@ -166,7 +173,7 @@ static LDAPMod **mods_of(PGresult *row, int add)
         mods[n++]->mod_values = oc;
     }
     for (size_t i = 0; i < NATTRS; i++) {
-        int     nv = attrs[i].spellings ? 3 : 1, k = 0;
+        int nv = attrs[i].spellings ? 3 : 1, k = 0;
         struct berval **vals = xcalloc((size_t) nv + 1, sizeof(*vals));
 
         for (int j = 0; j < nv; j++, col++) {
@@ -180,20 +187,21 @@ static LDAPMod **mods_of(PGresult *row, int add)
             for (int j = 0; j < k; j++)
                 free(vals[j]);
             free(vals);
-            continue;                       /* nothing to add, or unchanged */
+            continue; /* nothing to add, or unchanged */
         }
         mods[n] = xcalloc(1, sizeof(LDAPMod));
         mods[n]->mod_op = (add ? LDAP_MOD_ADD : LDAP_MOD_REPLACE) | LDAP_MOD_BVALUES;
         mods[n]->mod_type = (char *) attrs[i].attr;
         if (k == 0) {
             free(vals);
-            vals = NULL;                    /* replace with nothing: the attribute goes */
+            vals = NULL; /* replace with nothing: the attribute goes */
         }
         mods[n++]->mod_bvalues = vals;
     }
     return mods;
 }
 
+/* mods_free - free a modification list */
 static void mods_free(LDAPMod **mods)
 {
     for (LDAPMod **m = mods; *m; m++) {
@@ -214,7 +222,7 @@ static void mods_free(LDAPMod **mods)
  */
 static int send_op(struct pub *p, struct op *o)
 {
-    int     rc;
+    int rc;
 
     if (o->kind == OP_DELETE) {
         rc = ldap_delete_ext(p->ld, o->dn, NULL, NULL, &o->msgid);
@@ -226,7 +234,7 @@ static int send_op(struct pub *p, struct op *o)
             return confirmed(p, o) < 0 ? -1 : 1;
         }
         rc = o->kind == OP_ADD ? ldap_add_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid)
-            : ldap_modify_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid);
+                               : ldap_modify_ext(p->ld, o->dn, mods, NULL, NULL, &o->msgid);
         mods_free(mods);
     }
     if (rc != LDAP_SUCCESS) {
@@ -237,12 +245,12 @@ static int send_op(struct pub *p, struct op *o)
     return 0;
 }
 
-/* record - what the server confirmed into annuaire_ldap (hash "": deleted) */
+/* record_done - what the server confirmed into annuaire_ldap (hash "": deleted) */
 static int record_done(struct pub *p)
 {
     const char *v[3];
     PGresult *res;
-    int     ok;
+    int ok;
 
     if (p->ndone == 0)
         return 0;
@@ -252,13 +260,15 @@ static int record_done(struct pub *p)
     v[0] = buf_str(&p->done_addr);
     v[1] = buf_str(&p->done_hash);
     v[2] = buf_str(&p->done_attrs);
-    res = PQexecParams(p->rec, "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
-                       " AS d (address, h, a)),"
-                       " gone AS (DELETE FROM annuaire_ldap l USING d WHERE d.h = '' AND l.address = d.address)"
-                       " INSERT INTO annuaire_ldap (address, row_hash, attrs) SELECT address, h, a::text[]"
-                       " FROM d WHERE h <> '' ON CONFLICT (address) DO UPDATE"
-                       " SET row_hash = EXCLUDED.row_hash, attrs = EXCLUDED.attrs",
-                       3, NULL, v, NULL, NULL, 0);
+    res =
+        PQexecParams(p->rec,
+                     "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+                     " AS d (address, h, a)),"
+                     " gone AS (DELETE FROM annuaire_ldap l USING d WHERE d.h = '' AND l.address = d.address)"
+                     " INSERT INTO annuaire_ldap (address, row_hash, attrs) SELECT address, h, a::text[]"
+                     " FROM d WHERE h <> '' ON CONFLICT (address) DO UPDATE"
+                     " SET row_hash = EXCLUDED.row_hash, attrs = EXCLUDED.attrs",
+                     3, NULL, v, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok && *p->err == NULL)
         *p->err = pgu_error(p->rec);
@@ -297,34 +307,34 @@ static int collect(struct pub *p)
 {
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
     LDAPMessage *res = NULL;
-    int     rc = ldap_result(p->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &tv, &res), code = 0, i;
-    char   *diag = NULL;
+    int rc = ldap_result(p->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &tv, &res), code = 0, i;
+    char *diag = NULL;
 
     if (rc <= 0) {
-        *p->err = rc == 0 ? xasprintf("%s: no answer in %lds", var_annuaire_publish_uri,
-                                      var_annuaire_ldap_timeout)
-            : ldapc_error(p->ld, var_annuaire_publish_uri, LDAP_SERVER_DOWN);
+        *p->err =
+            rc == 0 ? xasprintf("%s: no answer in %lds", var_annuaire_publish_uri, var_annuaire_ldap_timeout)
+                    : ldapc_error(p->ld, var_annuaire_publish_uri, LDAP_SERVER_DOWN);
         ldap_msgfree(res);
         return -1;
     }
     for (i = 0; i < p->nops && p->ops[i].msgid != ldap_msgid(res); i++)
         ;
     rc = ldap_parse_result(p->ld, res, &code, NULL, &diag, NULL, NULL, 1);
-    if (i == p->nops) {                     /* not ours: cannot happen */
+    if (i == p->nops) { /* not ours: cannot happen */
         ldap_memfree(diag);
         return 0;
     }
     if (rc != LDAP_SUCCESS)
         code = rc;
     struct op *o = &p->ops[i];
-    int     ret = 0;
+    int ret = 0;
 
     if (code == LDAP_SUCCESS || (o->kind == OP_DELETE && code == LDAP_NO_SUCH_OBJECT)) {
         ret = confirmed(p, o);
         op_free(p, i);
-    } else if ((o->kind == OP_ADD && code == LDAP_ALREADY_EXISTS)
-               || (o->kind == OP_MODIFY && code == LDAP_NO_SUCH_OBJECT)) {
-        struct op again = *o;               /* the tree and our record disagree: the other way */
+    } else if ((o->kind == OP_ADD && code == LDAP_ALREADY_EXISTS) ||
+               (o->kind == OP_MODIFY && code == LDAP_NO_SUCH_OBJECT)) {
+        struct op again = *o; /* the tree and our record disagree: the other way */
 
         p->ops[i] = p->ops[--p->nops];
         again.kind = o->kind == OP_ADD ? OP_MODIFY : OP_ADD;
@@ -335,20 +345,22 @@ static int collect(struct pub *p)
             free(again.address);
         }
         ret = ret < 0 ? -1 : 0;
-    } else if (code == LDAP_SERVER_DOWN || code == LDAP_UNAVAILABLE || code == LDAP_BUSY
-               || code == LDAP_UNWILLING_TO_PERFORM || code == LDAP_INSUFFICIENT_ACCESS
-               || code == LDAP_NO_SUCH_OBJECT || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR) {
+    } else if (code == LDAP_SERVER_DOWN || code == LDAP_UNAVAILABLE || code == LDAP_BUSY ||
+               code == LDAP_UNWILLING_TO_PERFORM || code == LDAP_INSUFFICIENT_ACCESS ||
+               code == LDAP_NO_SUCH_OBJECT || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR) {
         /* The tree as a whole refuses (no base, no rights, server leaving). */
         *p->err = xasprintf("%s: %s %s: %s%s%s", var_annuaire_publish_uri,
-                            o->kind == OP_DELETE ? "delete" : o->kind == OP_ADD ? "add" : "modify",
+                            o->kind == OP_DELETE ? "delete"
+                            : o->kind == OP_ADD  ? "add"
+                                                 : "modify",
                             o->dn, ldap_err2string(code), diag && *diag ? " - " : "", diag ? diag : "");
         op_free(p, i);
         ret = -1;
     } else {
         /* This entry alone is refused (a value the schema does not take). */
         if (++p->refused <= SHOW_MAX)
-            msg_warn("%s: %s refused: %s%s%s", var_annuaire_publish_uri, o->address,
-                     ldap_err2string(code), diag && *diag ? " - " : "", diag ? diag : "");
+            msg_warn("%s: %s refused: %s%s%s", var_annuaire_publish_uri, o->address, ldap_err2string(code),
+                     diag && *diag ? " - " : "", diag ? diag : "");
         if (p->first_refusal == NULL)
             p->first_refusal = xasprintf("%s: %s", o->address, ldap_err2string(code));
         op_free(p, i);
@@ -366,7 +378,7 @@ static int submit(struct pub *p, struct op o)
     p->ops[p->nops] = o;
     switch (send_op(p, &p->ops[p->nops])) {
     case 0:
-        return 0;                           /* in flight: freed when answered */
+        return 0; /* in flight: freed when answered */
     case 1:
         PQclear(o.row);
         free(o.dn);
@@ -389,13 +401,13 @@ static int ensure_base(LDAP *ld, char **err)
 {
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
     LDAPMessage *res = NULL;
-    char   *none[] = {LDAP_NO_ATTRS, NULL}, *ou = NULL, *what;
-    int     rc = ldap_search_ext_s(ld, var_annuaire_publish_base, LDAP_SCOPE_BASE, "(objectClass=*)",
-                                   none, 0, NULL, NULL, &tv, 1, &res);
+    char *none[] = {LDAP_NO_ATTRS, NULL}, *ou = NULL, *what;
+    int rc = ldap_search_ext_s(ld, var_annuaire_publish_base, LDAP_SCOPE_BASE, "(objectClass=*)", none, 0,
+                               NULL, NULL, &tv, 1, &res);
 
     ldap_msgfree(res);
     if (rc == LDAP_NO_SUCH_OBJECT && strncasecmp(var_annuaire_publish_base, "ou=", 3) == 0) {
-        char   *oc[] = {"top", "organizationalUnit", NULL}, *ouv[] = {NULL, NULL};
+        char *oc[] = {"top", "organizationalUnit", NULL}, *ouv[] = {NULL, NULL};
         LDAPMod m_oc = {LDAP_MOD_ADD, "objectClass", {oc}}, m_ou = {LDAP_MOD_ADD, "ou", {ouv}};
         LDAPMod *mods[] = {&m_oc, &m_ou, NULL};
 
@@ -416,20 +428,22 @@ static int ensure_base(LDAP *ld, char **err)
     return -1;
 }
 
+/* publish_ldap - write to LDAP what changed since the last publication */
 int publish_ldap(PGconn *conn, struct publication *out, char **err)
 {
     struct pub p = {.err = err};
     PGresult *res;
-    char   *sql = NULL;
-    int     ret = -1;
+    char *sql = NULL;
+    int ret = -1;
 
     memset(out, 0, sizeof(*out));
     if (*var_annuaire_publish_uri == '\0' || *var_annuaire_publish_base == '\0') {
         *err = xstrdup("annuaire_publish_uri and annuaire_publish_base are not set");
         return -1;
     }
-    p.ld = ldapc_connect(&(struct ldap_login) {var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
-                                               var_annuaire_publish_bind_password}, err);
+    p.ld = ldapc_connect(&(struct ldap_login){var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
+                                              var_annuaire_publish_bind_password},
+                         err);
     if (p.ld == NULL || ensure_base(p.ld, err) < 0)
         goto out;
     if ((p.rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL)
@@ -437,7 +451,7 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
 
     /* The entries gone, or now on the liste rouge. */
     res = PQexec(conn, "SELECT l.address FROM annuaire_ldap l LEFT JOIN annuaire_bal b USING (address)"
-                 " WHERE b.address IS NULL OR b.liste_rouge");
+                       " WHERE b.address IS NULL OR b.liste_rouge");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);
@@ -446,7 +460,7 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
     for (int i = 0; i < PQntuples(res); i++) {
         const char *a = PQgetvalue(res, i, 0);
 
-        if (submit(&p, (struct op) {0, OP_DELETE, NULL, xstrdup(a), dn_of(a)}) < 0) {
+        if (submit(&p, (struct op){0, OP_DELETE, NULL, xstrdup(a), dn_of(a)}) < 0) {
             PQclear(res);
             goto out;
         }
@@ -462,15 +476,15 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
     while ((res = PQgetResult(conn)) != NULL) {
         if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && *err == NULL) {
             const char *a = PQgetvalue(res, 0, 0);
-            int     known = *PQgetvalue(res, 0, 2) == 't';
+            int known = *PQgetvalue(res, 0, 2) == 't';
 
-            submit(&p, (struct op) {0, known ? OP_MODIFY : OP_ADD, res, xstrdup(a), dn_of(a)});
-            continue;                       /* submit owns res */
+            submit(&p, (struct op){0, known ? OP_MODIFY : OP_ADD, res, xstrdup(a), dn_of(a)});
+            continue; /* submit owns res */
         }
-        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE && PQresultStatus(res) != PGRES_TUPLES_OK
-            && *err == NULL)
+        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE && PQresultStatus(res) != PGRES_TUPLES_OK &&
+            *err == NULL)
             *err = pgu_error(conn);
-        PQclear(res);                       /* after a failure: the rest is drained */
+        PQclear(res); /* after a failure: the rest is drained */
     }
     while (*err == NULL && p.nops > 0)
         if (collect(&p) < 0)
@@ -500,45 +514,56 @@ out:
     return ret;
 }
 
+/* check_ldap - compare the tree with PostgreSQL: counts and a sample */
 int check_ldap(PGconn *conn, char **err)
 {
     struct counts n = {0};
     struct buf sql = {0};
     PGresult *res;
-    long    missing, extra, differ;
+    long missing, extra, differ;
 
     if (*var_annuaire_publish_uri == '\0' || *var_annuaire_publish_base == '\0') {
         *err = xstrdup("annuaire_publish_uri and annuaire_publish_base are not set");
         return -1;
     }
-    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, NULL, &n, err) < 0
-        || load_ldap(conn, &(struct ldap_login) {var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
-                                                 var_annuaire_publish_bind_password},
-                     var_annuaire_publish_base, "(objectClass=inetOrgPerson)", &n, err) < 0)
+    if (pgu_exec(conn, "BEGIN", err) < 0 || stage_create(conn, NULL, &n, err) < 0 ||
+        load_ldap(conn,
+                  &(struct ldap_login){var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
+                                       var_annuaire_publish_bind_password},
+                  var_annuaire_publish_base, "(objectClass=inetOrgPerson)", &n, err) < 0)
         return -1;
     progress(NULL, NULL);
     /* What each published entry must hold, beside what the tree holds (first values). */
-    buf_printf(&sql, "WITH pub AS (SELECT b.address, %s AS sn, b.first_name, b.postcode, b.city,"
+    buf_printf(&sql,
+               "WITH pub AS (SELECT b.address, %s AS sn, b.first_name, b.postcode, b.city,"
                " b.department, b.profession_label, b.org_name, b.service, b.national_id, b.bal_type"
                " FROM annuaire_bal b WHERE NOT b.liste_rouge),"
                " got AS (SELECT DISTINCT ON (address) * FROM sync_stage ORDER BY address, line DESC),"
                " j AS (SELECT coalesce(p.address, g.address) AS address, p.address IS NULL AS extra,"
-               " g.address IS NULL AS missing,", attrs[1].sql);
+               " g.address IS NULL AS missing,",
+               attrs[1].sql);
     buf_puts(&sql, " (coalesce(p.sn, '') <> coalesce(g.last_name, '')");
     static const char *same[][2] = {
-        {"first_name", "first_name"}, {"postcode", "postcode"}, {"city", "city"},
-        {"department", "department"}, {"profession_label", "profession_label"},
-        {"org_name", "org_name"}, {"service", "service"}, {"national_id", "national_id"},
+        {"first_name", "first_name"},
+        {"postcode", "postcode"},
+        {"city", "city"},
+        {"department", "department"},
+        {"profession_label", "profession_label"},
+        {"org_name", "org_name"},
+        {"service", "service"},
+        {"national_id", "national_id"},
         {"bal_type", "bal_type"},
     };
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
         buf_printf(&sql, " OR coalesce(p.%s, '') <> coalesce(g.%s, '')", same[i][0], same[i][1]);
-    buf_puts(&sql, ") AS differs FROM pub p FULL JOIN got g USING (address))"
-             " SELECT count(*) FILTER (WHERE missing), count(*) FILTER (WHERE extra),"
-             " count(*) FILTER (WHERE differs AND NOT missing AND NOT extra),"
-             " (SELECT count(*) FROM annuaire_bal WHERE NOT liste_rouge),"
-             " array_to_string((array_agg(address ORDER BY address) FILTER (WHERE missing OR extra OR differs))[1:5], ' ')"
-             " FROM j");
+    buf_puts(
+        &sql,
+        ") AS differs FROM pub p FULL JOIN got g USING (address))"
+        " SELECT count(*) FILTER (WHERE missing), count(*) FILTER (WHERE extra),"
+        " count(*) FILTER (WHERE differs AND NOT missing AND NOT extra),"
+        " (SELECT count(*) FROM annuaire_bal WHERE NOT liste_rouge),"
+        " array_to_string((array_agg(address ORDER BY address) FILTER (WHERE missing OR extra OR differs))[1:5], ' ')"
+        " FROM j");
     res = PQexec(conn, buf_str(&sql));
     buf_free(&sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -551,9 +576,8 @@ int check_ldap(PGconn *conn, char **err)
     differ = atol(PQgetvalue(res, 0, 2));
     printf("%s under %s: %ld entries read (%ld unusable); PostgreSQL: %s mailboxes to publish\n"
            "missing from LDAP: %ld; in LDAP but not to publish: %ld; different: %ld%s%s\n",
-           var_annuaire_publish_uri, var_annuaire_publish_base, n.read, n.rejected,
-           PQgetvalue(res, 0, 3), missing, extra, differ,
-           *PQgetvalue(res, 0, 4) ? "; for example: " : "", PQgetvalue(res, 0, 4));
+           var_annuaire_publish_uri, var_annuaire_publish_base, n.read, n.rejected, PQgetvalue(res, 0, 3),
+           missing, extra, differ, *PQgetvalue(res, 0, 4) ? "; for example: " : "", PQgetvalue(res, 0, 4));
     PQclear(res);
     PQclear(PQexec(conn, "ROLLBACK"));
     return missing + extra + differ + n.rejected > 0 ? 1 : 0;
@@ -562,14 +586,14 @@ int check_ldap(PGconn *conn, char **err)
 /* ldif_value - "attr: value", or "attr:: base64" when LDIF needs it (RFC 2849) */
 static void ldif_value(FILE *fp, const char *attr, const char *v, size_t len)
 {
-    int     safe = len > 0 && v[0] != ' ' && v[0] != ':' && v[0] != '<' && v[len - 1] != ' ';
+    int safe = len > 0 && v[0] != ' ' && v[0] != ':' && v[0] != '<' && v[len - 1] != ' ';
 
     for (size_t i = 0; safe && i < len; i++)
         safe = (unsigned char) v[i] >= 0x20 && (unsigned char) v[i] < 0x7f;
     if (safe) {
         fprintf(fp, "%s: %.*s\n", attr, (int) len, v);
     } else {
-        char   *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+        char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
 
         EVP_EncodeBlock((unsigned char *) b64, (const unsigned char *) v, (int) len);
         fprintf(fp, "%s:: %s\n", attr, b64);
@@ -580,12 +604,13 @@ static void ldif_value(FILE *fp, const char *attr, const char *v, size_t len)
 /* ldif_entry - one mailbox's entry, as publish_ldap would add it */
 static void ldif_entry(FILE *fp, PGresult *row)
 {
-    char   *dn = dn_of(PQgetvalue(row, 0, 0));
-    int     col = FIRST_ATTR_COL;
+    char *dn = dn_of(PQgetvalue(row, 0, 0));
+    int col = FIRST_ATTR_COL;
 
     ldif_value(fp, "dn", dn, strlen(dn));
     fputs("objectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\n"
-          "objectClass: inetOrgPerson\n", fp);
+          "objectClass: inetOrgPerson\n",
+          fp);
     for (size_t i = 0; i < NATTRS; i++)
         for (int j = 0; j < (attrs[i].spellings ? 3 : 1); j++, col++)
             if (!PQgetisnull(row, 0, col) && *PQgetvalue(row, 0, col))
@@ -594,14 +619,15 @@ static void ldif_entry(FILE *fp, PGresult *row)
     free(dn);
 }
 
+/* publish_ldif - the whole address book as LDIF for slapadd into an empty tree */
 int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
 {
-    char   *tmp = xasprintf("%s.tmp", path), *sql = select_sql(1), *ou;
-    FILE   *fp = NULL;
+    char *tmp = xasprintf("%s.tmp", path), *sql = select_sql(1), *ou;
+    FILE *fp = NULL;
     PGconn *rec = NULL;
     PGresult *res;
     struct buf line = {0};
-    int     ret = -1, copying = 0;
+    int ret = -1, copying = 0;
 
     *entries = 0;
     if (*var_annuaire_publish_base == '\0') {
@@ -613,8 +639,8 @@ int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
         goto out;
     }
     /* The record of what is published is replaced in one transaction, kept only with the file. */
-    if ((rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL
-        || pgu_exec(rec, "BEGIN", err) < 0 || pgu_exec(rec, "DELETE FROM annuaire_ldap", err) < 0)
+    if ((rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL ||
+        pgu_exec(rec, "BEGIN", err) < 0 || pgu_exec(rec, "DELETE FROM annuaire_ldap", err) < 0)
         goto out;
     res = PQexec(rec, "COPY annuaire_ldap (address, row_hash, attrs) FROM STDIN");
     copying = PQresultStatus(res) == PGRES_COPY_IN;
@@ -639,19 +665,22 @@ int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
         if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && *err == NULL) {
             ldif_entry(fp, res);
             line.len = 0;
-            for (int c = 0; c < 4; c++) {   /* address, hash, values: COPY text fields */
+            for (int c = 0; c < 4; c++) { /* address, hash, values: COPY text fields */
                 if (c == 2)
                     continue;
                 for (const char *v = PQgetvalue(res, 0, c); *v; v++)
-                    buf_puts(&line, *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" : *v == '\t' ? "\\t"
-                             : *v == '\r' ? "\\r" : (char[2]) {*v, 0});
+                    buf_puts(&line, *v == '\\'   ? "\\\\"
+                                    : *v == '\n' ? "\\n"
+                                    : *v == '\t' ? "\\t"
+                                    : *v == '\r' ? "\\r"
+                                                 : (char[2]){*v, 0});
                 buf_add(&line, c == 3 ? "\n" : "\t", 1);
             }
             if (PQputCopyData(rec, line.s, (int) line.len) != 1)
                 *err = pgu_error(rec);
             ++*entries;
-        } else if (PQresultStatus(res) != PGRES_SINGLE_TUPLE && PQresultStatus(res) != PGRES_TUPLES_OK
-                   && *err == NULL) {
+        } else if (PQresultStatus(res) != PGRES_SINGLE_TUPLE && PQresultStatus(res) != PGRES_TUPLES_OK &&
+                   *err == NULL) {
             *err = pgu_error(conn);
         }
         PQclear(res);
@@ -690,7 +719,7 @@ out:
     if (rec) {
         if (copying)
             PQputCopyEnd(rec, "failed");
-        PQfinish(rec);                      /* without COMMIT: rolled back */
+        PQfinish(rec); /* without COMMIT: rolled back */
     }
     buf_free(&line);
     free(sql);

@@ -14,10 +14,11 @@
 #include "mymalloc.h"
 #include "source.h"
 
+/* fd_write - libcurl write callback: append to a file descriptor */
 static size_t fd_write(char *p, size_t size, size_t nm, void *ctx)
 {
-    int     fd = *(int *) ctx;
-    size_t  len = size * nm, done = 0;
+    int fd = *(int *) ctx;
+    size_t len = size * nm, done = 0;
 
     while (done < len) {
         ssize_t w = write(fd, p + done, len - done);
@@ -25,7 +26,7 @@ static size_t fd_write(char *p, size_t size, size_t nm, void *ctx)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return 0;                       /* curl stops: disk full, ... */
+            return 0; /* curl stops: disk full, ... */
         done += (size_t) w;
     }
     return len;
@@ -35,9 +36,9 @@ static size_t fd_write(char *p, size_t size, size_t nm, void *ctx)
 static int download(const char *url, const char *ca, char **err)
 {
     const char *tmpdir = getenv("TMPDIR");
-    char    cerr[CURL_ERROR_SIZE];
-    int     fd = open(tmpdir && *tmpdir ? tmpdir : "/tmp", O_TMPFILE | O_RDWR, 0600);
-    CURL   *c;
+    char cerr[CURL_ERROR_SIZE];
+    int fd = open(tmpdir && *tmpdir ? tmpdir : "/tmp", O_TMPFILE | O_RDWR, 0600);
+    CURL *c;
     CURLcode rc;
 
     if (fd < 0) {
@@ -57,8 +58,10 @@ static int download(const char *url, const char *ca, char **err)
     rc = curl_easy_perform(c);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
-        *err = xasprintf("%s: %s", url, rc == CURLE_WRITE_ERROR ? "cannot write the temporary file"
-                         : *cerr ? cerr : curl_easy_strerror(rc));
+        *err = xasprintf("%s: %s", url,
+                         rc == CURLE_WRITE_ERROR ? "cannot write the temporary file"
+                         : *cerr                 ? cerr
+                                                 : curl_easy_strerror(rc));
         close(fd);
         return -1;
     }
@@ -72,11 +75,12 @@ static int download(const char *url, const char *ca, char **err)
 
 /* A ZIP member read as a stdio stream. */
 struct zipstream {
-    zip_t  *za;
+    zip_t *za;
     zip_file_t *zf;
-    char   *src;
+    char *src;
 };
 
+/* zs_read - read from a zip member (fopencookie) */
 static ssize_t zs_read(void *cookie, char *buf, size_t size)
 {
     struct zipstream *z = cookie;
@@ -91,6 +95,7 @@ static ssize_t zs_read(void *cookie, char *buf, size_t size)
     return (ssize_t) n;
 }
 
+/* zs_close - close a zip member and its archive (fopencookie) */
 static int zs_close(void *cookie)
 {
     struct zipstream *z = cookie;
@@ -107,11 +112,11 @@ static FILE *zip_member(int fd, const char *src, char **err)
 {
     static const cookie_io_functions_t io = {zs_read, NULL, NULL, zs_close};
     zip_error_t ze;
-    zip_t  *za;
+    zip_t *za;
     zip_int64_t n, found = -1;
     struct zipstream *z;
-    int     zerr = 0;
-    FILE   *fp;
+    int zerr = 0;
+    FILE *fp;
 
     if ((za = zip_fdopen(fd, ZIP_CHECKCONS, &zerr)) == NULL) {
         zip_error_init_with_code(&ze, zerr);
@@ -123,7 +128,7 @@ static FILE *zip_member(int fd, const char *src, char **err)
     n = zip_get_num_entries(za, 0);
     for (zip_int64_t i = 0; i < n; i++) {
         const char *name = zip_get_name(za, (zip_uint64_t) i, 0);
-        size_t  len = name ? strlen(name) : 0;
+        size_t len = name ? strlen(name) : 0;
 
         if (len > 4 && strcasecmp(name + len - 4, ".txt") == 0) {
             if (found >= 0) {
@@ -143,8 +148,7 @@ static FILE *zip_member(int fd, const char *src, char **err)
     z = xmalloc(sizeof(*z));
     z->za = za;
     if ((z->zf = zip_fopen_index(za, (zip_uint64_t) found, 0)) == NULL) {
-        *err = xasprintf("%s: %s: %s", src, zip_get_name(za, (zip_uint64_t) found, 0),
-                         zip_strerror(za));
+        *err = xasprintf("%s: %s: %s", src, zip_get_name(za, (zip_uint64_t) found, 0), zip_strerror(za));
         zip_discard(za);
         free(z);
         return NULL;
@@ -157,12 +161,13 @@ static FILE *zip_member(int fd, const char *src, char **err)
     return fp;
 }
 
-FILE   *source_open(const char *src, const char *ca, char **err)
+/* source_open - a file, URL or zip archive opened as the extraction stream */
+FILE *source_open(const char *src, const char *ca, char **err)
 {
     unsigned char magic[4];
-    int     fd;
+    int fd;
     ssize_t got;
-    FILE   *fp;
+    FILE *fp;
 
     if (strstr(src, "://"))
         fd = download(src, ca, err);

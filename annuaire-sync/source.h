@@ -13,6 +13,6 @@
  * .txt member, inflated as it is read (memory does not grow with the file).
  * Returns NULL with *err naming the source and the problem.
  */
-FILE   *source_open(const char *src, const char *ca, char **err);
+FILE *source_open(const char *src, const char *ca, char **err);
 
 #endif

@@ -29,11 +29,11 @@
 #include "sync.h"
 
 #define FHIR_MAX_PAGES 100000
-#define COPY_CHUNK (64 * 1024)
+#define COPY_CHUNK     (64 * 1024)
 
 /* The staging columns as SQL lists (staging.h), made by stage_create(). */
 enum stage_form { SF_NAMES, SF_TYPED, SF_EXCLUDED };
-char   *stage_cols, *stage_excluded;
+char *stage_cols, *stage_excluded;
 
 /* The staging columns' names; the search forms (staging.h): their columns and sources. */
 #define STAGE_NAME(name, col, type) col,
@@ -49,9 +49,9 @@ static const int fold_src[] = {FOLD_LIST(FOLD_SRC)};
 
 /* The run's comparison: the database's rows, the addresses read twice. */
 static struct known *known;
-static struct buf again;                /* array literal of the repeated addresses */
+static struct buf again; /* array literal of the repeated addresses */
 static long nagain;
-static struct buf refold;               /* ... of those the database folds (fold.c) */
+static struct buf refold; /* ... of those the database folds (fold.c) */
 
 /* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address), folds last */
 static char *stage_list(enum stage_form form)
@@ -64,16 +64,23 @@ static char *stage_list(enum stage_form form)
     for (int i = form == SF_EXCLUDED ? 1 : 0; i < ST_NCOLS + NFOLDS; i++) {
         const char *c = i < ST_NCOLS ? stage_names[i] : fold_cols[i - ST_NCOLS];
 
-        buf_printf(&out, form == SF_EXCLUDED ? "%s%s = EXCLUDED.%s" : form == SF_TYPED ? "%s%s %s" : "%s%s",
-                   out.len ? ", " : "", c, form == SF_EXCLUDED ? c : i < ST_NCOLS ? types[i] : "text");
+        buf_printf(&out,
+                   form == SF_EXCLUDED ? "%s%s = EXCLUDED.%s"
+                   : form == SF_TYPED  ? "%s%s %s"
+                                       : "%s%s",
+                   out.len ? ", " : "", c,
+                   form == SF_EXCLUDED ? c
+                   : i < ST_NCOLS      ? types[i]
+                                       : "text");
     }
     return out.s;
 }
 
+/* stage_create - the staging table and the rows to compare the source with */
 int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
 {
-    char   *typed = stage_list(SF_TYPED), *sql;
-    int     ret;
+    char *typed = stage_list(SF_TYPED), *sql;
+    int ret;
 
     stage_cols = stage_list(SF_NAMES);
     stage_excluded = stage_list(SF_EXCLUDED);
@@ -96,18 +103,18 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
 static void row_md5(const char *key, const char *const *v, unsigned char md5[16])
 {
     static struct buf t;
-    size_t  need = 2 + ST_NCOLS;
-    char   *o;
+    size_t need = 2 + ST_NCOLS;
+    char *o;
 
     for (int i = 0; i < ST_NCOLS; i++)
         need += 2 * strlen(i == ST_ADDRESS ? key : v[i]) + 2;
     t.len = 0;
-    buf_reserve(&t, need);                  /* the worst case: every character doubled */
+    buf_reserve(&t, need); /* the worst case: every character doubled */
     o = t.s;
     *o++ = '(';
     for (int i = 0; i < ST_NCOLS; i++) {
         const char *x = i == ST_ADDRESS ? key : v[i];
-        int     quote = *x && x[strcspn(x, "\"\\(), \t\n\v\f\r")] != 0;
+        int quote = *x && x[strcspn(x, "\"\\(), \t\n\v\f\r")] != 0;
 
         if (i)
             *o++ = ',';
@@ -125,17 +132,23 @@ static void row_md5(const char *key, const char *const *v, unsigned char md5[16]
     EVP_Digest(t.s, (size_t) (o - t.s), md5, NULL, EVP_md5(), NULL);
 }
 
+/* copy_unescape - a field of COPY's text format, unescaped in place */
 size_t copy_unescape(char *s, size_t n)
 {
-    size_t  o = 0;
+    size_t o = 0;
 
     for (size_t i = 0; i < n; i++) {
-        char    c = s[i];
+        char c = s[i];
 
         if (c == '\\' && i + 1 < n) {
             c = s[++i];
-            c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'b' ? '\b'
-                : c == 'f' ? '\f' : c == 'v' ? '\v' : c;
+            c = c == 't'   ? '\t'
+                : c == 'n' ? '\n'
+                : c == 'r' ? '\r'
+                : c == 'b' ? '\b'
+                : c == 'f' ? '\f'
+                : c == 'v' ? '\v'
+                           : c;
         }
         s[o++] = c;
     }
@@ -145,10 +158,11 @@ size_t copy_unescape(char *s, size_t n)
 /* copybuf - rows in COPY text format, sent in chunks */
 struct copybuf {
     PGconn *conn;
-    char   *buf;
-    size_t  len, cap;
+    char *buf;
+    size_t len, cap;
 };
 
+/* cb_put - append bytes to a COPY buffer */
 static void cb_put(struct copybuf *b, const char *s, size_t n)
 {
     if (b->len + n > b->cap)
@@ -162,11 +176,21 @@ static void cb_text(struct copybuf *b, const char *v, size_t n)
 {
     for (const char *p = v, *end = v + n; p < end; p++) {
         switch (*p) {
-        case '\\': cb_put(b, "\\\\", 2); break;
-        case '\t': cb_put(b, "\\t", 2); break;
-        case '\n': cb_put(b, "\\n", 2); break;
-        case '\r': cb_put(b, "\\r", 2); break;
-        default: cb_put(b, p, 1); break;
+        case '\\':
+            cb_put(b, "\\\\", 2);
+            break;
+        case '\t':
+            cb_put(b, "\\t", 2);
+            break;
+        case '\n':
+            cb_put(b, "\\n", 2);
+            break;
+        case '\r':
+            cb_put(b, "\\r", 2);
+            break;
+        default:
+            cb_put(b, p, 1);
+            break;
         }
     }
 }
@@ -188,7 +212,7 @@ static void cb_field(struct copybuf *b, const char *v, int last)
 static int cb_folds(struct copybuf *b, const char *const *v)
 {
     static struct buf f;
-    size_t  start = b->len;
+    size_t start = b->len;
 
     for (int i = 0; i < NFOLDS; i++) {
         const char *x = v[fold_src[i]];
@@ -209,6 +233,7 @@ static int cb_folds(struct copybuf *b, const char *const *v)
     return 0;
 }
 
+/* cb_flush - send a COPY buffer when full (or when forced) */
 static int cb_flush(struct copybuf *b, int force, char **err)
 {
     if (b->len == 0 || (!force && b->len < COPY_CHUNK))
@@ -267,12 +292,12 @@ static void __attribute__((format(printf, 2, 3))) reject(struct counts *n, const
  * it for COPY when it is new or differs from the database (with its hash); a
  * bad row is counted and its reason shown (the first 20).
  */
-static int stage_row(struct copybuf *b, const char *where, long line, const char *const *v,
-                     struct counts *n, char **err)
+static int stage_row(struct copybuf *b, const char *where, long line, const char *const *v, struct counts *n,
+                     char **err)
 {
     struct addr a;
     const char *why, *type = v[ST_BAL_TYPE];
-    char    num[32], hex[33];
+    char num[32], hex[33];
     unsigned char md5[16];
 
     if ((++n->read & 1023) == 0)
@@ -298,7 +323,7 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     default:
         break;
     }
-    snprintf(num, sizeof(num), "%ld\t", n->read);     /* the order read, across pages */
+    snprintf(num, sizeof(num), "%ld\t", n->read); /* the order read, across pages */
     cb_put(b, num, strlen(num));
     cb_field(b, a.key, 0);
     for (int i = ST_ADDRESS + 1; i < ST_NCOLS; i++)
@@ -319,7 +344,7 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
 static int copy_begin(PGconn *conn, const char *sql, char **err)
 {
     PGresult *res = PQexec(conn, sql);
-    int     ok = PQresultStatus(res) == PGRES_COPY_IN;
+    int ok = PQresultStatus(res) == PGRES_COPY_IN;
 
     if (!ok)
         *err = pgu_error(conn);
@@ -330,8 +355,8 @@ static int copy_begin(PGconn *conn, const char *sql, char **err)
 /* stage_begin - start COPY into the staging table */
 static int stage_begin(PGconn *conn, char **err)
 {
-    char   *sql = xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
-    int     ret = copy_begin(conn, sql, err);
+    char *sql = xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
+    int ret = copy_begin(conn, sql, err);
 
     free(sql);
     return ret;
@@ -344,7 +369,7 @@ static int stage_begin(PGconn *conn, char **err)
 static int copy_end(struct copybuf *b, int ok, char **err)
 {
     PGresult *res;
-    int     ret = -1;
+    int ret = -1;
 
     if (!ok) {
         PQputCopyEnd(b->conn, "source refused");
@@ -382,7 +407,7 @@ static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
 
     if (pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0)
         return -1;
-    if (!full)                              /* a delta never deletes */
+    if (!full) /* a delta never deletes */
         return 0;
     if (copy_begin(conn, "COPY sync_gone FROM STDIN", err) < 0)
         return -1;
@@ -390,25 +415,29 @@ static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
     return copy_end(&b, 1, err);
 }
 
+/* stage_finish - after the COPY: vanished addresses and the counts the merge will write */
 int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err)
 {
     PGresult *res;
 
     n->distinct = n->staged - nagain;
-    if (nagain && n->total > 0) {           /* the last row read of an address wins */
+    if (nagain && n->total > 0) { /* the last row read of an address wins */
         buf_add(&again, "}", 1);
-        if (exec_param(conn, "DELETE FROM sync_stage s USING sync_stage t"
+        if (exec_param(conn,
+                       "DELETE FROM sync_stage s USING sync_stage t"
                        " WHERE s.address = ANY($1) AND t.address = ANY($1)"
-                       " AND s.address = t.address AND s.line < t.line", again.s, err) < 0)
+                       " AND s.address = t.address AND s.line < t.line",
+                       again.s, err) < 0)
             return -1;
     }
-    if (refold.len) {                       /* what fold() left to the database */
+    if (refold.len) { /* what fold() left to the database */
         struct buf sql = {0};
-        long    r;
+        long r;
 
         buf_puts(&sql, "UPDATE sync_stage SET ");
         for (int i = 0; i < NFOLDS; i++)
-            buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i], stage_names[fold_src[i]]);
+            buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i],
+                       stage_names[fold_src[i]]);
         buf_puts(&sql, " WHERE address = ANY($1)");
         buf_add(&refold, "}", 1);
         r = exec_param(conn, sql.s, refold.s, err);
@@ -418,12 +447,13 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
     }
     if (stage_gone(conn, full, n, err) < 0)
         return -1;
-    if (n->total == 0) {                    /* a first load: every address is new */
+    if (n->total == 0) { /* a first load: every address is new */
         n->inserted = n->distinct;
         n->updated = 0;
         return 0;
     }
-    res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE b.address IS NULL),"
+    res = PQexecParams(conn,
+                       "SELECT count(*) FILTER (WHERE b.address IS NULL),"
                        " count(*) FILTER (WHERE b.row_hash <> s.row_hash OR b.source <> $1)"
                        " FROM sync_stage s LEFT JOIN annuaire_bal b USING (address)",
                        1, NULL, &source, NULL, NULL, 0);
@@ -444,11 +474,11 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
  */
 int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err)
 {
-    FILE   *fp = source_open(path, var_annuaire_https_ca, err);
+    FILE *fp = source_open(path, var_annuaire_https_ca, err);
     struct ex_reader r;
     struct copybuf b = {conn, NULL, 0, 0};
-    char   *why = NULL;
-    int     st, ok = 0;
+    char *why = NULL;
+    int st, ok = 0;
 
     if (fp == NULL)
         return -1;
@@ -477,15 +507,15 @@ int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err
             continue;
         }
         /* The file's columns are the staging ones with the first two swapped. */
-        _Static_assert((int) EX_ID_TYPE == (int) ST_ID_TYPE && (int) EX_COUNTRY == (int) ST_COUNTRY
-                       && EX_COLUMNS == (int) ST_CITY,
+        _Static_assert((int) EX_ID_TYPE == (int) ST_ID_TYPE && (int) EX_COUNTRY == (int) ST_COUNTRY &&
+                           EX_COLUMNS == (int) ST_CITY,
                        "the extraction file's columns 3 to 31 are staging.h's, in order");
         for (int i = EX_ID_TYPE; i < EX_COLUMNS; i++)
             v[i] = r.fields[i];
         v[ST_ADDRESS] = r.fields[EX_ADDRESS];
         v[ST_BAL_TYPE] = r.fields[EX_TYPE_BAL];
         v[ST_CITY] = ex_city(r.fields[EX_L6]);
-        v[ST_LISTE_ROUGE] = "f";                        /* the public file has no liste rouge */
+        v[ST_LISTE_ROUGE] = "f"; /* the public file has no liste rouge */
         if (stage_row(&b, path, r.lineno, v, n, err) < 0)
             goto out;
     }
@@ -504,9 +534,10 @@ struct sink {
     struct copybuf *b;
     const char *where;
     struct counts *n;
-    char  **err;
+    char **err;
 };
 
+/* fhir_stage - one FHIR row into the staging COPY */
 static int fhir_stage(void *ctx, long entry, const char *const *v)
 {
     struct sink *k = ctx;
@@ -518,23 +549,22 @@ static int fhir_stage(void *ctx, long entry, const char *const *v)
  * load_fhir - every Bundle of every source into the staging table: saved
  * files as they are, https:// search URLs page after page.
  */
-int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct counts *n,
-              char **err)
+int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct counts *n, char **err)
 {
     struct copybuf b = {conn, NULL, 0, 0};
 
     if (stage_begin(conn, err) < 0)
         return -1;
     for (int s = 0; s < nsrc; s++) {
-        int     remote = strstr(srcs[s], "://") != NULL;
-        char   *url = remote ? with_since(srcs[s], since) : NULL;
-        long    pages = 0;
+        int remote = strstr(srcs[s], "://") != NULL;
+        char *url = remote ? with_since(srcs[s], since) : NULL;
+        long pages = 0;
 
         do {
-            char   *next = NULL, *where = xstrdup(remote ? url : srcs[s]), *text;
-            size_t  len = 0;
+            char *next = NULL, *where = xstrdup(remote ? url : srcs[s]), *text;
+            size_t len = 0;
             struct sink k = {&b, where, n, err};
-            int     r;
+            int r;
 
             text = remote ? http_get(url, &len, err) : read_source(srcs[s], &len, err);
             r = text ? fhir_bundle(text, len, where, fhir_stage, &k, &next, err) : -1;
@@ -576,7 +606,7 @@ int load_ldap(PGconn *conn, const struct ldap_login *login, const char *base, co
 {
     struct copybuf b = {conn, NULL, 0, 0};
     struct sink k = {&b, login->uri, n, err};
-    long    entries;
+    long entries;
 
     if (stage_begin(conn, err) < 0)
         return -1;

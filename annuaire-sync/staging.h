@@ -8,6 +8,7 @@
 #ifndef MSSANTE_STAGING_H
 #define MSSANTE_STAGING_H
 
+/* clang-format off */
 /* STAGE_LIST(X): X(NAME, "sql_column", "sql_type") for each column, in COPY order. */
 #define STAGE_LIST(X) \
     X(ADDRESS, "address", "text") X(BAL_TYPE, "bal_type", "text") X(ID_TYPE, "id_type", "text") \
@@ -36,6 +37,7 @@
 #define FOLD_LIST(X) \
     X(LAST_NAME, "last_name_f") X(FIRST_NAME, "first_name_f") X(CITY, "city_f") \
     X(ORG_NAME, "org_name_f") X(PROF_LABEL, "profession_f")
+/* clang-format on */
 
 #define STAGE_ENUM(name, col, type) ST_##name,
 enum { STAGE_LIST(STAGE_ENUM) ST_NCOLS };

@@ -10,8 +10,8 @@
 #include <time.h>
 
 struct latencies {
-    double *t;                      /* ms */
-    size_t  n, cap, found;
+    double *t; /* ms */
+    size_t n, cap, found;
 };
 
 /* lat_add - one query's time, from a to b, and whether it found something */
@@ -23,6 +23,7 @@ static inline void lat_add(struct latencies *l, const struct timespec *a, const 
     l->found += found != 0;
 }
 
+/* lat_cmp - qsort order of two doubles */
 static inline int lat_cmp(const void *a, const void *b)
 {
     double x = *(const double *) a, y = *(const double *) b;
@@ -36,8 +37,8 @@ static inline int lat_print(struct latencies *l)
     if (l->n == 0)
         return 1;
     qsort(l->t, l->n, sizeof(*l->t), lat_cmp);
-    printf("queries %zu found %zu p50 %.2f p95 %.2f p99 %.2f\n", l->n, l->found,
-           l->t[l->n / 2], l->t[l->n * 95 / 100], l->t[l->n * 99 / 100]);
+    printf("queries %zu found %zu p50 %.2f p95 %.2f p99 %.2f\n", l->n, l->found, l->t[l->n / 2],
+           l->t[l->n * 95 / 100], l->t[l->n * 99 / 100]);
     free(l->t);
     return 0;
 }

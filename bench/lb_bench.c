@@ -11,6 +11,7 @@
 
 #include "lb.h"
 
+/* now - monotonic time in seconds */
 static double now(void)
 {
     struct timespec ts;
@@ -19,6 +20,7 @@ static double now(void)
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* cmp - qsort order of two doubles */
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *) a, y = *(const double *) b;
@@ -26,16 +28,17 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* main - load+verify time of a list, then lookup time of its domains */
 int main(int argc, char **argv)
 {
     struct lb_options o = {0};
-    int     runs = argc > 3 ? atoi(argv[3]) : 5;
+    int runs = argc > 3 ? atoi(argv[3]) : 5;
     double *t = calloc((size_t) runs, sizeof(double)), t0;
     struct lb *lb = NULL;
-    char   *err = NULL;
+    char *err = NULL;
     const char **names;
-    size_t  n = 0, hits = 0;
-    long    iters = 2000000;
+    size_t n = 0, hits = 0;
+    long iters = 2000000;
 
     if (argc < 3) {
         fprintf(stderr, "usage: lb_bench LIST TRUST-ANCHORS [RUNS]\n");
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < lb->nslots; i++) {
         if (lb->slots[i]) {
             names[n++] = lb->slots[i]->name;
-            char   *miss = malloc(strlen(lb->slots[i]->name) + 8);
+            char *miss = malloc(strlen(lb->slots[i]->name) + 8);
 
             sprintf(miss, "x%s.fr", lb->slots[i]->name);
             names[n++] = miss;

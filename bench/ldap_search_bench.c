@@ -14,15 +14,16 @@
 
 #include "latency.h"
 
+/* main - client-style LDAP searches, latency percentiles */
 int main(int argc, char **argv)
 {
     static char *attrs[] = {"cn", "mail", "sn", "givenName", "o", "l", "title", NULL};
-    LDAP   *ld;
-    FILE   *fp;
-    char   *line = NULL;
-    size_t  cap = 0;
+    LDAP *ld;
+    FILE *fp;
+    char *line = NULL;
+    size_t cap = 0;
     struct latencies lat = {0};
-    int     version = LDAP_VERSION3, rc;
+    int version = LDAP_VERSION3, rc;
 
     if (argc != 4 || (fp = fopen(argv[3], "r")) == NULL) {
         fprintf(stderr, "usage: ldap_search_bench URI BASE FILTERS.txt\n");

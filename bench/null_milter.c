@@ -20,7 +20,7 @@ static int replace, envelope_only;
 
 struct body {
     unsigned char *buf;
-    size_t  len, cap;
+    size_t len, cap;
 };
 
 /* nm_body - keep the chunk when the body is to be given back */
@@ -36,7 +36,7 @@ static sfsistat nm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
         smfi_setpriv(ctx, b);
     }
     if (b->len + len > b->cap) {
-        size_t  cap = b->cap ? b->cap : 65536;
+        size_t cap = b->cap ? b->cap : 65536;
         unsigned char *n;
 
         while (cap < b->len + len)
@@ -69,7 +69,7 @@ static sfsistat nm_eom(SMFICTX *ctx)
     struct body *b = smfi_getpriv(ctx);
 
     for (size_t off = 0; b && off < b->len; off += 65535) {
-        size_t  k = b->len - off < 65535 ? b->len - off : 65535;
+        size_t k = b->len - off < 65535 ? b->len - off : 65535;
 
         if (smfi_replacebody(ctx, b->buf + off, (int) k) == MI_FAILURE) {
             nm_free(ctx);
@@ -122,16 +122,16 @@ static sfsistat nm_eoh(SMFICTX *ctx)
 
 /* nm_negotiate - the steps of the milter compared with */
 static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
-                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
-                             unsigned long *pf2, unsigned long *pf3)
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
 {
     (void) ctx;
     (void) f2;
     (void) f3;
     *pf0 = f0 & (replace ? SMFIF_CHGBODY : 0);
-    *pf1 = f1 & (envelope_only ? SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA
-                 | SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HDR
-                 : SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR);
+    *pf1 = f1 & (envelope_only ? SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH |
+                                     SMFIP_NR_CONN | SMFIP_NR_HDR
+                               : SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR);
     *pf2 = *pf3 = 0;
     return SMFIS_CONTINUE;
 }
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
         .xxfi_negotiate = nm_negotiate,
     };
     const char *sock = NULL;
-    int     c;
+    int c;
 
     while ((c = getopt(argc, argv, "efp:r")) != -1) {
         switch (c) {
@@ -174,8 +174,8 @@ int main(int argc, char **argv)
         }
     }
     d.xxfi_flags = replace ? SMFIF_CHGBODY : 0;
-    if (sock == NULL || smfi_setconn((char *) sock) == MI_FAILURE || smfi_register(d) == MI_FAILURE
-        || smfi_opensocket(1) == MI_FAILURE) {
+    if (sock == NULL || smfi_setconn((char *) sock) == MI_FAILURE || smfi_register(d) == MI_FAILURE ||
+        smfi_opensocket(1) == MI_FAILURE) {
         fprintf(stderr, "null_milter: no socket, or cannot register or open it\n");
         return 1;
     }

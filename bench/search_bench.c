@@ -14,12 +14,13 @@
 
 #include "latency.h"
 
+/* main - annuaire searches, latency percentiles */
 int main(int argc, char **argv)
 {
     PGconn *conn;
-    FILE   *fp;
-    char   *line = NULL;
-    size_t  cap = 0;
+    FILE *fp;
+    char *line = NULL;
+    size_t cap = 0;
     struct latencies lat = {0};
 
     if (argc != 3 || (fp = fopen(argv[2], "r")) == NULL) {
@@ -33,13 +34,13 @@ int main(int argc, char **argv)
     }
     while (getline(&line, &cap, fp) > 0) {
         const char *p[9];
-        char   *s = line;
+        char *s = line;
         struct timespec a, b;
         PGresult *res;
 
         line[strcspn(line, "\n")] = 0;
         for (int i = 0; i < 9; i++) {
-            char   *tab = strchr(s, '\t');
+            char *tab = strchr(s, '\t');
 
             if (tab)
                 *tab = 0;
@@ -47,8 +48,8 @@ int main(int argc, char **argv)
             s = tab ? tab + 1 : s + strlen(s);
         }
         clock_gettime(CLOCK_MONOTONIC, &a);
-        res = PQexecParams(conn, "SELECT * FROM annuaire_search($1, $2, $3, $4, $5, $6, $7, $8, $9, 50)",
-                           9, NULL, p, NULL, NULL, 0);
+        res = PQexecParams(conn, "SELECT * FROM annuaire_search($1, $2, $3, $4, $5, $6, $7, $8, $9, 50)", 9,
+                           NULL, p, NULL, NULL, 0);
         clock_gettime(CLOCK_MONOTONIC, &b);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             fprintf(stderr, "search_bench: %s", PQerrorMessage(conn));

@@ -19,6 +19,7 @@
 #include "../milter-smime/mime.h"
 #include "../milter-smime/smime.h"
 
+/* cpu_ms - CPU time of the process in ms */
 static double cpu_ms(void)
 {
     struct timespec ts;
@@ -27,10 +28,11 @@ static double cpu_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* load - a whole file in memory */
 static void *load(const char *path, size_t *len)
 {
-    FILE   *fp = fopen(path, "rb");
-    char   *buf;
+    FILE *fp = fopen(path, "rb");
+    char *buf;
 
     if (fp == NULL || fseek(fp, 0, SEEK_END) < 0)
         exit(2);
@@ -43,16 +45,17 @@ static void *load(const char *path, size_t *len)
     return buf;
 }
 
+/* main - sign+encrypt CPU: OpenSSL CMS alone vs our outbound code */
 int main(int argc, char **argv)
 {
-    size_t  len;
+    size_t len;
     unsigned char *msg;
-    FILE   *fp;
-    X509   *cert, *rcpt;
+    FILE *fp;
+    X509 *cert, *rcpt;
     EVP_PKEY *key;
     STACK_OF(X509) *rcpts = sk_X509_new_null();
-    int     rounds;
-    double  t, floor_ms, ours_ms;
+    int rounds;
+    double t, floor_ms, ours_ms;
 
     if (argc != 6)
         return 2;
@@ -77,12 +80,12 @@ int main(int argc, char **argv)
      */
     t = cpu_ms();
     for (int i = 0; i < rounds; i++) {
-        BIO    *in = BIO_new_mem_buf(msg, (int) len), *sig = BIO_new(BIO_s_mem()), *both;
-        BIO    *b64 = BIO_push(BIO_new(BIO_f_base64()), BIO_new(BIO_s_null()));
+        BIO *in = BIO_new_mem_buf(msg, (int) len), *sig = BIO_new(BIO_s_mem()), *both;
+        BIO *b64 = BIO_push(BIO_new(BIO_f_base64()), BIO_new(BIO_s_null()));
         CMS_ContentInfo *s = CMS_sign(cert, key, NULL, in, CMS_DETACHED | CMS_BINARY), *e;
         unsigned char *cat;
-        char   *p;
-        long    n;
+        char *p;
+        long n;
 
         i2d_CMS_bio(sig, s);
         n = BIO_get_mem_data(sig, &p);
@@ -92,8 +95,8 @@ int main(int argc, char **argv)
         memcpy(cat + len, p, (size_t) n);
         both = BIO_new_mem_buf(cat, (int) (len + (size_t) n));
         e = CMS_encrypt(rcpts, both, EVP_aes_256_cbc(), CMS_BINARY | CMS_STREAM);
-        if (e == NULL || i2d_CMS_bio_stream(b64, e, both, CMS_BINARY | CMS_STREAM) != 1
-            || BIO_flush(b64) != 1)
+        if (e == NULL || i2d_CMS_bio_stream(b64, e, both, CMS_BINARY | CMS_STREAM) != 1 ||
+            BIO_flush(b64) != 1)
             return 1;
         CMS_ContentInfo_free(s);
         CMS_ContentInfo_free(e);
@@ -109,14 +112,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < rounds; i++) {
         struct spool canon, signed_, enc;
         struct smime_signer signer = {cert, key, NULL};
-        char   *ctype = NULL, *err = NULL;
+        char *ctype = NULL, *err = NULL;
 
         spool_init(&canon, 1 << 20, "/tmp");
         spool_init(&signed_, 1 << 20, "/tmp");
         spool_init(&enc, 1 << 20, "/tmp");
-        if (mime_canon(msg, len, &canon) < 0
-            || smime_sign(spool_data(&canon), spool_size(&canon), &signer, &signed_, &ctype, &err) < 0
-            || smime_encrypt(spool_data(&signed_), spool_size(&signed_), rcpts, &enc, &err) < 0) {
+        if (mime_canon(msg, len, &canon) < 0 ||
+            smime_sign(spool_data(&canon), spool_size(&canon), &signer, &signed_, &ctype, &err) < 0 ||
+            smime_encrypt(spool_data(&signed_), spool_size(&signed_), rcpts, &enc, &err) < 0) {
             fprintf(stderr, "smime_bench: %s\n", err ? err : "failed");
             return 1;
         }

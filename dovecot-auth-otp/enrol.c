@@ -14,27 +14,30 @@
 #include "pgutil.h"
 #include "pwhash.h"
 
-#define PNG_SCALE 8                     /* pixels per module */
-#define PNG_BORDER 4                    /* modules of quiet zone */
+#define PNG_SCALE  8 /* pixels per module */
+#define PNG_BORDER 4 /* modules of quiet zone */
 
-char   *enrol_uri(const char *login, const unsigned char secret[OTP_SECRET_LEN])
+/* enrol_uri - the otpauth:// URI of a TOTP secret */
+char *enrol_uri(const char *login, const unsigned char secret[OTP_SECRET_LEN])
 {
-    char   *b32 = otp_base32(secret, OTP_SECRET_LEN);
-    char   *uri = xasprintf("otpauth://totp/" ENROL_ISSUER ":%s?secret=%s&issuer=" ENROL_ISSUER
-                            "&algorithm=SHA1&digits=%d&period=%d", login, b32, OTP_DIGITS, OTP_STEP);
+    char *b32 = otp_base32(secret, OTP_SECRET_LEN);
+    char *uri = xasprintf("otpauth://totp/" ENROL_ISSUER ":%s?secret=%s&issuer=" ENROL_ISSUER
+                          "&algorithm=SHA1&digits=%d&period=%d",
+                          login, b32, OTP_DIGITS, OTP_STEP);
 
     OPENSSL_cleanse(b32, strlen(b32));
     free(b32);
     return uri;
 }
 
+/* enrol_qr_png - a QR code of uri as a PNG in memory */
 unsigned char *enrol_qr_png(const char *uri, size_t *len)
 {
     QRcode *qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     png_image img = {.version = PNG_IMAGE_VERSION, .format = PNG_FORMAT_GRAY};
     png_alloc_size_t size = 0;
     unsigned char *px, *out = NULL;
-    size_t  side, area;
+    size_t side, area;
 
     if (qr == NULL)
         return NULL;
@@ -46,8 +49,9 @@ unsigned char *enrol_qr_png(const char *uri, size_t *len)
         for (int x = 0; x < qr->width; x++)
             if (qr->data[y * qr->width + x] & 1)
                 for (int dy = 0; dy < PNG_SCALE; dy++)
-                    memset(px + ((size_t) (y + PNG_BORDER) * PNG_SCALE + (size_t) dy) * side
-                           + (size_t) (x + PNG_BORDER) * PNG_SCALE, 0, PNG_SCALE);
+                    memset(px + ((size_t) (y + PNG_BORDER) * PNG_SCALE + (size_t) dy) * side +
+                               (size_t) (x + PNG_BORDER) * PNG_SCALE,
+                           0, PNG_SCALE);
     img.width = img.height = (png_uint_32) side;
     /* Twice: the size first, then the image into memory of that size. */
     if (png_image_write_to_memory(&img, NULL, &size, 0, px, 0, NULL) && size > 0) {
@@ -65,16 +69,16 @@ unsigned char *enrol_qr_png(const char *uri, size_t *len)
     return out;
 }
 
+/* enrol_totp_confirm - a confirmed TOTP secret becomes the account's second factor */
 int enrol_totp_confirm(PGconn *conn, const char *account_id, const unsigned char *sealed, size_t len,
-                       long step, const char *actor, const char *service, const char *client,
-                       char **err)
+                       long step, const char *actor, const char *service, const char *client, char **err)
 {
-    size_t  elen;
+    size_t elen;
     unsigned char *esc = PQescapeByteaConn(conn, sealed, len, &elen);
-    char    st[32];
+    char st[32];
     const char *p[6] = {account_id, (const char *) esc, st, actor, service, client};
     PGresult *res;
-    int     ok;
+    int ok;
 
     if (esc == NULL) {
         *err = pgu_error(conn);
@@ -82,7 +86,8 @@ int enrol_totp_confirm(PGconn *conn, const char *account_id, const unsigned char
     }
     snprintf(st, sizeof(st), "%ld", step);
     /* One statement: the secret, the method, the replay guard and the trace together. */
-    res = PQexecParams(conn, "WITH s AS (INSERT INTO otp_secret (account_id, secret_enc, confirmed)"
+    res = PQexecParams(conn,
+                       "WITH s AS (INSERT INTO otp_secret (account_id, secret_enc, confirmed)"
                        "  VALUES ($1, $2::bytea, true) ON CONFLICT (account_id) DO UPDATE"
                        "  SET secret_enc = EXCLUDED.secret_enc, confirmed = true, created_at = now()),"
                        " m AS (UPDATE account SET otp_method = 'totp' WHERE id = $1),"
@@ -119,22 +124,27 @@ static PGresult *audit_device(PGconn *conn, const char *account_id, const char *
 {
     const char *p[6] = {account_id, action, name, actor, service, client};
 
-    return run(conn, "INSERT INTO audit_event (actor, action, service, remote_ip, request, result)"
+    return run(conn,
+               "INSERT INTO audit_event (actor, action, service, remote_ip, request, result)"
                " SELECT coalesce($4, login), $2, $5, $6::inet, login || ': ' || $3, 'ok'"
-               " FROM account WHERE id = $1", 6, p, err);
+               " FROM account WHERE id = $1",
+               6, p, err);
 }
 
-char   *enrol_device_add(PGconn *conn, const char *account_id, const char *name, const char *actor,
-                         const char *service, const char *client, int *exists, char **err)
+/* enrol_device_add - a new device password for an account */
+char *enrol_device_add(PGconn *conn, const char *account_id, const char *name, const char *actor,
+                       const char *service, const char *client, int *exists, char **err)
 {
     const char *p[3] = {account_id, name, NULL};
     PGresult *res = NULL, *r2;
-    char   *body = NULL, *pw = NULL, *hash = NULL;
+    char *body = NULL, *pw = NULL, *hash = NULL;
 
     *exists = 0;
     PQclear(run(conn, "BEGIN", 0, NULL, err));
-    if ((res = run(conn, "INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
-                   " ON CONFLICT DO NOTHING RETURNING id", 2, p, err)) == NULL)
+    if ((res = run(conn,
+                   "INSERT INTO device_password (account_id, name, hash) VALUES ($1, $2, '')"
+                   " ON CONFLICT DO NOTHING RETURNING id",
+                   2, p, err)) == NULL)
         goto fail;
     if (PQntuples(res) != 1) {
         *exists = 1;
@@ -149,7 +159,8 @@ char   *enrol_device_add(PGconn *conn, const char *account_id, const char *name,
         goto fail;
     p[1] = hash;
     p[2] = PQgetvalue(res, 0, 0);
-    if ((r2 = run(conn, "UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p, err)) == NULL)
+    if ((r2 = run(conn, "UPDATE device_password SET hash = $2 WHERE id = $3 AND account_id = $1", 3, p,
+                  err)) == NULL)
         goto fail;
     PQclear(r2);
     if ((r2 = audit_device(conn, account_id, "device-add", name, actor, service, client, err)) == NULL)
@@ -169,19 +180,22 @@ fail:
     return NULL;
 }
 
+/* enrol_device_revoke - revoke a device password */
 int enrol_device_revoke(PGconn *conn, const char *account_id, const char *name, const char *actor,
                         const char *service, const char *client, char **err)
 {
     const char *p[5] = {account_id, name, actor, service, client};
     PGresult *res;
-    long    n;
+    long n;
 
     /* The revocation and its trace in one statement: no trace, no revocation. */
-    if ((res = run(conn, "WITH d AS (UPDATE device_password SET revoked_at = now() WHERE account_id = $1"
+    if ((res = run(conn,
+                   "WITH d AS (UPDATE device_password SET revoked_at = now() WHERE account_id = $1"
                    "  AND name = $2 AND revoked_at IS NULL RETURNING 1)"
                    " INSERT INTO audit_event (actor, action, service, remote_ip, request, result)"
                    " SELECT coalesce($3, login), 'device-revoke', $4, $5::inet, login || ': ' || $2, 'ok'"
-                   " FROM account WHERE id = $1 AND EXISTS (SELECT 1 FROM d)", 5, p, err)) == NULL)
+                   " FROM account WHERE id = $1 AND EXISTS (SELECT 1 FROM d)",
+                   5, p, err)) == NULL)
         return -1;
     n = atol(PQcmdTuples(res));
     PQclear(res);

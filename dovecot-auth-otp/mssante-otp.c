@@ -40,11 +40,12 @@
 #include "pgutil.h"
 #include "pwhash.h"
 
-#define OPT_TOTP 0x200
+#define OPT_TOTP  0x200
 #define OPT_EMAIL 0x201
-#define OPT_PNG 0x202
-#define OPT_QR 0x203
+#define OPT_PNG   0x202
+#define OPT_QR    0x203
 
+/* usage - the options and verbs */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -55,7 +56,8 @@ static void usage(FILE *fp)
             "       mssante-otp [options] unlock LOGIN [ADDRESS]\n"
             "       mssante-otp [options] audit LOGIN\n"
             "%s"
-            "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n", cmd_usage_common);
+            "Exit: 0 done; 1 refused or failed (nothing changed); 2 usage.\n",
+            cmd_usage_common);
 }
 
 static PGconn *conn;
@@ -65,7 +67,7 @@ static char *account_id(const char *login)
 {
     const char *p[1] = {login};
     PGresult *res = pgu_must(conn, "SELECT id FROM account WHERE login = lower($1)", 1, p);
-    char   *id;
+    char *id;
 
     if (PQntuples(res) != 1)
         msg_fatal("no account \"%s\"", login);
@@ -74,19 +76,21 @@ static char *account_id(const char *login)
     return id;
 }
 
+/* load_key - the sealing key, or exit */
 static void load_key(unsigned char key[OTP_KEY_LEN])
 {
-    char   *err = NULL;
+    char *err = NULL;
 
     if (otp_key_load(var_otp_key_file, key, &err) < 0)
         msg_fatal("%s", err);
 }
 
+/* cmd_key - key: a new sealing key file */
 static int cmd_key(void)
 {
     unsigned char key[OTP_KEY_LEN];
-    int     fd;
-    FILE   *fp;
+    int fd;
+    FILE *fp;
 
     if (RAND_bytes(key, sizeof(key)) != 1)
         msg_fatal("no random bytes");
@@ -114,10 +118,9 @@ static void qr_print(const char *uri)
         return;
     for (int y = -2; y < qr->width + 2; y += 2) {
         for (int x = -2; x < qr->width + 2; x++) {
-            int     top = y >= 0 && y < qr->width && x >= 0 && x < qr->width
-                && (qr->data[y * qr->width + x] & 1);
-            int     bot = y + 1 >= 0 && y + 1 < qr->width && x >= 0 && x < qr->width
-                && (qr->data[(y + 1) * qr->width + x] & 1);
+            int top = y >= 0 && y < qr->width && x >= 0 && x < qr->width && (qr->data[y * qr->width + x] & 1);
+            int bot = y + 1 >= 0 && y + 1 < qr->width && x >= 0 && x < qr->width &&
+                      (qr->data[(y + 1) * qr->width + x] & 1);
 
             /* Dark modules are drawn as background: light terminals and dark alike scan. */
             fputs(top && bot ? " " : top ? "\u2584" : bot ? "\u2580" : "\u2588", stdout);
@@ -130,16 +133,16 @@ static void qr_print(const char *uri)
 /* qr_png - the URI as a QR code in a new PNG file, readable by its owner only */
 static void qr_png(const char *uri, const char *path)
 {
-    size_t  len = 0;
+    size_t len = 0;
     unsigned char *png = enrol_qr_png(uri, &len);
-    int     fd;
-    FILE   *fp;
+    int fd;
+    FILE *fp;
 
     if (png == NULL)
         msg_fatal("cannot encode the QR code");
     /* It holds the secret: a new file, mode 0600, never an existing one. */
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0
-        || (fp = fdopen(fd, "wb")) == NULL)
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0 ||
+        (fp = fdopen(fd, "wb")) == NULL)
         msg_fatal("%s: %m", path);
     if (fwrite(png, 1, len, fp) != len || fclose(fp) != 0)
         msg_fatal("%s: cannot write the PNG: %m", path);
@@ -147,11 +150,12 @@ static void qr_png(const char *uri, const char *path)
     free(png);
 }
 
+/* cmd_enroll - enroll: a new TOTP secret for a login, its URI or QR code */
 static int cmd_enroll(const char *login, const char *png, int qr)
 {
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN], sealed[OTP_SEALED_LEN];
-    char   *id = account_id(login), *uri;
-    size_t  elen;
+    char *id = account_id(login), *uri;
+    size_t elen;
     unsigned char *esc;
     const char *p[2];
 
@@ -161,9 +165,11 @@ static int cmd_enroll(const char *login, const char *png, int qr)
     esc = PQescapeByteaConn(conn, sealed, sizeof(sealed), &elen);
     p[0] = id;
     p[1] = (const char *) esc;
-    PQclear(pgu_must(conn, "INSERT INTO otp_secret (account_id, secret_enc) VALUES ($1, $2::bytea)"
-              " ON CONFLICT (account_id) DO UPDATE SET secret_enc = EXCLUDED.secret_enc,"
-              " confirmed = false, created_at = now()", 2, p));
+    PQclear(pgu_must(conn,
+                     "INSERT INTO otp_secret (account_id, secret_enc) VALUES ($1, $2::bytea)"
+                     " ON CONFLICT (account_id) DO UPDATE SET secret_enc = EXCLUDED.secret_enc,"
+                     " confirmed = false, created_at = now()",
+                     2, p));
     PQfreemem(esc);
     pgu_audit(conn, "mssante-otp", "otp-enroll", login, "totp");
     uri = enrol_uri(login, secret);
@@ -183,30 +189,35 @@ static int cmd_enroll(const char *login, const char *png, int qr)
     return 0;
 }
 
+/* cmd_enroll_email - enroll-email: codes mailed to an address */
 static int cmd_enroll_email(const char *login, const char *address)
 {
-    char   *id = account_id(login);
+    char *id = account_id(login);
     const char *p[2] = {id, address}, *at = strrchr(address, '@');
 
     if (at == NULL || at == address || strchr(at, '.') == NULL || strpbrk(address, " \t\r\n<>,;"))
         msg_fatal("\"%s\" is not an e-mail address", address);
-    PQclear(pgu_must(conn, "UPDATE account SET otp_method = 'email', contact_email = $2 WHERE id = $1", 2, p));
+    PQclear(
+        pgu_must(conn, "UPDATE account SET otp_method = 'email', contact_email = $2 WHERE id = $1", 2, p));
     pgu_audit(conn, "mssante-otp", "otp-enroll", login, "email");
     printf("%s: codes will be sent to %s\n", login, address);
     free(id);
     return 0;
 }
 
+/* cmd_verify - verify: whether a code is good for a login now */
 static int cmd_verify(const char *login, const char *code)
 {
     unsigned char key[OTP_KEY_LEN], secret[OTP_SECRET_LEN];
-    char   *id = account_id(login), *err = NULL;
+    char *id = account_id(login), *err = NULL;
     const char *p[1] = {id};
-    PGresult *res = pgu_must(conn, "SELECT secret_enc, extract(epoch FROM now())::bigint FROM otp_secret"
-                      " WHERE account_id = $1", 1, p);
-    size_t  slen;
+    PGresult *res = pgu_must(conn,
+                             "SELECT secret_enc, extract(epoch FROM now())::bigint FROM otp_secret"
+                             " WHERE account_id = $1",
+                             1, p);
+    size_t slen;
     unsigned char *sealed;
-    long    s;
+    long s;
 
     if (PQntuples(res) != 1)
         msg_fatal("%s has no TOTP enrolment: mssante-otp enroll %s --totp", login, login);
@@ -232,16 +243,20 @@ static int cmd_verify(const char *login, const char *code)
     return 0;
 }
 
+/* cmd_device - device add, list or revoke */
 static int cmd_device(const char *verb, const char *login, const char *name)
 {
-    char   *id = account_id(login);
+    char *id = account_id(login);
     const char *p[3] = {id, name, NULL};
     PGresult *res;
 
     if (strcmp(verb, "list") == 0) {
-        res = pgu_must(conn, "SELECT name, to_char(created_at, 'YYYY-MM-DD HH24:MI'), coalesce(to_char(last_used_at,"
-                " 'YYYY-MM-DD HH24:MI'), '-'), coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
-                " FROM device_password WHERE account_id = $1 ORDER BY name", 1, p);
+        res =
+            pgu_must(conn,
+                     "SELECT name, to_char(created_at, 'YYYY-MM-DD HH24:MI'), coalesce(to_char(last_used_at,"
+                     " 'YYYY-MM-DD HH24:MI'), '-'), coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
+                     " FROM device_password WHERE account_id = $1 ORDER BY name",
+                     1, p);
         printf("%-24s %-16s %-16s %s\n", "device", "created", "last used", "revoked");
         for (int i = 0; i < PQntuples(res); i++)
             printf("%-24s %-16s %-16s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
@@ -252,18 +267,18 @@ static int cmd_device(const char *verb, const char *login, const char *name)
         free(id);
         return 2;
     } else if (strcmp(verb, "add") == 0) {
-        char   *pw, *err = NULL;
-        int     exists;
+        char *pw, *err = NULL;
+        int exists;
 
         if ((pw = enrol_device_add(conn, id, name, "mssante-otp", "admin", NULL, &exists, &err)) == NULL)
             msg_fatal("%s%s", err, exists ? " (revoke it, or choose another name)" : "");
         printf("%s\n", pw);
-        fprintf(stderr, "device password of %s for \"%s\": shown once, give it to the device now\n",
-                login, name);
+        fprintf(stderr, "device password of %s for \"%s\": shown once, give it to the device now\n", login,
+                name);
         pwhash_forget(pw);
     } else if (strcmp(verb, "revoke") == 0) {
-        char   *err = NULL;
-        int     r = enrol_device_revoke(conn, id, name, "mssante-otp", "admin", NULL, &err);
+        char *err = NULL;
+        int r = enrol_device_revoke(conn, id, name, "mssante-otp", "admin", NULL, &err);
 
         if (r < 0)
             msg_fatal("%s", err);
@@ -282,18 +297,20 @@ static int cmd_device(const char *verb, const char *login, const char *name)
 /* cmd_unlock - clear the failures of a login, from one address or from all */
 static int cmd_unlock(const char *login, const char *address)
 {
-    char   *id = account_id(login), *detail = NULL;
+    char *id = account_id(login), *detail = NULL;
     const char *p[2] = {id, address};
-    PGresult *res = pgu_must(conn, address
-        ? "DELETE FROM login_failure WHERE account_id = $1 AND client = $2"
-          " RETURNING coalesce(nullif(client, ''), '(none)'), locked_until > now()"
-        : "WITH w AS (UPDATE otp_state SET window_failures = 0 WHERE account_id = $1)"
-          " DELETE FROM login_failure WHERE account_id = $1"
-          " RETURNING coalesce(nullif(client, ''), '(none)'), locked_until > now()", address ? 2 : 1, p);
+    PGresult *res =
+        pgu_must(conn,
+                 address ? "DELETE FROM login_failure WHERE account_id = $1 AND client = $2"
+                           " RETURNING coalesce(nullif(client, ''), '(none)'), locked_until > now()"
+                         : "WITH w AS (UPDATE otp_state SET window_failures = 0 WHERE account_id = $1)"
+                           " DELETE FROM login_failure WHERE account_id = $1"
+                           " RETURNING coalesce(nullif(client, ''), '(none)'), locked_until > now()",
+                 address ? 2 : 1, p);
 
     /* The audit row names each address cleared and whether it was locked out. */
     for (int i = 0; i < PQntuples(res); i++) {
-        char   *prev = detail;
+        char *prev = detail;
         const char *what = strcmp(PQgetvalue(res, i, 1), "t") == 0 ? "locked out" : "failures";
 
         detail = xasprintf("%s%s%s (%s)", prev ? prev : "", prev ? ", " : "", PQgetvalue(res, i, 0), what);
@@ -307,25 +324,30 @@ static int cmd_unlock(const char *login, const char *address)
     return 0;
 }
 
+/* cmd_audit - audit: the last 50 events of a login */
 static int cmd_audit(const char *login)
 {
     const char *p[1] = {login};
-    PGresult *res = pgu_must(conn, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), action, coalesce(bal, '-'),"
-                      " coalesce(service, '-'), coalesce(host(remote_ip), '-'), coalesce(request, '-'), result"
-                      " FROM (SELECT * FROM audit_event WHERE actor = lower($1)"
-                      "  OR (actor = 'mssante-otp' AND (request = lower($1) OR request LIKE lower($1) || ': %'))"
-                      "  ORDER BY id DESC LIMIT 50) x ORDER BY at, id", 1, p);
+    PGresult *res =
+        pgu_must(conn,
+                 "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), action, coalesce(bal, '-'),"
+                 " coalesce(service, '-'), coalesce(host(remote_ip), '-'), coalesce(request, '-'), result"
+                 " FROM (SELECT * FROM audit_event WHERE actor = lower($1)"
+                 "  OR (actor = 'mssante-otp' AND (request = lower($1) OR request LIKE lower($1) || ': %'))"
+                 "  ORDER BY id DESC LIMIT 50) x ORDER BY at, id",
+                 1, p);
 
-    printf("%-19s  %-13s  %-32s  %-10s  %-15s  %-24s  %s\n", "when", "action", "BAL", "service",
-           "from", "how", "result");
+    printf("%-19s  %-13s  %-32s  %-10s  %-15s  %-24s  %s\n", "when", "action", "BAL", "service", "from",
+           "how", "result");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-19s  %-13s  %-32s  %-10s  %-15s  %-24s  %s\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+        printf("%-19s  %-13s  %-32s  %-10s  %-15s  %-24s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
+               PQgetvalue(res, i, 6));
     PQclear(res);
     return 0;
 }
 
+/* main - options, then the verb asked */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -337,8 +359,8 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     struct cmd_common c;
-    int     ch, totp = 0, qr = 0, n, ret;
-    char   *err = NULL, **a, *email = NULL, *png = NULL;
+    int ch, totp = 0, qr = 0, n, ret;
+    char *err = NULL, **a, *email = NULL, *png = NULL;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {

@@ -38,16 +38,16 @@
 #include "params.h"
 #include "privs.h"
 
-#define LINE_MAX_BYTES 65536            /* Dovecot's own limit is 16 KB */
+#define LINE_MAX_BYTES 65536 /* Dovecot's own limit is 16 KB */
 
 static volatile sig_atomic_t stopping;
 static int listen_fd = -1;
 
 /* Two ends of one client's session. */
 struct session {
-    int     client, dovecot;
-    char    buf[LINE_MAX_BYTES];        /* Dovecot's partial line */
-    size_t  len;
+    int client, dovecot;
+    char buf[LINE_MAX_BYTES]; /* Dovecot's partial line */
+    size_t len;
 };
 
 /* usage - the options */
@@ -92,7 +92,7 @@ static int is_tempfail(const char *line, size_t len)
         return 0;
     for (f = line + 5; f < end;) {
         const char *tab = memchr(f, '\t', (size_t) (end - f));
-        size_t  flen = (size_t) ((tab ? tab : end) - f);
+        size_t flen = (size_t) ((tab ? tab : end) - f);
 
         if (flen == 14 && memcmp(f, "code=temp_fail", 14) == 0)
             return 1;
@@ -109,7 +109,7 @@ static int is_tempfail(const char *line, size_t len)
 static int from_dovecot(struct session *s)
 {
     ssize_t n = read(s->dovecot, s->buf + s->len, sizeof(s->buf) - s->len);
-    char   *nl, *start = s->buf;
+    char *nl, *start = s->buf;
 
     if (n < 0 && errno == EINTR)
         return 0;
@@ -117,7 +117,7 @@ static int from_dovecot(struct session *s)
         return -1;
     s->len += (size_t) n;
     while ((nl = memchr(start, '\n', s->len - (size_t) (start - s->buf))) != NULL) {
-        size_t  len = (size_t) (nl - start);
+        size_t len = (size_t) (nl - start);
 
         if (is_tempfail(start, len)) {
             msg_warn("Dovecot auth answered a temporary failure: closing the client's"
@@ -143,17 +143,18 @@ static void *relay(void *ctx)
     struct session *s = ctx;
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct pollfd pfd[2];
-    char    buf[8192];
+    char buf[8192];
 
     strncpy(sun.sun_path, var_sasl_proxy_dovecot, sizeof(sun.sun_path) - 1);
-    if ((s->dovecot = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
-        || connect(s->dovecot, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+    if ((s->dovecot = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(s->dovecot, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
         msg_warn("cannot connect to Dovecot auth at %s: %s: closing the client's connection"
-                 " (Postfix answers 454 4.7.0)", var_sasl_proxy_dovecot, strerror(errno));
+                 " (Postfix answers 454 4.7.0)",
+                 var_sasl_proxy_dovecot, strerror(errno));
         goto done;
     }
-    pfd[0] = (struct pollfd) {.fd = s->client, .events = POLLIN};
-    pfd[1] = (struct pollfd) {.fd = s->dovecot, .events = POLLIN};
+    pfd[0] = (struct pollfd){.fd = s->client, .events = POLLIN};
+    pfd[1] = (struct pollfd){.fd = s->dovecot, .events = POLLIN};
     for (;;) {
         if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR)
@@ -171,7 +172,7 @@ static void *relay(void *ctx)
                 break;
         }
     }
-  done:
+done:
     if (s->dovecot >= 0)
         close(s->dovecot);
     close(s->client);
@@ -193,7 +194,7 @@ static int open_socket(const char *path, const char *user)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct passwd *pw = user && *user ? getpwnam(user) : NULL;
-    int     fd;
+    int fd;
 
     if (strlen(path) >= sizeof(sun.sun_path))
         msg_fatal("socket path too long: %s", path);
@@ -213,12 +214,13 @@ static int open_socket(const char *path, const char *user)
     return fd;
 }
 
+/* main - options, privileges dropped, then serve */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {CMD_LONGOPTS, {0, 0, 0, 0}};
     const char *opt_socket = NULL, *opt_user = NULL, *sock, *user;
-    int     foreground = 0, ch;
-    char   *err = NULL;
+    int foreground = 0, ch;
+    char *err = NULL;
     struct cmd_common c;
     pthread_attr_t attr;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -228,19 +230,27 @@ int main(int argc, char **argv)
         if (cmd_option(&c, ch, optarg))
             continue;
         switch (ch) {
-        case 'f': foreground = 1; break;
-        case 'p': opt_socket = optarg; break;
-        case 'u': opt_user = optarg; break;
-        default: usage(stderr); return 2;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'p':
+            opt_socket = optarg;
+            break;
+        case 'u':
+            opt_user = optarg;
+            break;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
         usage(stderr);
         return 2;
     }
-    cmd_load(&c, usage);                /* -h, -n and the configuration */
+    cmd_load(&c, usage); /* -h, -n and the configuration */
     sock = opt_socket ? opt_socket : var_sasl_proxy_socket;
-    if (strncmp(sock, "unix:", 5) == 0)         /* as the milters' socket keys read */
+    if (strncmp(sock, "unix:", 5) == 0) /* as the milters' socket keys read */
         sock += 5;
     user = opt_user ? opt_user : var_sasl_proxy_user;
     if (!foreground)
@@ -262,14 +272,14 @@ int main(int argc, char **argv)
     msg_info("starting %s, listening on %s for Dovecot auth at %s", MSSANTE_VERSION, sock,
              var_sasl_proxy_dovecot);
     while (!stopping) {
-        int     fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         struct session *s;
         pthread_t tid;
 
         if (fd < 0) {
             if (errno != EINTR && errno != ECONNABORTED && !stopping) {
                 msg_warn("accept: %s", strerror(errno));
-                sleep(1);               /* out of descriptors: let sessions end */
+                sleep(1); /* out of descriptors: let sessions end */
             }
             continue;
         }

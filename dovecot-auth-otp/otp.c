@@ -20,11 +20,12 @@
 #include "mymalloc.h"
 #include "otp.h"
 
+/* otp_key_load - read the sealing key file (mode and length checked) */
 int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
 {
-    char    hex[OTP_KEY_LEN * 2 + 2];
+    char hex[OTP_KEY_LEN * 2 + 2];
     struct stat st;
-    int     fd = open(path, O_RDONLY | O_NOFOLLOW), n;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW), n;
 
     if (fd < 0) {
         *err = xasprintf("%s: cannot open the OTP key: %m", path);
@@ -32,7 +33,8 @@ int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
     }
     if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077) != 0) {
         *err = xasprintf("%s: the OTP key must belong to root and be readable by nobody else"
-                         " (chmod 0600)", path);
+                         " (chmod 0600)",
+                         path);
         close(fd);
         return -1;
     }
@@ -47,8 +49,8 @@ int otp_key_load(const char *path, unsigned char key[OTP_KEY_LEN], char **err)
     for (int i = 0; i < OTP_KEY_LEN; i++) {
         unsigned v = 0;
 
-        if (!isxdigit((unsigned char) hex[2 * i]) || !isxdigit((unsigned char) hex[2 * i + 1])
-            || sscanf(hex + 2 * i, "%2x", &v) != 1) {
+        if (!isxdigit((unsigned char) hex[2 * i]) || !isxdigit((unsigned char) hex[2 * i + 1]) ||
+            sscanf(hex + 2 * i, "%2x", &v) != 1) {
             *err = xasprintf("%s: the OTP key must be 64 hex digits", path);
             OPENSSL_cleanse(hex, sizeof(hex));
             return -1;
@@ -64,21 +66,21 @@ static int gcm(int enc, const unsigned char *key, const char *login, const unsig
                const unsigned char *in, unsigned char *out, unsigned char *tag)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int     len, ok;
+    int len, ok;
 
-    ok = c != NULL
-        && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1
-        && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1
-        && EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1
-        && EVP_CipherUpdate(c, NULL, &len, (const unsigned char *) login, (int) strlen(login)) == 1
-        && EVP_CipherUpdate(c, out, &len, in, OTP_SECRET_LEN) == 1
-        && (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1)
-        && EVP_CipherFinal_ex(c, out + len, &len) == 1
-        && (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1);
+    ok = c != NULL && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+         EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1 &&
+         EVP_CipherUpdate(c, NULL, &len, (const unsigned char *) login, (int) strlen(login)) == 1 &&
+         EVP_CipherUpdate(c, out, &len, in, OTP_SECRET_LEN) == 1 &&
+         (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1) &&
+         EVP_CipherFinal_ex(c, out + len, &len) == 1 &&
+         (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1);
     EVP_CIPHER_CTX_free(c);
     return ok ? 0 : -1;
 }
 
+/* otp_seal - seal a secret for a login (AES-GCM, login as associated data) */
 int otp_seal(const unsigned char key[OTP_KEY_LEN], const char *login,
              const unsigned char secret[OTP_SECRET_LEN], unsigned char out[OTP_SEALED_LEN])
 {
@@ -87,8 +89,9 @@ int otp_seal(const unsigned char key[OTP_KEY_LEN], const char *login,
     return gcm(1, key, login, out, secret, out + 12, out + 12 + OTP_SECRET_LEN);
 }
 
-int otp_open(const unsigned char key[OTP_KEY_LEN], const char *login,
-             const unsigned char *sealed, size_t len, unsigned char secret[OTP_SECRET_LEN])
+/* otp_open - open a sealed secret of a login */
+int otp_open(const unsigned char key[OTP_KEY_LEN], const char *login, const unsigned char *sealed, size_t len,
+             unsigned char secret[OTP_SECRET_LEN])
 {
     unsigned char tag[16];
 
@@ -102,20 +105,20 @@ int otp_open(const unsigned char key[OTP_KEY_LEN], const char *login,
     return 0;
 }
 
-long otp_totp_match(const unsigned char *secret, size_t len, const char *code, time_t now,
-                    long last_step)
+/* otp_totp_match - the step of a TOTP code within the window, after last_step */
+long otp_totp_match(const unsigned char *secret, size_t len, const char *code, time_t now, long last_step)
 {
-    long    step = (long) (now / OTP_STEP), found = 0;
-    char    want[OTP_DIGITS + 1];
+    long step = (long) (now / OTP_STEP), found = 0;
+    char want[OTP_DIGITS + 1];
 
     if (strlen(code) != OTP_DIGITS)
         return 0;
     /* Every candidate is computed and compared: the time does not depend on which matched. */
     for (long s = step - 1; s <= step + 1; s++) {
-        int     same;
+        int same;
 
-        if (oath_totp_generate2((const char *) secret, len, (time_t) s * OTP_STEP, OTP_STEP, 0,
-                                OTP_DIGITS, 0, want) != OATH_OK)
+        if (oath_totp_generate2((const char *) secret, len, (time_t) s * OTP_STEP, OTP_STEP, 0, OTP_DIGITS, 0,
+                                want) != OATH_OK)
             continue;
         same = CRYPTO_memcmp(want, code, OTP_DIGITS) == 0;
         if (same && s > last_step && found == 0)
@@ -125,6 +128,7 @@ long otp_totp_match(const unsigned char *secret, size_t len, const char *code, t
     return found;
 }
 
+/* otp_random_code - a random 6-digit code */
 int otp_random_code(char code[OTP_DIGITS + 1])
 {
     uint32_t r;
@@ -138,17 +142,17 @@ int otp_random_code(char code[OTP_DIGITS + 1])
     return 0;
 }
 
-int otp_code_hash(const unsigned char key[OTP_KEY_LEN], const char *login, const char *code,
-                  char hex[65])
+/* otp_code_hash - the keyed hash of a mailed code, as hex */
+int otp_code_hash(const unsigned char key[OTP_KEY_LEN], const char *login, const char *code, char hex[65])
 {
     unsigned char mac[32];
     unsigned int len = 0;
-    char   *msg = NULL;
+    char *msg = NULL;
 
     if (asprintf(&msg, "%s:%s", login, code) < 0)
         return -1;
-    if (HMAC(EVP_sha256(), key, OTP_KEY_LEN, (unsigned char *) msg, strlen(msg), mac, &len) == NULL
-        || len != sizeof(mac)) {
+    if (HMAC(EVP_sha256(), key, OTP_KEY_LEN, (unsigned char *) msg, strlen(msg), mac, &len) == NULL ||
+        len != sizeof(mac)) {
         free(msg);
         return -1;
     }
@@ -159,19 +163,21 @@ int otp_code_hash(const unsigned char key[OTP_KEY_LEN], const char *login, const
     return 0;
 }
 
+/* otp_hex_equal - constant-time equality of two hex strings */
 int otp_hex_equal(const char *a, const char *b)
 {
-    size_t  la = strlen(a), lb = strlen(b);
+    size_t la = strlen(a), lb = strlen(b);
 
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
-char   *otp_base32(const unsigned char *data, size_t len)
+/* otp_base32 - data in base32 (RFC 4648, no padding) */
+char *otp_base32(const unsigned char *data, size_t len)
 {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    char   *out = malloc(len * 8 / 5 + 2), *p = out;
+    char *out = malloc(len * 8 / 5 + 2), *p = out;
     unsigned buf = 0;
-    int     bits = 0;
+    int bits = 0;
 
     if (out == NULL)
         return NULL;
@@ -189,9 +195,10 @@ char   *otp_base32(const unsigned char *data, size_t len)
     return out;
 }
 
+/* otp_split - split password+code */
 const char *otp_split(const char *s, size_t *pwlen)
 {
-    size_t  len = strlen(s);
+    size_t len = strlen(s);
 
     if (len <= OTP_DIGITS)
         return NULL;
@@ -202,29 +209,42 @@ const char *otp_split(const char *s, size_t *pwlen)
     return s + *pwlen;
 }
 
+/* otp_outcome_name - the name of an outcome, as logged and audited */
 const char *otp_outcome_name(enum otp_outcome outcome)
 {
     static const char *const names[] = {
-        [OTP_OK] = "ok", [OTP_FAIL] = "fail", [OTP_BAD_PASSWORD] = "bad-password",
-        [OTP_BAD_CODE] = "bad-code", [OTP_UNKNOWN] = "fail", [OTP_NO_BAL] = "no-bal",
-        [OTP_DISABLED] = "disabled", [OTP_LOCKED] = "locked", [OTP_NOT_DELEGATE] = "not-delegate",
-        [OTP_BAL_DISABLED] = "bal-disabled", [OTP_NO_SECOND_FACTOR] = "no-second-factor",
+        [OTP_OK] = "ok",
+        [OTP_FAIL] = "fail",
+        [OTP_BAD_PASSWORD] = "bad-password",
+        [OTP_BAD_CODE] = "bad-code",
+        [OTP_UNKNOWN] = "fail",
+        [OTP_NO_BAL] = "no-bal",
+        [OTP_DISABLED] = "disabled",
+        [OTP_LOCKED] = "locked",
+        [OTP_NOT_DELEGATE] = "not-delegate",
+        [OTP_BAL_DISABLED] = "bal-disabled",
+        [OTP_NO_SECOND_FACTOR] = "no-second-factor",
         [OTP_CODE_SENT] = "code-sent",
-        [OTP_NO_CONTACT] = "no-contact", [OTP_CERT_ONLY] = "certificate-only",
-        [OTP_TEMPFAIL] = "tempfail", [OTP_PENDING] = "pending", [OTP_CODE_NEEDED] = "code-needed",
+        [OTP_NO_CONTACT] = "no-contact",
+        [OTP_CERT_ONLY] = "certificate-only",
+        [OTP_TEMPFAIL] = "tempfail",
+        [OTP_PENDING] = "pending",
+        [OTP_CODE_NEEDED] = "code-needed",
     };
 
     return (unsigned) outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "fail";
 }
 
+/* otp_outcome_counts - whether the outcome counts toward the lock-outs */
 int otp_outcome_counts(enum otp_outcome outcome)
 {
     return outcome == OTP_FAIL || outcome == OTP_BAD_PASSWORD || outcome == OTP_BAD_CODE;
 }
 
+/* otp_lock_seconds - seconds of lock-out after failures */
 long otp_lock_seconds(long failures, long max_failures, long first, int under_attack)
 {
-    long    secs, over;
+    long secs, over;
 
     if (under_attack)
         max_failures = 1;

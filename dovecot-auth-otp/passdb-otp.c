@@ -64,27 +64,40 @@ struct otp_passdb {
     const char *config;
     PGconn *conn;
     unsigned char key[OTP_KEY_LEN];
-    bool    have_key;
+    bool have_key;
 };
 
 /* One login attempt, as the checks below share it. */
 struct attempt {
     struct otp_passdb *m;
     struct auth_request *request;
-    const char *client;                 /* the client's address, "" when none */
-    PGresult *row;                      /* the account, as account_sql returns it */
+    const char *client; /* the client's address, "" when none */
+    PGresult *row;      /* the account, as account_sql returns it */
     const char *id, *login;
-    const char *how;                    /* what was presented, for the audit trail */
-    const char *device_id;              /* the device password that matched */
-    bool    portal;                     /* asked by mssante-portal (OTP_PORTAL_SERVICE) */
-    bool    password_only;              /* the portal checks a password alone (no code sent) */
-    bool    with_code;                  /* the portal sends the password and the code */
+    const char *how;       /* what was presented, for the audit trail */
+    const char *device_id; /* the device password that matched */
+    bool portal;           /* asked by mssante-portal (OTP_PORTAL_SERVICE) */
+    bool password_only;    /* the portal checks a password alone (no code sent) */
+    bool with_code;        /* the portal sends the password and the code */
 };
 
 /* The account as one query returns it, with the BAL to open. */
 enum {
-    F_ID, F_LOGIN, F_PASSWORD, F_METHOD, F_STATE, F_SECRET, F_LAST_STEP, F_FAILURES,
-    F_LOCKED, F_BAL, F_NOW, F_CONTACT, F_WINDOW, F_CERT_ONLY, F_BAL_OFF,
+    F_ID,
+    F_LOGIN,
+    F_PASSWORD,
+    F_METHOD,
+    F_STATE,
+    F_SECRET,
+    F_LAST_STEP,
+    F_FAILURES,
+    F_LOCKED,
+    F_BAL,
+    F_NOW,
+    F_CONTACT,
+    F_WINDOW,
+    F_CERT_ONLY,
+    F_BAL_OFF,
 };
 /*
  * $1 the login, $2 the client address, $3 otp_login_window, $4 the BAL
@@ -114,7 +127,7 @@ static const char *account_sql =
 /* pg_err - PostgreSQL's message on one line */
 static const char *pg_err(PGconn *conn)
 {
-    char   *s = t_strdup_noconst(PQerrorMessage(conn));
+    char *s = t_strdup_noconst(PQerrorMessage(conn));
 
     for (char *p = s; *p; p++)
         if (*p == '\n' || *p == '\t')
@@ -130,16 +143,15 @@ static const char *pg_err(PGconn *conn)
  * deletion finds nothing and refuses). NULL, logged, when PostgreSQL
  * cannot answer.
  */
-static PGresult *query(struct otp_passdb *m, struct auth_request *request, const char *sql,
-                       int n, const char *const *p)
+static PGresult *query(struct otp_passdb *m, struct auth_request *request, const char *sql, int n,
+                       const char *const *p)
 {
     for (int tries = 0; tries < 2; tries++) {
         PGresult *res;
         ExecStatusType st;
-        char   *err = NULL;
+        char *err = NULL;
 
-        if (m->conn == NULL
-            && (m->conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL) {
+        if (m->conn == NULL && (m->conn = pgu_connect(var_database, var_db_connect_timeout, &err)) == NULL) {
             e_error(authdb_event(request), "mssante_otp: %s", err);
             free(err);
             return NULL;
@@ -153,8 +165,10 @@ static PGresult *query(struct otp_passdb *m, struct auth_request *request, const
             e_error(authdb_event(request), "mssante_otp: %s", pg_err(m->conn));
             return NULL;
         }
-        e_warning(authdb_event(request), "mssante_otp: connection to PostgreSQL lost (%s):"
-                  " connecting again", pg_err(m->conn));
+        e_warning(authdb_event(request),
+                  "mssante_otp: connection to PostgreSQL lost (%s):"
+                  " connecting again",
+                  pg_err(m->conn));
         PQfinish(m->conn);
         m->conn = NULL;
     }
@@ -179,23 +193,30 @@ static bool exec(struct attempt *a, const char *sql, int n, const char *const *p
  * success the same statement records the last login, the device's last
  * use and clears this address's failures: one round trip.
  */
-static void audit(struct attempt *a, const char *actor, const char *bal,
-                  enum otp_outcome outcome, const char *detail)
+static void audit(struct attempt *a, const char *actor, const char *bal, enum otp_outcome outcome,
+                  const char *detail)
 {
     const char *ip = *a->client != '\0' ? a->client : NULL;
-    const char *p[10] = {actor, bal, a->request->fields.service, ip, a->how,
-                         otp_outcome_name(outcome), detail, a->id, a->device_id, a->client};
-    PGresult *res = outcome != OTP_OK
-        ? query(a->m, a->request, "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
-                " request, result, detail) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)", 7, p)
-        : query(a->m, a->request,
-                "WITH l AS (UPDATE account SET last_login_at = now() WHERE id = $8::bigint),"
-                " d AS (UPDATE device_password SET last_used_at = now()"
-                "  WHERE account_id = $8::bigint AND id = $9::bigint),"
-                " f AS (DELETE FROM login_failure WHERE account_id = $8::bigint AND client = $10),"
-                " b AS (UPDATE bal SET last_login_at = now() WHERE address = $2)"
-                " INSERT INTO audit_event (actor, bal, action, service, remote_ip, request, result, detail)"
-                " VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)", 10, p);
+    const char *p[10] = {actor,    bal,    a->request->fields.service,
+                         ip,       a->how, otp_outcome_name(outcome),
+                         detail,   a->id,  a->device_id,
+                         a->client};
+    PGresult *res =
+        outcome != OTP_OK
+            ? query(a->m, a->request,
+                    "INSERT INTO audit_event (actor, bal, action, service, remote_ip,"
+                    " request, result, detail) VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)",
+                    7, p)
+            : query(
+                  a->m, a->request,
+                  "WITH l AS (UPDATE account SET last_login_at = now() WHERE id = $8::bigint),"
+                  " d AS (UPDATE device_password SET last_used_at = now()"
+                  "  WHERE account_id = $8::bigint AND id = $9::bigint),"
+                  " f AS (DELETE FROM login_failure WHERE account_id = $8::bigint AND client = $10),"
+                  " b AS (UPDATE bal SET last_login_at = now() WHERE address = $2)"
+                  " INSERT INTO audit_event (actor, bal, action, service, remote_ip, request, result, detail)"
+                  " VALUES ($1, $2, 'login', $3, $4::inet, $5, $6, $7)",
+                  10, p);
 
     if (res == NULL)
         e_error(authdb_event(a->request), "mssante_otp: the audit trail of this login is lost");
@@ -209,13 +230,14 @@ static void audit(struct attempt *a, const char *actor, const char *bal,
  */
 static const char *failed(struct attempt *a)
 {
-    long    failures = atol(PQgetvalue(a->row, 0, F_FAILURES)) + 1;
-    long    window = atol(PQgetvalue(a->row, 0, F_WINDOW)) + 1;
-    bool    attack = window >= var_otp_login_max_failures;
-    long    secs = otp_lock_seconds(failures, var_otp_max_failures, var_otp_lockout_time, attack);
+    long failures = atol(PQgetvalue(a->row, 0, F_FAILURES)) + 1;
+    long window = atol(PQgetvalue(a->row, 0, F_WINDOW)) + 1;
+    bool attack = window >= var_otp_login_max_failures;
+    long secs = otp_lock_seconds(failures, var_otp_max_failures, var_otp_lockout_time, attack);
     const char *p[4] = {a->id, a->client, dec2str(secs), dec2str(var_otp_login_window)};
 
-    if (!exec(a, "WITH f AS (INSERT INTO login_failure (account_id, client, failures, locked_until)"
+    if (!exec(a,
+              "WITH f AS (INSERT INTO login_failure (account_id, client, failures, locked_until)"
               "  VALUES ($1, $2, 1, CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END)"
               "  ON CONFLICT (account_id, client) DO UPDATE SET failures = login_failure.failures + 1,"
               "  last_failure = now(), locked_until = CASE WHEN $3::int > 0"
@@ -225,16 +247,20 @@ static const char *failed(struct attempt *a)
               "  otp_state.window_start > now() - make_interval(secs => $4::int)"
               "  THEN otp_state.window_failures + 1 ELSE 1 END, window_start = CASE WHEN"
               "  otp_state.window_start > now() - make_interval(secs => $4::int)"
-              "  THEN otp_state.window_start ELSE now() END", 4, p, NULL))
+              "  THEN otp_state.window_start ELSE now() END",
+              4, p, NULL))
         return NULL;
     if (window == var_otp_login_max_failures)
-        e_warning(authdb_event(a->request), "mssante_otp: %s: %ld failed logins from all addresses"
+        e_warning(authdb_event(a->request),
+                  "mssante_otp: %s: %ld failed logins from all addresses"
                   " within %ld s: each failing address is now locked out at its first failure",
                   a->login, window, var_otp_login_window);
     if (secs == 0)
         return NULL;
-    e_warning(authdb_event(a->request), "mssante_otp: %s: address %s locked out for %ld s after"
-              " %ld failures", a->login, *a->client ? a->client : "(none)", secs, failures);
+    e_warning(authdb_event(a->request),
+              "mssante_otp: %s: address %s locked out for %ld s after"
+              " %ld failures",
+              a->login, *a->client ? a->client : "(none)", secs, failures);
     return t_strdup_printf("address %s locked out for %ld s after %ld failures",
                            *a->client ? a->client : "(none)", secs, failures);
 }
@@ -246,7 +272,7 @@ static const char *failed(struct attempt *a)
  */
 static const char *device_match(struct attempt *a, const char *password, bool *tempfail_r)
 {
-    size_t  digits = strspn(password + 1, "0123456789");
+    size_t digits = strspn(password + 1, "0123456789");
     const char *name = NULL, *hash, *scheme, *p[2] = {a->id, NULL};
     PGresult *res;
 
@@ -254,8 +280,10 @@ static const char *device_match(struct attempt *a, const char *password, bool *t
     if (password[0] != 'd' || digits == 0 || digits > 18 || password[1 + digits] != '-')
         return NULL;
     p[1] = t_strndup(password + 1, digits);
-    res = query(a->m, a->request, "SELECT name, hash FROM device_password WHERE account_id = $1"
-                " AND id = $2 AND revoked_at IS NULL", 2, p);
+    res = query(a->m, a->request,
+                "SELECT name, hash FROM device_password WHERE account_id = $1"
+                " AND id = $2 AND revoked_at IS NULL",
+                2, p);
     if (res == NULL) {
         *tempfail_r = TRUE;
         return NULL;
@@ -263,8 +291,8 @@ static const char *device_match(struct attempt *a, const char *password, bool *t
     if (PQntuples(res) == 1) {
         hash = PQgetvalue(res, 0, 1);
         scheme = password_get_scheme(&hash);
-        if (scheme != NULL && auth_request_password_verify_log(a->request, password, hash, scheme,
-                                                               AUTH_SUBSYS_DB, FALSE) > 0) {
+        if (scheme != NULL &&
+            auth_request_password_verify_log(a->request, password, hash, scheme, AUTH_SUBSYS_DB, FALSE) > 0) {
             name = t_strdup(PQgetvalue(res, 0, 0));
             a->device_id = p[1];
         }
@@ -278,10 +306,10 @@ static bool dummy_check(struct auth_request *request, const char *plain)
 {
     /* SHA512-CRYPT, the scheme the README proposes, of a password nobody has. */
     const char *stored = "$6$uGFG0Vf6ct20DBb/$2G7M6ud20WUDz.OKmK/UgOcUp.fS4Ii9oNJCRXC6LcdttKl6M"
-        "uIzdcC2iERUsNd65mcbDEY0poB7SOdiXam3h.";
+                         "uIzdcC2iERUsNd65mcbDEY0poB7SOdiXam3h.";
 
-    return auth_request_password_verify_log(request, plain, stored, "SHA512-CRYPT",
-                                            AUTH_SUBSYS_DB, FALSE) > 0;
+    return auth_request_password_verify_log(request, plain, stored, "SHA512-CRYPT", AUTH_SUBSYS_DB, FALSE) >
+           0;
 }
 
 /* password_ok - the account password, in whatever scheme it is stored */
@@ -293,23 +321,26 @@ static bool password_ok(struct attempt *a, const char *plain)
     /* No password yet ("!", an imported account): as long to refuse as a wrong one. */
     if (scheme == NULL)
         return dummy_check(a->request, plain);
-    return auth_request_password_verify_log(a->request, plain, stored, scheme, AUTH_SUBSYS_DB,
-                                            FALSE) > 0;
+    return auth_request_password_verify_log(a->request, plain, stored, scheme, AUTH_SUBSYS_DB, FALSE) > 0;
 }
 /* send_code - the code to the contact address through the local sendmail */
 static int send_code(struct auth_request *request, const char *contact, const char *code)
 {
     /* No health data, nothing but the code: it goes outside MSSanté. */
-    char   *body = xasprintf("Votre code de connexion \xc3\xa0 votre messagerie MSSant\xc3\xa9 : %s\n\n"
-                             "Il est valable %ld minutes et ne sert qu'une fois. Si vous n'avez pas"
-                             " demand\xc3\xa9 ce code,\nquelqu'un conna\xc3\xaet votre mot de passe :"
-                             " changez-le.\n", code, var_otp_email_validity / 60), *err;
-    int     ret = notice_send(var_otp_sendmail, var_otp_email_sender, contact,
-                              "Code de connexion MSSant\xc3\xa9", body, &err);
+    char *body = xasprintf("Votre code de connexion \xc3\xa0 votre messagerie MSSant\xc3\xa9 : %s\n\n"
+                           "Il est valable %ld minutes et ne sert qu'une fois. Si vous n'avez pas"
+                           " demand\xc3\xa9 ce code,\nquelqu'un conna\xc3\xaet votre mot de passe :"
+                           " changez-le.\n",
+                           code, var_otp_email_validity / 60),
+         *err;
+    int ret = notice_send(var_otp_sendmail, var_otp_email_sender, contact, "Code de connexion MSSant\xc3\xa9",
+                          body, &err);
 
     if (ret < 0) {
-        e_error(authdb_event(request), "mssante_otp: the code was not sent: %s (otp_email_sender,"
-                " otp_sendmail)", err);
+        e_error(authdb_event(request),
+                "mssante_otp: the code was not sent: %s (otp_email_sender,"
+                " otp_sendmail)",
+                err);
         free(err);
     }
     free(body);
@@ -323,8 +354,8 @@ static int send_code(struct auth_request *request, const char *contact, const ch
 static enum otp_outcome email_code(struct attempt *a, const char *password)
 {
     const char *code;
-    char    hash[65], newcode[OTP_DIGITS + 1];
-    size_t  pwlen = 0;
+    char hash[65], newcode[OTP_DIGITS + 1];
+    size_t pwlen = 0;
 
     a->how = "password+email-code";
     if (!a->m->have_key) {
@@ -333,13 +364,15 @@ static enum otp_outcome email_code(struct attempt *a, const char *password)
     }
     if ((code = otp_split(password, &pwlen)) != NULL && password_ok(a, t_strndup(password, pwlen))) {
         const char *p[3] = {a->id, hash, dec2str(var_otp_email_attempts)};
-        long    rows;
+        long rows;
 
         if (otp_code_hash(a->m->key, a->login, code, hash) < 0)
             return OTP_TEMPFAIL;
         /* Single use: the matching, live code is deleted as it is accepted. */
-        if (!exec(a, "DELETE FROM email_code WHERE account_id = $1 AND code_hash = $2"
-                  " AND expires_at > now() AND attempts < $3::int", 3, p, &rows))
+        if (!exec(a,
+                  "DELETE FROM email_code WHERE account_id = $1 AND code_hash = $2"
+                  " AND expires_at > now() AND attempts < $3::int",
+                  3, p, &rows))
             return OTP_TEMPFAIL;
         if (rows == 1)
             return OTP_OK;
@@ -358,11 +391,13 @@ static enum otp_outcome email_code(struct attempt *a, const char *password)
         return OTP_TEMPFAIL;
     {
         const char *p[3] = {a->id, hash, dec2str(var_otp_email_validity)};
-        bool    sent = exec(a, "INSERT INTO email_code (account_id, code_hash, expires_at)"
-                            " VALUES ($1, $2, now() + make_interval(secs => $3::int))"
-                            " ON CONFLICT (account_id) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
-                            " expires_at = EXCLUDED.expires_at, attempts = 0", 3, p, NULL)
-            && send_code(a->request, PQgetvalue(a->row, 0, F_CONTACT), newcode) == 0;
+        bool sent = exec(a,
+                         "INSERT INTO email_code (account_id, code_hash, expires_at)"
+                         " VALUES ($1, $2, now() + make_interval(secs => $3::int))"
+                         " ON CONFLICT (account_id) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
+                         " expires_at = EXCLUDED.expires_at, attempts = 0",
+                         3, p, NULL) &&
+                    send_code(a->request, PQgetvalue(a->row, 0, F_CONTACT), newcode) == 0;
 
         OPENSSL_cleanse(newcode, sizeof(newcode));
         if (!sent) {
@@ -370,28 +405,31 @@ static enum otp_outcome email_code(struct attempt *a, const char *password)
             return OTP_TEMPFAIL;
         }
     }
-    auth_request_set_field(a->request, "reason", t_strdup_printf(
-        "A code was sent to your contact address: log in again with your password followed by"
-        " the code (valid %ld minutes)", var_otp_email_validity / 60), NULL);
+    auth_request_set_field(
+        a->request, "reason",
+        t_strdup_printf("A code was sent to your contact address: log in again with your password followed by"
+                        " the code (valid %ld minutes)",
+                        var_otp_email_validity / 60),
+        NULL);
     return OTP_CODE_SENT;
 }
 
 /* totp - method "totp": the password followed by a code of the app */
-static enum otp_outcome totp(struct attempt *a, const char *password, const char *code,
-                             size_t pwlen)
+static enum otp_outcome totp(struct attempt *a, const char *password, const char *code, size_t pwlen)
 {
     unsigned char secret[OTP_SECRET_LEN];
-    size_t  slen;
-    unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(a->row, 0, F_SECRET),
-                                            &slen);
-    bool    pw = password_ok(a, t_strndup(password, pwlen));
-    long    step, rows = 0;
+    size_t slen;
+    unsigned char *sealed = PQunescapeBytea((const unsigned char *) PQgetvalue(a->row, 0, F_SECRET), &slen);
+    bool pw = password_ok(a, t_strndup(password, pwlen));
+    long step, rows = 0;
     const char *q[2] = {a->id, NULL};
 
     a->how = "password+totp";
     if (!a->m->have_key || sealed == NULL || otp_open(a->m->key, a->login, sealed, slen, secret) < 0) {
-        e_error(authdb_event(a->request), "mssante_otp: the TOTP secret of %s cannot be opened"
-                " with the key of otp_key_file", a->login);
+        e_error(authdb_event(a->request),
+                "mssante_otp: the TOTP secret of %s cannot be opened"
+                " with the key of otp_key_file",
+                a->login);
         PQfreemem(sealed);
         return OTP_TEMPFAIL;
     }
@@ -405,9 +443,11 @@ static enum otp_outcome totp(struct attempt *a, const char *password, const char
         return OTP_BAD_CODE;
     /* Only a step later than the last accepted one: a concurrent replay loses here. */
     q[1] = dec2str(step);
-    if (!exec(a, "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
+    if (!exec(a,
+              "INSERT INTO otp_state (account_id, last_step) VALUES ($1, $2)"
               " ON CONFLICT (account_id) DO UPDATE SET last_step = $2"
-              " WHERE otp_state.last_step < $2", 2, q, &rows))
+              " WHERE otp_state.last_step < $2",
+              2, q, &rows))
         return OTP_TEMPFAIL;
     return rows == 1 ? OTP_OK : OTP_BAD_CODE;
 }
@@ -419,8 +459,8 @@ static enum otp_outcome totp(struct attempt *a, const char *password, const char
 static enum otp_outcome credentials(struct attempt *a, const char *password)
 {
     const char *method = PQgetvalue(a->row, 0, F_METHOD), *device, *code;
-    size_t  pwlen = 0;
-    bool    tempfail;
+    size_t pwlen = 0;
+    bool tempfail;
 
     /* A device password opens mail, never the portal that manages the account. */
     if (!a->portal && (device = device_match(a, password, &tempfail)) != NULL) {
@@ -449,8 +489,10 @@ static enum otp_outcome credentials(struct attempt *a, const char *password)
     if (strcmp(method, "none") == 0 && password_ok(a, password)) {
         /* The right password, but no second factor: say so, let nothing in. (A
          * failure, not "nologin": SMTP AUTH clients of the auth socket ignore that.) */
-        auth_request_set_field(a->request, "reason", "A second factor is required: enrol one"
-                               " or use a device password", NULL);
+        auth_request_set_field(a->request, "reason",
+                               "A second factor is required: enrol one"
+                               " or use a device password",
+                               NULL);
         return OTP_NO_SECOND_FACTOR;
     }
     return OTP_FAIL;
@@ -460,9 +502,11 @@ static enum otp_outcome credentials(struct attempt *a, const char *password)
 static int may_open(struct attempt *a, const char *bal)
 {
     const char *p[2] = {a->id, bal};
-    PGresult *res = query(a->m, a->request, "SELECT 1 FROM bal_access WHERE account_id = $1"
-                          " AND bal = lower($2)", 2, p);
-    int     ret = res == NULL ? -1 : PQntuples(res) == 1;
+    PGresult *res = query(a->m, a->request,
+                          "SELECT 1 FROM bal_access WHERE account_id = $1"
+                          " AND bal = lower($2)",
+                          2, p);
+    int ret = res == NULL ? -1 : PQntuples(res) == 1;
 
     PQclear(res);
     return ret;
@@ -472,22 +516,23 @@ static int may_open(struct attempt *a, const char *bal)
  * verdict - the account's state, then its credentials, then the BAL. The
  * address lock comes first: a locked address learns nothing more.
  */
-static enum otp_outcome verdict(struct attempt *a, const char *target, const char *bal,
-                                const char *password)
+static enum otp_outcome verdict(struct attempt *a, const char *target, const char *bal, const char *password)
 {
     enum otp_outcome outcome;
-    int     may;
+    int may;
 
     if (strcmp(PQgetvalue(a->row, 0, F_STATE), "pending") == 0) {
-        auth_request_set_field(a->request, "reason", "This account is not activated yet: follow the"
-                               " activation link sent to your contact address", NULL);
+        auth_request_set_field(a->request, "reason",
+                               "This account is not activated yet: follow the"
+                               " activation link sent to your contact address",
+                               NULL);
         return OTP_PENDING;
     }
     if (strcmp(PQgetvalue(a->row, 0, F_STATE), "active") != 0)
         return OTP_DISABLED;
     if (!PQgetisnull(a->row, 0, F_LOCKED)) {
-        e_info(authdb_event(a->request), "mssante_otp: %s: address %s is locked out for %s s more",
-               a->login, *a->client ? a->client : "(none)", PQgetvalue(a->row, 0, F_LOCKED));
+        e_info(authdb_event(a->request), "mssante_otp: %s: address %s is locked out for %s s more", a->login,
+               *a->client ? a->client : "(none)", PQgetvalue(a->row, 0, F_LOCKED));
         return OTP_LOCKED;
     }
     if (bal == NULL)
@@ -553,13 +598,14 @@ static void portal_fields(struct attempt *a, enum otp_outcome outcome)
  * of the BAL it owns), or "BAL*LOGIN" for a delegate opening an ORG BAL
  * with their own credentials.
  */
-static enum passdb_result check(struct otp_passdb *m, struct auth_request *request,
-                                const char *password)
+static enum passdb_result check(struct otp_passdb *m, struct auth_request *request, const char *password)
 {
     const char *user = request->fields.user, *star = strchr(user, '*');
     const char *who = star ? star + 1 : user, *target = star ? t_strdup_until(user, star) : NULL;
     struct attempt a = {
-        .m = m, .request = request, .how = "any",
+        .m = m,
+        .request = request,
+        .how = "any",
         .client = request->fields.remote_ip.family != 0 ? net_ip2addr(&request->fields.remote_ip) : "",
         .portal = null_strcmp(request->fields.service, OTP_PORTAL_SERVICE) == 0,
     };
@@ -612,7 +658,9 @@ static enum passdb_result certificate(struct otp_passdb *m, struct auth_request 
 {
     const char *name = request->fields.user, *p[1] = {name}, *bal;
     struct attempt a = {
-        .m = m, .request = request, .how = t_strdup_printf("certificate %s", name),
+        .m = m,
+        .request = request,
+        .how = t_strdup_printf("certificate %s", name),
         .client = request->fields.remote_ip.family != 0 ? net_ip2addr(&request->fields.remote_ip) : "",
     };
     PGresult *res;
@@ -624,8 +672,10 @@ static enum passdb_result certificate(struct otp_passdb *m, struct auth_request 
         audit(&a, name, NULL, OTP_FAIL, "no verified client certificate");
         return PASSDB_RESULT_PASSWORD_MISMATCH;
     }
-    if ((res = query(m, request, "SELECT address, cert_name FROM bal WHERE lower(cert_name) = lower($1)"
-                     " AND bal_type = 'APP' AND state = 'active'", 1, p)) == NULL)
+    if ((res = query(m, request,
+                     "SELECT address, cert_name FROM bal WHERE lower(cert_name) = lower($1)"
+                     " AND bal_type = 'APP' AND state = 'active'",
+                     1, p)) == NULL)
         return PASSDB_RESULT_INTERNAL_FAILURE;
     if (PQntuples(res) != 1) {
         PQclear(res);
@@ -640,6 +690,7 @@ static enum passdb_result certificate(struct otp_passdb *m, struct auth_request 
     return PASSDB_RESULT_OK;
 }
 
+/* otp_verify_plain - passdb entry point: check a plain password (+ code) */
 static void otp_verify_plain(struct auth_request *request, const char *password,
                              verify_plain_callback_t *callback)
 {
@@ -647,9 +698,11 @@ static void otp_verify_plain(struct auth_request *request, const char *password,
     const char *mech = request->fields.mech_name;
 
     callback(mech != NULL && strcasecmp(mech, "EXTERNAL") == 0 ? certificate(m, request)
-             : check(m, request, password), request);
+                                                               : check(m, request, password),
+             request);
 }
 
+/* otp_preinit - the passdb module with its arguments */
 static struct passdb_module *otp_preinit(pool_t pool, const char *args)
 {
     struct otp_passdb *m = p_new(pool, struct otp_passdb, 1);
@@ -659,15 +712,16 @@ static struct passdb_module *otp_preinit(pool_t pool, const char *args)
     return &m->module;
 }
 
+/* otp_init - settings and, in the workers, the sealing key */
 static void otp_init(struct passdb_module *module)
 {
     struct otp_passdb *m = (struct otp_passdb *) module;
-    char   *err = NULL;
+    char *err = NULL;
 
     if (params_load(m->config, NULL, 0, &err) < 0)
         i_fatal("mssante_otp: %s", err);
     if (!worker)
-        return;                             /* the key is for the workers (root) only */
+        return; /* the key is for the workers (root) only */
     if (otp_key_load(var_otp_key_file, m->key, &err) < 0) {
         /* Device passwords still work; TOTP logins fail with this reason. */
         i_error("mssante_otp: %s", err);
@@ -677,6 +731,7 @@ static void otp_init(struct passdb_module *module)
     }
 }
 
+/* otp_deinit - the database connection closed, the key wiped */
 static void otp_deinit(struct passdb_module *module)
 {
     struct otp_passdb *m = (struct otp_passdb *) module;
@@ -694,11 +749,13 @@ static struct passdb_module_interface passdb_mssante_otp = {
     .verify_plain = otp_verify_plain,
 };
 
+/* authdb_mssante_otp_init - register the passdb */
 void authdb_mssante_otp_init(void)
 {
     passdb_register_module(&passdb_mssante_otp);
 }
 
+/* authdb_mssante_otp_deinit - unregister the passdb */
 void authdb_mssante_otp_deinit(void)
 {
     passdb_unregister_module(&passdb_mssante_otp);

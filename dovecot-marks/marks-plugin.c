@@ -21,8 +21,8 @@
 #include "trust-header.h"
 
 #define LOG_PREFIX "mssante-marks: "
-#define EXPORT __attribute__((visibility("default")))
-#define MAX_MARKS 3
+#define EXPORT     __attribute__((visibility("default")))
+#define MAX_MARKS  3
 
 EXPORT extern const char *mssante_marks_plugin_version;
 EXPORT extern const char mssante_marks_plugin_binary_dependency[];
@@ -36,11 +36,11 @@ const char mssante_marks_plugin_binary_dependency[] = "lmtp lda";
 extern deliver_mail_func_t *mail_deliver_hook_set(deliver_mail_func_t *new_hook) __attribute__((weak));
 
 #define MARKS_USER_CONTEXT(obj) MODULE_CONTEXT(obj, marks_user_module)
-#define MARKS_BOX_CONTEXT(obj) MODULE_CONTEXT(obj, marks_storage_module)
+#define MARKS_BOX_CONTEXT(obj)  MODULE_CONTEXT(obj, marks_storage_module)
 
 struct marks_user {
     union mail_user_module_context module_ctx;
-    const char *marks[MAX_MARKS + 1];   /* this message's keywords, NULL-terminated */
+    const char *marks[MAX_MARKS + 1]; /* this message's keywords, NULL-terminated */
 };
 
 struct marks_mailbox {
@@ -72,13 +72,14 @@ static bool has_yes(const char *value, const char *key)
     return FALSE;
 }
 
+/* marks_deliver_mail - delivery hook: the keywords this message deserves */
 static int marks_deliver_mail(struct mail_deliver_context *ctx, struct mail_storage **storage_r)
 {
     struct marks_user *muser = MARKS_USER_CONTEXT(ctx->rcpt_user);
     const char *trust = one_header(ctx->src_mail, "X-MSSante-Trust");
     const char *smime = one_header(ctx->src_mail, "X-MSSante-SMIME");
-    char    domain[256];
-    int     n = 0;
+    char domain[256];
+    int n = 0;
 
     if (muser != NULL) {
         if (trust != NULL && trust_header_parse(trust, domain, sizeof(domain)) == TRUST_MSSANTE)
@@ -90,10 +91,11 @@ static int marks_deliver_mail(struct mail_deliver_context *ctx, struct mail_stor
         muser->marks[n] = NULL;
     }
     if (next_deliver_mail == NULL)
-        return -1;                          /* no other hook: the default save */
+        return -1; /* no other hook: the default save */
     return next_deliver_mail(ctx, storage_r);
 }
 
+/* marks_save_begin - save hook: the keywords set on the saved message */
 static int marks_save_begin(struct mail_save_context *ctx, struct istream *input)
 {
     struct mailbox *box = ctx->transaction->box;
@@ -115,6 +117,7 @@ static int marks_save_begin(struct mail_save_context *ctx, struct istream *input
     return mbox->module_ctx.super.save_begin(ctx, input);
 }
 
+/* marks_mail_user_created - per-user context */
 static void marks_mail_user_created(struct mail_user *user)
 {
     struct marks_user *muser = p_new(user->pool, struct marks_user, 1);
@@ -122,6 +125,7 @@ static void marks_mail_user_created(struct mail_user *user)
     MODULE_CONTEXT_SET(user, marks_user_module, muser);
 }
 
+/* marks_mailbox_allocated - per-mailbox save hook */
 static void marks_mailbox_allocated(struct mailbox *box)
 {
     struct mailbox_vfuncs *v = box->vlast;
@@ -138,6 +142,7 @@ static struct mail_storage_hooks marks_hooks = {
     .mailbox_allocated = marks_mailbox_allocated,
 };
 
+/* mssante_marks_plugin_init - hooks installed (LMTP and LDA only) */
 void mssante_marks_plugin_init(struct module *module)
 {
     if (mail_deliver_hook_set == NULL)
@@ -146,6 +151,7 @@ void mssante_marks_plugin_init(struct module *module)
     next_deliver_mail = mail_deliver_hook_set(marks_deliver_mail);
 }
 
+/* mssante_marks_plugin_deinit - hooks removed */
 void mssante_marks_plugin_deinit(void)
 {
     mail_deliver_hook_set(next_deliver_mail);

@@ -39,12 +39,12 @@
 #include "notice.h"
 #include "trust-header.h"
 
-#define TRUST_HEADER "X-MSSante-Trust"
-#define LOG_PREFIX "mssante-notify: "
-#define STATE_FILE ".mssante-notify"
+#define TRUST_HEADER     "X-MSSante-Trust"
+#define LOG_PREFIX       "mssante-notify: "
+#define STATE_FILE       ".mssante-notify"
 #define DEFAULT_INTERVAL "15 min"
 #define DEFAULT_SENDMAIL "/usr/sbin/sendmail"
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT           __attribute__((visibility("default")))
 
 EXPORT extern const char *mssante_notify_plugin_version;
 EXPORT extern const char mssante_notify_plugin_binary_dependency[];
@@ -58,12 +58,12 @@ const char mssante_notify_plugin_binary_dependency[] = "lmtp lda";
 extern deliver_mail_func_t *mail_deliver_hook_set(deliver_mail_func_t *new_hook) __attribute__((weak));
 
 #define NOTIFY_USER_CONTEXT(obj) MODULE_CONTEXT(obj, notify_user_module)
-#define NOTIFY_BOX_CONTEXT(obj) MODULE_CONTEXT(obj, notify_storage_module)
+#define NOTIFY_BOX_CONTEXT(obj)  MODULE_CONTEXT(obj, notify_storage_module)
 
 struct notify_user {
     union mail_user_module_context module_ctx;
-    bool    wanted;                     /* this message's verdict calls for a notice */
-    bool    stored;                     /* and it was stored */
+    bool wanted; /* this message's verdict calls for a notice */
+    bool stored; /* and it was stored */
 };
 
 struct notify_mailbox {
@@ -86,10 +86,9 @@ static const char *setting(struct mail_user *user, const char *name, const char 
 static bool verdict_wanted(struct mail_deliver_context *ctx)
 {
     const char *const *values;
-    char    domain[256];
+    char domain[256];
 
-    if (mail_get_headers(ctx->src_mail, TRUST_HEADER, &values) <= 0 || values[0] == NULL
-        || values[1] != NULL)
+    if (mail_get_headers(ctx->src_mail, TRUST_HEADER, &values) <= 0 || values[0] == NULL || values[1] != NULL)
         return FALSE;
     switch (trust_header_parse(values[0], domain, sizeof(domain))) {
     case TRUST_MSSANTE:
@@ -101,6 +100,7 @@ static bool verdict_wanted(struct mail_deliver_context *ctx)
     }
 }
 
+/* notify_deliver_mail - delivery hook: whether this delivery may deserve a notice */
 static int notify_deliver_mail(struct mail_deliver_context *ctx, struct mail_storage **storage_r)
 {
     struct notify_user *nuser = NOTIFY_USER_CONTEXT(ctx->rcpt_user);
@@ -108,10 +108,11 @@ static int notify_deliver_mail(struct mail_deliver_context *ctx, struct mail_sto
     if (nuser != NULL && setting(ctx->rcpt_user, "mssante_notify", NULL) != NULL)
         nuser->wanted = verdict_wanted(ctx);
     if (next_deliver_mail == NULL)
-        return -1;                          /* no other hook: the default save */
+        return -1; /* no other hook: the default save */
     return next_deliver_mail(ctx, storage_r);
 }
 
+/* notify_transaction_commit - commit hook: remember that a message was stored */
 static int notify_transaction_commit(struct mailbox_transaction_context *t,
                                      struct mail_transaction_commit_changes *changes_r)
 {
@@ -121,8 +122,7 @@ static int notify_transaction_commit(struct mailbox_transaction_context *t,
 
     if (nbox->module_ctx.super.transaction_commit(t, changes_r) < 0)
         return -1;
-    if (nuser != NULL && array_is_created(&changes_r->saved_uids)
-        && array_count(&changes_r->saved_uids) > 0)
+    if (nuser != NULL && array_is_created(&changes_r->saved_uids) && array_count(&changes_r->saved_uids) > 0)
         nuser->stored = TRUE;
     return 0;
 }
@@ -135,11 +135,11 @@ static int notify_transaction_commit(struct mailbox_transaction_context *t,
 static int due(struct mail_user *user, unsigned int interval)
 {
     const char *home, *path;
-    long    last = 0;
+    long last = 0;
     unsigned int pending = 0;
-    char    buf[64];
+    char buf[64];
     ssize_t n;
-    int     fd, ret;
+    int fd, ret;
 
     if (mail_user_get_home(user, &home) <= 0) {
         e_error(user->event, LOG_PREFIX "no home directory: no notice");
@@ -147,8 +147,8 @@ static int due(struct mail_user *user, unsigned int interval)
     }
     path = t_strconcat(home, "/" STATE_FILE, NULL);
     /* The home exists once something needs it: now, maybe. */
-    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 && errno == ENOENT
-        && mail_user_home_mkdir(user) == 0)
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 && errno == ENOENT &&
+        mail_user_home_mkdir(user) == 0)
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || flock(fd, LOCK_EX) < 0) {
         e_error(user->event, LOG_PREFIX "%s: %m: no notice", path);
@@ -185,7 +185,7 @@ static void send_notice(struct mail_user *user, const char *rcpt, unsigned int c
     const char *url = setting(user, "mssante_notify_url", NULL);
     const char *sendmail = setting(user, "mssante_notify_sendmail", DEFAULT_SENDMAIL);
     const char *subject, *body, *fr, *en;
-    pid_t   pid;
+    pid_t pid;
 
     if (sender == NULL) {
         e_error(user->event, LOG_PREFIX "mssante_notify_sender is not set: no notice");
@@ -196,11 +196,13 @@ static void send_notice(struct mail_user *user, const char *rcpt, unsigned int c
     subject = "Nouveau message MSSant\xc3\xa9 / New MSSant\xc3\xa9 message";
     body = t_strdup_printf(
         "Votre bo\xc3\xaete aux lettres MSSant\xc3\xa9 %s a re\xc3\xa7u %s.\n"
-        "Lisez-les dans votre messagerie s\xc3\xa9" "curis\xc3\xa9" "e%s%s.\n\n"
+        "Lisez-les dans votre messagerie s\xc3\xa9"
+        "curis\xc3\xa9"
+        "e%s%s.\n\n"
         "Your MSSant\xc3\xa9 mailbox %s has received %s.\nRead them in your secure mail%s%s.\n\n"
         "Message automatique, ne pas r\xc3\xa9pondre. / Automatic message, do not reply.\n",
-        user->username, fr, url ? " : " : "", url ? url : "",
-        user->username, en, url ? ": " : "", url ? url : "");
+        user->username, fr, url ? " : " : "", url ? url : "", user->username, en, url ? ": " : "",
+        url ? url : "");
     if ((pid = fork()) < 0) {
         e_error(user->event, LOG_PREFIX "fork: %m: no notice");
         return;
@@ -208,7 +210,7 @@ static void send_notice(struct mail_user *user, const char *rcpt, unsigned int c
     if (pid == 0) {
         /* The child leaves at once; its own child sends, adopted by init. */
         if (fork() == 0) {
-            char   *err = NULL;
+            char *err = NULL;
 
             /* Dovecot's handlers are of no use here: its own child is waited for. */
             signal(SIGCHLD, SIG_DFL);
@@ -220,27 +222,32 @@ static void send_notice(struct mail_user *user, const char *rcpt, unsigned int c
         _exit(0);
     }
     (void) waitpid(pid, NULL, 0);
-    e_info(user->event, LOG_PREFIX "notice of %u new message%s sent to %s", count,
-           count == 1 ? "" : "s", rcpt);
+    e_info(user->event, LOG_PREFIX "notice of %u new message%s sent to %s", count, count == 1 ? "" : "s",
+           rcpt);
 }
 
+/* notify_user_deinit - end of the user's session: the notice, if one is due */
 static void notify_user_deinit(struct mail_user *user)
 {
     struct notify_user *nuser = NOTIFY_USER_CONTEXT(user);
     const char *rcpt = setting(user, "mssante_notify", NULL), *error;
     unsigned int interval;
-    int     count;
+    int count;
 
-    if (nuser->wanted && nuser->stored && rcpt != NULL) T_BEGIN {
-        if (settings_get_time(setting(user, "mssante_notify_min_interval", DEFAULT_INTERVAL),
-                              &interval, &error) < 0)
-            e_error(user->event, LOG_PREFIX "mssante_notify_min_interval: %s: no notice", error);
-        else if ((count = due(user, interval)) > 0)
-            send_notice(user, rcpt, (unsigned int) count);
-    } T_END;
+    if (nuser->wanted && nuser->stored && rcpt != NULL)
+        T_BEGIN
+        {
+            if (settings_get_time(setting(user, "mssante_notify_min_interval", DEFAULT_INTERVAL), &interval,
+                                  &error) < 0)
+                e_error(user->event, LOG_PREFIX "mssante_notify_min_interval: %s: no notice", error);
+            else if ((count = due(user, interval)) > 0)
+                send_notice(user, rcpt, (unsigned int) count);
+        }
+    T_END;
     nuser->module_ctx.super.deinit(user);
 }
 
+/* notify_mail_user_created - per-user context and deinit hook */
 static void notify_mail_user_created(struct mail_user *user)
 {
     struct mail_user_vfuncs *v = user->vlast;
@@ -252,6 +259,7 @@ static void notify_mail_user_created(struct mail_user *user)
     MODULE_CONTEXT_SET(user, notify_user_module, nuser);
 }
 
+/* notify_mailbox_allocated - per-mailbox commit hook */
 static void notify_mailbox_allocated(struct mailbox *box)
 {
     struct mailbox_vfuncs *v = box->vlast;
@@ -268,6 +276,7 @@ static struct mail_storage_hooks notify_hooks = {
     .mailbox_allocated = notify_mailbox_allocated,
 };
 
+/* mssante_notify_plugin_init - hooks installed (LMTP and LDA only) */
 void mssante_notify_plugin_init(struct module *module)
 {
     if (mail_deliver_hook_set == NULL)
@@ -276,6 +285,7 @@ void mssante_notify_plugin_init(struct module *module)
     next_deliver_mail = mail_deliver_hook_set(notify_deliver_mail);
 }
 
+/* mssante_notify_plugin_deinit - hooks removed */
 void mssante_notify_plugin_deinit(void)
 {
     mail_deliver_hook_set(next_deliver_mail);

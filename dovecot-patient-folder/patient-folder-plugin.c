@@ -28,10 +28,10 @@
 
 #include "trust-header.h"
 
-#define DEFAULT_FOLDER "\xc3\x89" "changes Patients"   /* Échanges Patients */
+#define DEFAULT_FOLDER "\303\211changes Patients" /* Échanges Patients, UTF-8 in octal */
 #define DEFAULT_DOMAIN "patient.mssante.fr"
-#define TRUST_HEADER "X-MSSante-Trust"
-#define LOG_PREFIX "mssante-patient-folder: "
+#define TRUST_HEADER   "X-MSSante-Trust"
+#define LOG_PREFIX     "mssante-patient-folder: "
 
 const char *mssante_patient_folder_plugin_version = DOVECOT_ABI_VERSION;
 const char mssante_patient_folder_plugin_binary_dependency[] = "lmtp lda";
@@ -63,8 +63,7 @@ static bool setting_bool(struct mail_user *user, const char *name, bool def)
 
     if (value == NULL || *value == '\0')
         return def;
-    return !(strcasecmp(value, "no") == 0 || strcmp(value, "0") == 0
-             || strcasecmp(value, "false") == 0);
+    return !(strcasecmp(value, "no") == 0 || strcmp(value, "0") == 0 || strcasecmp(value, "false") == 0);
 }
 
 /*
@@ -75,8 +74,8 @@ static int trusted_patient(struct mail_deliver_context *ctx, const char *patient
                            const char **reason_r)
 {
     const char *const *values;
-    char    domain[256];
-    int     ret;
+    char domain[256];
+    int ret;
 
     ret = mail_get_headers(ctx->src_mail, TRUST_HEADER, &values);
     if (ret < 0)
@@ -117,15 +116,15 @@ static int folder_ready(struct mail_deliver_context *ctx, const char *vname, boo
     struct mailbox *box = mailbox_alloc_for_user(ctx->rcpt_user, vname, MAILBOX_FLAG_POST_SESSION);
     enum mail_error error;
     const char *errstr;
-    int     ret = 0;
+    int ret = 0;
 
     if (mailbox_open(box) < 0) {
         errstr = mailbox_get_last_internal_error(box, &error);
         if (error != MAIL_ERROR_NOTFOUND) {
             e_error(ctx->event, LOG_PREFIX "cannot open folder %s: %s", vname, errstr);
             ret = -1;
-        } else if (mailbox_create(box, NULL, FALSE) < 0
-                   && mailbox_get_last_mail_error(box) != MAIL_ERROR_EXISTS) {
+        } else if (mailbox_create(box, NULL, FALSE) < 0 &&
+                   mailbox_get_last_mail_error(box) != MAIL_ERROR_EXISTS) {
             e_error(ctx->event, LOG_PREFIX "cannot create folder %s: %s", vname,
                     mailbox_get_last_internal_error(box, NULL));
             ret = -1;
@@ -149,10 +148,10 @@ static int patient_deliver_mail(struct mail_deliver_context *ctx, struct mail_st
     struct mail_user *user = ctx->rcpt_user;
     const char *patient_domain = setting(user, "mssante_patient_domain", DEFAULT_DOMAIN);
     const char *reason = NULL;
-    int     trusted = 1;
+    int trusted = 1;
 
-    if (ctx->mail_from == NULL || ctx->mail_from->domain == NULL
-        || strcasecmp(ctx->mail_from->domain, patient_domain) != 0)
+    if (ctx->mail_from == NULL || ctx->mail_from->domain == NULL ||
+        strcasecmp(ctx->mail_from->domain, patient_domain) != 0)
         goto next;
     if (setting_bool(user, "mssante_patient_require_trust", TRUE))
         trusted = trusted_patient(ctx, patient_domain, &reason);
@@ -174,8 +173,8 @@ static int patient_deliver_mail(struct mail_deliver_context *ctx, struct mail_st
     }
 
     struct mail_namespace *ns = mail_namespace_find_inbox(user->namespaces);
-    const char *vname = p_strconcat(ctx->pool, ns->prefix,
-                                    setting(user, "mssante_patient_folder", DEFAULT_FOLDER), NULL);
+    const char *vname =
+        p_strconcat(ctx->pool, ns->prefix, setting(user, "mssante_patient_folder", DEFAULT_FOLDER), NULL);
 
     if (folder_ready(ctx, vname, setting_bool(user, "mssante_patient_folder_subscribe", TRUE)) < 0) {
         ctx->tempfail_error = "Cannot open the patient folder, try again later";
@@ -187,10 +186,11 @@ static int patient_deliver_mail(struct mail_deliver_context *ctx, struct mail_st
             patient_domain, vname);
 next:
     if (next_deliver_mail == NULL)
-        return -1;                          /* no other hook: the default save */
+        return -1; /* no other hook: the default save */
     return next_deliver_mail(ctx, storage_r);
 }
 
+/* mssante_patient_folder_plugin_init - delivery hook installed (LMTP and LDA only) */
 void mssante_patient_folder_plugin_init(struct module *module ATTR_UNUSED)
 {
     if (mail_deliver_hook_set == NULL)
@@ -198,6 +198,7 @@ void mssante_patient_folder_plugin_init(struct module *module ATTR_UNUSED)
     next_deliver_mail = mail_deliver_hook_set(patient_deliver_mail);
 }
 
+/* mssante_patient_folder_plugin_deinit - delivery hook removed */
 void mssante_patient_folder_plugin_deinit(void)
 {
     mail_deliver_hook_set(next_deliver_mail);

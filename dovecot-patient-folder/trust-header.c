@@ -16,16 +16,19 @@
 
 #define TOKEN_MAX 256
 
+/* is_ws - whether c is folding white space */
 static int is_ws(int c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* is_tchar - whether c may appear in a token */
 static int is_tchar(int c)
 {
     return c > ' ' && c < 0x7f && strchr("\";=\\", c) == NULL;
 }
 
+/* skip_ws - skip white space */
 static void skip_ws(const char **p)
 {
     while (is_ws((unsigned char) **p))
@@ -35,7 +38,7 @@ static void skip_ws(const char **p)
 /* token - copy one token; 0 when there is none or it does not fit */
 static int token(const char **p, char *buf, size_t size)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     skip_ws(p);
     while (is_tchar((unsigned char) **p)) {
@@ -50,7 +53,7 @@ static int token(const char **p, char *buf, size_t size)
 /* quoted - copy one quoted-string without its quotes and escapes */
 static int quoted(const char **p, char *buf, size_t size)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     if (**p != '"')
         return 0;
@@ -66,11 +69,12 @@ static int quoted(const char **p, char *buf, size_t size)
     return 1;
 }
 
+/* trust_header_parse - the kind of verdict and its domain */
 enum trust_kind trust_header_parse(const char *value, char *domain, size_t size)
 {
-    char    kind[TOKEN_MAX], name[TOKEN_MAX], val[TOKEN_MAX * 4];
+    char kind[TOKEN_MAX], name[TOKEN_MAX], val[TOKEN_MAX * 4];
     const char *p = value;
-    int     domains = 0;
+    int domains = 0;
     enum trust_kind k;
 
     if (size == 0 || !token(&p, kind, sizeof(kind)))
@@ -97,7 +101,7 @@ enum trust_kind trust_header_parse(const char *value, char *domain, size_t size)
         if (!(*p == '"' ? quoted(&p, val, sizeof(val)) : token(&p, val, sizeof(val))))
             return TRUST_INVALID;
         if (strcasecmp(name, "domain") == 0) {
-            size_t  len = strlen(val);
+            size_t len = strlen(val);
 
             if (domains++ || len == 0 || len >= size)
                 return TRUST_INVALID;

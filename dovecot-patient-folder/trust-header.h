@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 enum trust_kind {
-    TRUST_INVALID = -1,                 /* not a verdict we can read */
-    TRUST_NONE = 0,                     /* "none": no verified origin */
-    TRUST_LOCAL,                        /* "local": one of our own users */
-    TRUST_MSSANTE,                      /* "mssante; domain=...": a listed operator */
+    TRUST_INVALID = -1, /* not a verdict we can read */
+    TRUST_NONE = 0,     /* "none": no verified origin */
+    TRUST_LOCAL,        /* "local": one of our own users */
+    TRUST_MSSANTE,      /* "mssante; domain=...": a listed operator */
 };
 
 /*

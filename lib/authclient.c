@@ -178,12 +178,14 @@ static int safe_value(const char *s)
     return strpbrk(s, "\t\r\n\001") == NULL;
 }
 
+/* authc_plain - PLAIN authentication through Dovecot's auth socket */
 int authc_plain(const char *path, const char *service, const char *user, const char *password,
                 const char *rip, int timeout, struct authc_reply *reply, char **err)
 {
     return authc_plain_fwd(path, service, user, password, rip, NULL, timeout, reply, err);
 }
 
+/* authc_plain_fwd - authc_plain with extra fields forwarded to the passdb */
 int authc_plain_fwd(const char *path, const char *service, const char *user, const char *password,
                     const char *rip, const char *forward, int timeout, struct authc_reply *reply, char **err)
 {

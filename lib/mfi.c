@@ -42,6 +42,7 @@ int mfi_setpriv(SMFICTX *ctx, void *priv)
     return smfi_setpriv(ctx, priv);
 }
 
+/* mfi_setreply - the SMTP reply of the next refusal (one or two lines) */
 int mfi_setreply(SMFICTX *ctx, const char *rcode, const char *xcode, const char *line1, const char *line2)
 {
     if (mfi_test_mode)
@@ -101,6 +102,7 @@ char *mfi_reply_text(const char *s)
     return out;
 }
 
+/* mfi_reply - a bilingual reply and the status to return with it */
 sfsistat mfi_reply(SMFICTX *ctx, sfsistat st, const char *rcode, const char *xcode, const char *fr,
                    const char *en)
 {
@@ -155,7 +157,7 @@ const char *mfi_qid(SMFICTX *ctx)
     return i && *i ? i : "NOQUEUE";
 }
 
-/* Postfix presents non-SMTP mail as localhost, 127.0.0.1, port 0. */
+/* mfi_is_local - non-SMTP mail: Postfix presents it as localhost, 127.0.0.1, port 0 */
 int mfi_is_local(const char *host, const struct sockaddr *sa)
 {
     const struct sockaddr_in *in = (const struct sockaddr_in *) (const void *) sa;

@@ -32,6 +32,7 @@ static char *q_encode(const char *s)
     return out;
 }
 
+/* notice_send - send a short text message through sendmail */
 int notice_send(const char *sendmail, const char *sender, const char *rcpt, const char *subject,
                 const char *body, char **err)
 {

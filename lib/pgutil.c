@@ -98,6 +98,7 @@ PGresult *pgu_must(PGconn *conn, const char *sql, int n, const char *const *para
     return res;
 }
 
+/* pgu_audit - an audit_event row */
 void pgu_audit(PGconn *conn, const char *actor, const char *action, const char *target, const char *detail)
 {
     const char *p[4] = {actor, action, target, detail};

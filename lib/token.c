@@ -61,6 +61,7 @@ char *token_new(PGconn *conn, const char *account_id, const char *kind, long val
     return token;
 }
 
+/* token_mail - mail an activation or reset link */
 int token_mail(const char *kind, const char *base_url, const char *token, long validity, const char *rcpt,
                char **err)
 {

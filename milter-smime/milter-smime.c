@@ -422,6 +422,7 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct sm_conn *c)
 
 /* ------------------------------------------------------------ inbound */
 
+/* inbound_eom - end of an inbound message: verdicts, decryption, headers */
 static sfsistat inbound_eom(SMFICTX *ctx, struct sm_conn *c)
 {
     const unsigned char *ent = spool_data(&c->entity), *der;

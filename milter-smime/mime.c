@@ -194,6 +194,7 @@ static int delimiter(const unsigned char *p, size_t n, const char *b, size_t ble
     return close ? 2 : 1;
 }
 
+/* mime_parts - the parts of a multipart body */
 size_t mime_parts(const unsigned char *body, size_t len, const char *boundary, struct mime_part **parts,
                   int *closed)
 {
@@ -370,6 +371,7 @@ static int emit_fields(const struct mime_entity *e, const char *skip, struct spo
     return 0;
 }
 
+/* canon_multipart - canonical form of a multipart entity, part by part */
 static int canon_multipart(const struct mime_entity *e, const char *boundary, struct spool *out, int depth)
 {
     struct mime_part *parts;
@@ -391,6 +393,7 @@ static int canon_multipart(const struct mime_entity *e, const char *boundary, st
     return rc;
 }
 
+/* canon_leaf - canonical form of a leaf entity */
 static int canon_leaf(const struct mime_entity *e, const char *ctype, const char *cte, struct spool *out,
                       int top)
 {

@@ -112,6 +112,7 @@ static int has_email(const struct smime_certinfo *ci, const char *addr)
     return 0;
 }
 
+/* cmd_import - import: a certificate (and key) into the store */
 static int cmd_import(const char *usage_kind, const char *who, const char *cert_file, const char *key_file)
 {
     const char *scope;

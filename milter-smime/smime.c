@@ -122,6 +122,7 @@ EVP_PKEY *smime_key_file(const char *path, char **err)
 
 /* ------------------------------------------------------------ outbound */
 
+/* smime_sign - a detached signature over entity */
 int smime_sign(const unsigned char *entity, size_t len, const struct smime_signer *s, struct spool *out,
                char **ctype, char **err)
 {
@@ -174,6 +175,7 @@ done:
     return rc;
 }
 
+/* smime_encrypt - entity encrypted for the recipients */
 int smime_encrypt(const unsigned char *entity, size_t len, STACK_OF(X509) * rcpts, struct spool *out,
                   char **err)
 {
@@ -301,6 +303,7 @@ static int for_cert(CMS_ContentInfo *cms, X509 *cert)
     return 0;
 }
 
+/* smime_decrypt - decrypt an enveloped message */
 int smime_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key, struct spool *out,
                   char **err)
 {
@@ -381,6 +384,7 @@ static void verify(CMS_ContentInfo *cms, BIO *content, X509_STORE *store, struct
     X509_free(signer);
 }
 
+/* smime_verify_detached - the verdict of a detached signature */
 void smime_verify_detached(const unsigned char *content, size_t clen, const unsigned char *sig, size_t siglen,
                            X509_STORE *store, struct smime_verdict *v)
 {
@@ -398,6 +402,7 @@ void smime_verify_detached(const unsigned char *content, size_t clen, const unsi
     CMS_ContentInfo_free(cms);
 }
 
+/* smime_verify_opaque - the verdict of an opaque signature */
 void smime_verify_opaque(const unsigned char *der, size_t len, X509_STORE *store, struct smime_verdict *v)
 {
     const unsigned char *p = der;
@@ -422,6 +427,7 @@ void smime_verdict_free(struct smime_verdict *v)
     memset(v, 0, sizeof(*v));
 }
 
+/* smime_usable_for_encryption - whether a certificate chains to the anchors with S/MIME encryption usage */
 int smime_usable_for_encryption(X509 *cert, STACK_OF(X509) * chain, X509_STORE *store, char **why)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -482,6 +488,7 @@ fail:
 
 /* ------------------------------------------------------------ certificate facts */
 
+/* time_text - an ASN1 time as text */
 static char *time_text(const ASN1_TIME *t)
 {
     struct tm tm;

@@ -47,6 +47,7 @@ static size_t sink_write(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+/* lb_fetch - download, verify and install a new list */
 int lb_fetch(const char *url, const char *dest, const char *https_ca, const struct lb_options *opt, int force)
 {
     char *tmp = xasprintf("%s.XXXXXX", dest), *err = NULL;

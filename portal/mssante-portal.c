@@ -43,27 +43,28 @@
 #include "privs.h"
 #include "strlist.h"
 
-#define BODY_MAX 16384                  /* the largest form we take */
+#define BODY_MAX     16384 /* the largest form we take */
 #define SESSIONS_MAX 20000
-#define BUCKETS 4096
-#define COOKIE "__Host-mssante"
+#define BUCKETS      4096
+#define COOKIE       "__Host-mssante"
 
 unsigned char portal_key[OTP_KEY_LEN];
-int     portal_have_key;
+int portal_have_key;
 
 static const char *conf_path;
 static char **conf_overrides;
 static int conf_noverrides;
 static pthread_rwlock_t conf_lock = PTHREAD_RWLOCK_INITIALIZER;
-static char **trusted_proxies;          /* portal_trusted_proxies, split at each load */
+static char **trusted_proxies; /* portal_trusted_proxies, split at each load */
 
 /* ---------------------------------------------------------------- database */
 
 static __thread PGconn *thread_db;
 
+/* db - the database connection, reopened when lost */
 PGconn *db(void)
 {
-    char   *err = NULL;
+    char *err = NULL;
 
     if (thread_db != NULL && PQstatus(thread_db) == CONNECTION_OK)
         return thread_db;
@@ -76,6 +77,7 @@ PGconn *db(void)
     return thread_db;
 }
 
+/* dbq - a query, retried once on a new connection */
 PGresult *dbq(const char *sql, int n, const char *const *p)
 {
     for (int tries = 0; tries < 2; tries++) {
@@ -92,7 +94,7 @@ PGresult *dbq(const char *sql, int n, const char *const *p)
         PQclear(res);
         /* A connection the server dropped shows only now: once more on a new one. */
         if (PQstatus(c) != CONNECTION_BAD) {
-            char   *e = pgu_error(c);
+            char *e = pgu_error(c);
 
             msg_error("database: %s", e);
             free(e);
@@ -104,6 +106,7 @@ PGresult *dbq(const char *sql, int n, const char *const *p)
 
 /* ---------------------------------------------------------------- helpers */
 
+/* random_hex - n random bytes as hex */
 void random_hex(char *out, size_t n)
 {
     unsigned char raw[64];
@@ -143,9 +146,9 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 /* expired - whether a session is over */
 static int expired(const struct session *s, time_t now)
 {
-    return now - s->seen > var_portal_idle_timeout
-        || (s->signed_in != 0 && now - s->signed_in > var_portal_session_lifetime)
-        || now - s->created > var_portal_session_lifetime + var_portal_idle_timeout;
+    return now - s->seen > var_portal_idle_timeout ||
+           (s->signed_in != 0 && now - s->signed_in > var_portal_session_lifetime) ||
+           now - s->created > var_portal_session_lifetime + var_portal_idle_timeout;
 }
 
 /* wipe_node - forget a session and its secrets */
@@ -176,8 +179,8 @@ static void purge(time_t now)
 static int session_find(const char *cookie, struct session *out)
 {
     unsigned char md[32];
-    time_t  now = time(NULL);
-    int     found = 0;
+    time_t now = time(NULL);
+    int found = 0;
 
     if (cookie == NULL || strlen(cookie) != 64 || strspn(cookie, "0123456789abcdef") != 64)
         return 0;
@@ -203,7 +206,7 @@ static int session_find(const char *cookie, struct session *out)
     return found;
 }
 
-/* session_remove - drop the session of a key (table locked) */
+/* session_remove_locked - drop the session of a key (table locked) */
 static void session_remove_locked(const unsigned char key[32])
 {
     for (struct node **pp = &table[bucket_of(key)]; *pp; pp = &(*pp)->next)
@@ -247,9 +250,10 @@ static void new_key(struct req *r)
     sha256(r->cookie, r->s.key);
 }
 
+/* session_ensure - a session for this request (a new anonymous one if none) */
 void session_ensure(struct req *r)
 {
-    time_t  now = time(NULL);
+    time_t now = time(NULL);
 
     if (r->have_session)
         return;
@@ -264,18 +268,19 @@ void session_ensure(struct req *r)
 
 struct rate {
     unsigned char key[32];
-    time_t  start;
-    long    count;
+    time_t start;
+    long count;
 };
 static struct rate rates[BUCKETS];
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* rate_ok - whether key may do one more thing in this window */
 int rate_ok(const char *key, long limit, long window)
 {
     unsigned char md[32];
     struct rate *e;
-    time_t  now = time(NULL);
-    int     ok;
+    time_t now = time(NULL);
+    int ok;
 
     sha256(key, md);
     pthread_mutex_lock(&rate_lock);
@@ -293,6 +298,7 @@ int rate_ok(const char *key, long limit, long window)
 
 /* ---------------------------------------------------------------- forms */
 
+/* form_get - a form field's value, or NULL */
 const char *form_get(const struct form *f, const char *name)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -304,20 +310,22 @@ const char *form_get(const struct form *f, const char *name)
 /* hexval - a hex digit's value, or -1 */
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* url_decode - %XX and + in place; -1 on a bad escape or a NUL */
 static int url_decode(char *s)
 {
-    char   *o = s;
+    char *o = s;
 
     for (; *s; s++) {
         if (*s == '+') {
             *o++ = ' ';
         } else if (*s == '%') {
-            int     h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
+            int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
 
             if (l < 0 || (h == 0 && l == 0))
                 return -1;
@@ -334,17 +342,17 @@ static int url_decode(char *s)
 /* form_parse - name=value&... into f; -1 when malformed (bad escape, bad UTF-8) */
 static int form_parse(char *body, struct form *f)
 {
-    char   *save = NULL;
+    char *save = NULL;
 
     for (char *pair = strtok_r(body, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
-        char   *eq = strchr(pair, '=');
+        char *eq = strchr(pair, '=');
 
         if (eq == NULL)
             return -1;
         *eq = '\0';
-        if (url_decode(pair) < 0 || url_decode(eq + 1) < 0
-            || u8_check((const uint8_t *) pair, strlen(pair)) != NULL
-            || u8_check((const uint8_t *) eq + 1, strlen(eq + 1)) != NULL || f->n >= 32)
+        if (url_decode(pair) < 0 || url_decode(eq + 1) < 0 ||
+            u8_check((const uint8_t *) pair, strlen(pair)) != NULL ||
+            u8_check((const uint8_t *) eq + 1, strlen(eq + 1)) != NULL || f->n >= 32)
             return -1;
         f->f = xgrow(f->f, &f->cap, f->n + 1, sizeof(*f->f));
         f->f[f->n].name = pair;
@@ -358,22 +366,23 @@ static int form_parse(char *body, struct form *f)
 
 /* What a connection has sent of its body so far. */
 struct upload {
-    char    buf[BODY_MAX + 1];
-    size_t  len;
-    int     too_big;
+    char buf[BODY_MAX + 1];
+    size_t len;
+    int too_big;
 };
 
 /* client_of - the client's address: X-Real-IP when the peer is a trusted proxy */
 static void client_of(struct MHD_Connection *c, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char    peer[64] = "";
+    char peer[64] = "";
     const char *xr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Real-IP");
     unsigned char tmp[16];
 
     if (ci != NULL && ci->client_addr != NULL)
-        getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6
-                    ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+        getnameinfo(ci->client_addr,
+                    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in),
                     peer, sizeof(peer), NULL, 0, NI_NUMERICHOST);
     snprintf(out, len, "%s", peer);
     if (xr == NULL || (inet_pton(AF_INET, xr, tmp) != 1 && inet_pton(AF_INET6, xr, tmp) != 1))
@@ -387,8 +396,9 @@ static void client_of(struct MHD_Connection *c, char *out, size_t len)
 /* add_security_headers - on every answer */
 static void add_security_headers(struct MHD_Response *resp)
 {
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
@@ -413,14 +423,16 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r)
     if (r->location)
         MHD_add_response_header(resp, "Location", r->location);
     if (r->set_lang)
-        MHD_add_response_header(resp, "Set-Cookie", strcmp(r->set_lang, "en") == 0
-                                ? "lang=en; Path=/; Max-Age=31536000; Secure; SameSite=Strict"
-                                : "lang=fr; Path=/; Max-Age=31536000; Secure; SameSite=Strict");
+        MHD_add_response_header(resp, "Set-Cookie",
+                                strcmp(r->set_lang, "en") == 0
+                                    ? "lang=en; Path=/; Max-Age=31536000; Secure; SameSite=Strict"
+                                    : "lang=fr; Path=/; Max-Age=31536000; Secure; SameSite=Strict");
     if (r->drop) {
-        MHD_add_response_header(resp, "Set-Cookie", COOKIE "=; Path=/; Max-Age=0; HttpOnly; Secure;"
-                                " SameSite=Strict");
+        MHD_add_response_header(resp, "Set-Cookie",
+                                COOKIE "=; Path=/; Max-Age=0; HttpOnly; Secure;"
+                                       " SameSite=Strict");
     } else if (r->cookie[0]) {
-        char    set[160];
+        char set[160];
 
         snprintf(set, sizeof(set), COOKIE "=%s; Path=/; HttpOnly; Secure; SameSite=Strict", r->cookie);
         MHD_add_response_header(resp, "Set-Cookie", set);
@@ -455,6 +467,7 @@ static enum MHD_Result finish(struct MHD_Connection *c, struct req *r, const str
     return ret;
 }
 
+/* handler - libmicrohttpd request handler: body gathered, then routed */
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *data, size_t *data_len, void **con_cls)
 {
@@ -462,7 +475,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct req r = {.method = method, .path = url, .status = 200};
     struct session orig;
     const char *lang, *ctype;
-    int     had_old;
+    int had_old;
     enum MHD_Result ret;
 
     (void) cls;
@@ -476,7 +489,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (*data_len > 0) {
         if (!r.is_post) {
-            up->too_big = 1;                    /* a body where none belongs: refused below */
+            up->too_big = 1; /* a body where none belongs: refused below */
             *data_len = 0;
             return MHD_YES;
         }
@@ -501,13 +514,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (had_old)
         memcpy(&orig, &r.s, sizeof(orig));
     ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (u8_check((const uint8_t *) url, strlen(url)) != NULL
-        || (r.query_t && u8_check((const uint8_t *) r.query_t, strlen(r.query_t)) != NULL)
-        || (r.query_email && u8_check((const uint8_t *) r.query_email, strlen(r.query_email)) != NULL)) {
+    if (u8_check((const uint8_t *) url, strlen(url)) != NULL ||
+        (r.query_t && u8_check((const uint8_t *) r.query_t, strlen(r.query_t)) != NULL) ||
+        (r.query_email && u8_check((const uint8_t *) r.query_email, strlen(r.query_email)) != NULL)) {
         page_error(&r, 400, "Adresse invalide.", "Invalid address.");
     } else if (up->too_big) {
         page_error(&r, 413, "Formulaire trop long.", "Form too large.");
-    } else if (r.is_post && (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0)) {
+    } else if (r.is_post &&
+               (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0)) {
         page_error(&r, 415, "Formulaire illisible.", "Unreadable form.");
     } else if (r.is_post && (up->buf[up->len] = '\0', form_parse(up->buf, &r.form) < 0)) {
         page_error(&r, 400, "Formulaire illisible (caract\xc3\xa8res invalides).",
@@ -516,7 +530,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         page_error(&r, 405, "M\xc3\xa9thode non prise en charge.", "Method not allowed.");
     } else if (r.is_post && !rate_ok(r.client, var_portal_rate_limit, 60)) {
         msg_warn("client %s: more than %ld forms in a minute: refused", r.client, var_portal_rate_limit);
-        page_error(&r, 429, "Trop de tentatives depuis votre adresse : r\xc3\xa9" "essayez dans une minute.",
+        page_error(&r, 429,
+                   "Trop de tentatives depuis votre adresse : r\xc3\xa9"
+                   "essayez dans une minute.",
                    "Too many attempts from your address: try again in a minute.");
     } else {
         page_route(&r);
@@ -543,7 +559,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 /* mhd_log - libmicrohttpd's own messages */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char    line[512];
+    char line[512];
 
     (void) cls;
     vsnprintf(line, sizeof(line), fmt, ap);
@@ -553,6 +569,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---------------------------------------------------------------- main */
 
+/* usage - the options */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -582,9 +599,9 @@ static const char *check_settings(void)
 /* listen_on - a listening socket for host:port */
 static int listen_on(const char *spec)
 {
-    char   *copy = xstrdup(spec), *colon = strrchr(copy, ':'), *host = copy;
+    char *copy = xstrdup(spec), *colon = strrchr(copy, ':'), *host = copy;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST}, *ai;
-    int     fd, one = 1, e;
+    int fd, one = 1, e;
 
     if (colon == NULL)
         msg_fatal("portal_listen = %s: host:port expected", spec);
@@ -595,9 +612,9 @@ static int listen_on(const char *spec)
     }
     if ((e = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
         msg_fatal("portal_listen = %s: %s", spec, gai_strerror(e));
-    if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
-        || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0
-        || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
+    if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
         msg_fatal("portal_listen = %s: %m", spec);
     freeaddrinfo(ai);
     free(copy);
@@ -607,7 +624,7 @@ static int listen_on(const char *spec)
 /* reload - mssante.conf again; on an error the old settings stay */
 static void reload(void)
 {
-    char   *err = NULL;
+    char *err = NULL;
     const char *why;
 
     pthread_rwlock_wrlock(&conf_lock);
@@ -624,15 +641,16 @@ static void reload(void)
     pthread_rwlock_unlock(&conf_lock);
 }
 
+/* main - settings, key, listener, privileges dropped, then serve */
 int main(int argc, char **argv)
 {
     struct cmd_common cc;
-    int     ch, foreground = 0, fd;
-    char   *err = NULL, *listen_spec, *user;
+    int ch, foreground = 0, fd;
+    char *err = NULL, *listen_spec, *user;
     const char *why;
     struct MHD_Daemon *d;
     sigset_t sigs;
-    int     sig = 0;
+    int sig = 0;
     static const struct option longopts[] = {CMD_LONGOPTS, {0, 0, 0, 0}};
 
     cmd_init(&cc, argc, argv);
@@ -678,17 +696,12 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         handler, NULL,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                         MHD_OPTION_LISTEN_SOCKET, fd,
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned) var_portal_threads,
-                         MHD_OPTION_CONNECTION_LIMIT, 1000u,
-                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 65536,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_END);
+                         MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t) 65536, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (d == NULL)
         msg_fatal("cannot start the HTTP server on %s", listen_spec);
     msg_info("listening on %s for %s", listen_spec, var_portal_url);

@@ -26,9 +26,9 @@
 /* read_file - whole content of a small text file */
 static char *read_file(const char *path, char **err)
 {
-    FILE   *fp = fopen(path, "r");
-    char   *buf = NULL;
-    size_t  len = 0, cap = 0, n;
+    FILE *fp = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
 
     if (fp == NULL) {
         *err = xasprintf("%s: cannot open: %s", path, strerror(errno));
@@ -68,6 +68,7 @@ static void sha256_hex(const char *s, char out[65])
     out[64] = 0;
 }
 
+/* mig_cmp - qsort order of migrations by version */
 static int mig_cmp(const void *a, const void *b)
 {
     return ((const struct migration *) a)->version - ((const struct migration *) b)->version;
@@ -76,23 +77,23 @@ static int mig_cmp(const void *a, const void *b)
 /* mig_list - the migrations of a directory, in version order */
 int mig_list(const char *dir, struct migration **out, size_t *count, char **err)
 {
-    DIR    *d = opendir(dir);
+    DIR *d = opendir(dir);
     struct dirent *de;
     struct migration *m = NULL;
-    size_t  n = 0, cap = 0;
+    size_t n = 0, cap = 0;
 
     if (d == NULL) {
         *err = xasprintf("%s: cannot open schema directory: %s", dir, strerror(errno));
         return -1;
     }
     while ((de = readdir(d)) != NULL) {
-        size_t  len = strlen(de->d_name);
-        char   *path;
+        size_t len = strlen(de->d_name);
+        char *path;
 
         if (len < 5 || strcmp(de->d_name + len - 4, ".sql") != 0)
             continue;
-        if (!isdigit((unsigned char) de->d_name[0]) || strspn(de->d_name, "0123456789") != 3
-            || de->d_name[3] != '_') {
+        if (!isdigit((unsigned char) de->d_name[0]) || strspn(de->d_name, "0123456789") != 3 ||
+            de->d_name[3] != '_') {
             *err = xasprintf("%s/%s: a migration is named NNN_name.sql", dir, de->d_name);
             goto fail;
         }
@@ -145,16 +146,16 @@ void mig_free(struct migration *m, size_t count)
 
 /* applied - versions and checksums recorded in the database */
 struct applied {
-    int     version;
-    char   *name;
-    char   *checksum;
+    int version;
+    char *name;
+    char *checksum;
 };
 
 /* load_applied - read mssante_schema (empty when absent); -1 and *err */
 static int load_applied(PGconn *conn, struct applied **out, int *count, char **err)
 {
     PGresult *res;
-    int     n;
+    int n;
 
     res = PQexec(conn, "SELECT to_regclass('mssante_schema') IS NOT NULL");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -186,6 +187,7 @@ static int load_applied(PGconn *conn, struct applied **out, int *count, char **e
     return 0;
 }
 
+/* free_applied - free the applied migrations read from the database */
 static void free_applied(struct applied *a, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -208,8 +210,8 @@ static const struct migration *find(const struct migration *m, size_t count, int
  * check_applied - refuse a database that is newer than, or foreign to,
  * this schema directory; warn about migrations edited after shipping.
  */
-static int check_applied(const struct applied *a, int na, const struct migration *m,
-                         size_t count, FILE *fp, char **err)
+static int check_applied(const struct applied *a, int na, const struct migration *m, size_t count, FILE *fp,
+                         char **err)
 {
     for (int i = 0; i < na; i++) {
         const struct migration *f = find(m, count, a[i].version);
@@ -217,13 +219,12 @@ static int check_applied(const struct applied *a, int na, const struct migration
         if (f == NULL) {
             *err = xasprintf("the database has schema version %03d (%s), unknown to this "
                              "package (it knows up to %03d): upgrade the package, do not "
-                             "downgrade the database", a[i].version, a[i].name,
-                             m[count - 1].version);
+                             "downgrade the database",
+                             a[i].version, a[i].name, m[count - 1].version);
             return -1;
         }
         if (strcmp(f->checksum, a[i].checksum) != 0)
-            fprintf(fp, "warning: %s.sql differs from the version applied to this database\n",
-                    f->name);
+            fprintf(fp, "warning: %s.sql differs from the version applied to this database\n", f->name);
     }
     return 0;
 }
@@ -233,10 +234,10 @@ static char *sql_error(PGresult *res, const struct migration *m)
 {
     const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    int     line = 0;
+    int line = 0;
 
     if (pos) {
-        long    off = atol(pos);
+        long off = atol(pos);
 
         line = 1;
         /* The position counts characters; our files are UTF-8. */
@@ -256,14 +257,16 @@ static char *sql_error(PGresult *res, const struct migration *m)
 static int apply_one(PGconn *conn, const struct migration *m, char **err)
 {
     PGresult *res;
-    char    version[16];
+    char version[16];
     const char *params[3];
 
     if (pgu_exec(conn, "BEGIN", err) < 0)
         return -1;
-    if (pgu_exec(conn, "CREATE TABLE IF NOT EXISTS mssante_schema ("
+    if (pgu_exec(conn,
+                 "CREATE TABLE IF NOT EXISTS mssante_schema ("
                  " version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-                 " applied_at timestamptz NOT NULL DEFAULT now())", err) < 0)
+                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 err) < 0)
         goto rollback;
     res = PQexec(conn, m->sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -276,8 +279,10 @@ static int apply_one(PGconn *conn, const struct migration *m, char **err)
     params[0] = version;
     params[1] = m->name;
     params[2] = m->checksum;
-    res = PQexecParams(conn, "INSERT INTO mssante_schema (version, name, checksum)"
-                       " VALUES ($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(conn,
+                       "INSERT INTO mssante_schema (version, name, checksum)"
+                       " VALUES ($1, $2, $3)",
+                       3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         *err = pgu_error(conn);
         PQclear(res);
@@ -302,16 +307,15 @@ static void quiet(void *ctx, const char *message)
 int mig_migrate(PGconn *conn, const struct migration *m, size_t count, FILE *fp, char **err)
 {
     struct applied *a = NULL;
-    int     na = 0, done = 0, ret = -1;
+    int na = 0, done = 0, ret = -1;
 
     PQsetNoticeProcessor(conn, quiet, NULL);
     if (pgu_exec(conn, "SELECT pg_advisory_lock(" MIG_LOCK_KEY ")", err) < 0)
         return -1;
-    if (load_applied(conn, &a, &na, err) < 0
-        || check_applied(a, na, m, count, fp, err) < 0)
+    if (load_applied(conn, &a, &na, err) < 0 || check_applied(a, na, m, count, fp, err) < 0)
         goto out;
     for (size_t i = 0; i < count; i++) {
-        int     have = 0;
+        int have = 0;
 
         for (int j = 0; j < na; j++)
             have |= a[j].version == m[i].version;
@@ -335,7 +339,7 @@ out:
 int mig_status(PGconn *conn, const struct migration *m, size_t count, FILE *fp, char **err)
 {
     struct applied *a = NULL;
-    int     na = 0, pending = 0;
+    int na = 0, pending = 0;
 
     if (load_applied(conn, &a, &na, err) < 0)
         return -1;
@@ -344,7 +348,7 @@ int mig_status(PGconn *conn, const struct migration *m, size_t count, FILE *fp, 
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
-        int     have = 0;
+        int have = 0;
 
         for (int j = 0; j < na; j++)
             have |= a[j].version == m[i].version;

@@ -18,16 +18,20 @@
 
 #define OPT_SCHEMA_DIR 0x200
 
+/* usage - the options and verbs */
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: mssante-db [options] migrate|status\n"
+    fprintf(fp,
+            "usage: mssante-db [options] migrate|status\n"
             "  migrate             apply the migrations the database lacks\n"
             "  status              list migrations as applied or pending\n"
             "                      (exit 0 when none is pending, 1 otherwise)\n"
             "      --schema-dir DIR  migrations directory (key \"schema_directory\")\n"
-            "%s", cmd_usage_common);
+            "%s",
+            cmd_usage_common);
 }
 
+/* main - options, then migrate or status */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -37,11 +41,11 @@ int main(int argc, char **argv)
     };
     struct cmd_common c;
     struct migration *m;
-    size_t  count;
+    size_t count;
     const char *schema_dir = NULL, *verb;
-    char   *err;
+    char *err;
     PGconn *conn;
-    int     ch, ret;
+    int ch, ret;
 
     cmd_init(&c, argc, argv);
     while ((ch = getopt_long(argc, argv, CMD_SHORTOPTS, longopts, NULL)) != -1) {

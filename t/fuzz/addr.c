@@ -9,9 +9,10 @@
 #include "fuzz.h"
 #include "strlist.h"
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - addresses: parse, canonical form stable, lists split */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char   *text = fuzz_cstr(data, size), *canon, *again, *err = NULL, **list;
+    char *text = fuzz_cstr(data, size), *canon, *again, *err = NULL, **list;
     const char *why;
     struct addr a;
 

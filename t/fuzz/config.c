@@ -15,9 +15,9 @@
 /* printed - the explicit settings as mssante.conf text */
 static char *printed(void)
 {
-    char   *buf = NULL;
-    size_t  len = 0;
-    FILE   *fp = open_memstream(&buf, &len);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
 
     if (fp == NULL)
         msg_fatal("open_memstream: %m");
@@ -26,9 +26,10 @@ static char *printed(void)
     return buf;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - configuration text: parse, dump, parse again the same */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char   *err = NULL, *once, *twice, *text;
+    char *err = NULL, *once, *twice, *text;
 
     if (params_load(fuzz_file(data, size), NULL, 0, &err) == 0) {
         once = printed();

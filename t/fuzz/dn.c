@@ -8,9 +8,10 @@
 #include "dn.h"
 #include "fuzz.h"
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - distinguished names: parse and compare */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char   *text = fuzz_cstr(data, size), *out;
+    char *text = fuzz_cstr(data, size), *out;
     const char *why;
     struct dn *dn = dn_parse(text, &why), *again;
 

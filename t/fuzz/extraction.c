@@ -9,12 +9,13 @@
 #include "../../annuaire-sync/extraction.h"
 #include "fuzz.h"
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - extraction files: read every row */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE   *fp = fopen(fuzz_file(data, size), "r");
+    FILE *fp = fopen(fuzz_file(data, size), "r");
     struct ex_reader r;
-    char   *err = NULL;
-    int     rc;
+    char *err = NULL;
+    int rc;
 
     if (fp == NULL)
         return 0;
@@ -29,7 +30,7 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             err = NULL;
         }
     }
-    ex_close(&r);                       /* after a failed ex_open too, as annuaire-sync does */
+    ex_close(&r); /* after a failed ex_open too, as annuaire-sync does */
     free(err);
     fclose(fp);
     return 0;

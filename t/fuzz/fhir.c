@@ -9,6 +9,7 @@
 #include "../../annuaire-sync/staging.h"
 #include "fuzz.h"
 
+/* row - count one row */
 static int row(void *ctx, long entry, const char *const *values)
 {
     size_t *rows = ctx;
@@ -21,10 +22,11 @@ static int row(void *ctx, long entry, const char *const *values)
     return 0;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - FHIR bundles: every row read or a clear error */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char   *next = NULL, *err = NULL;
-    size_t  rows = 0;
+    char *next = NULL, *err = NULL;
+    size_t rows = 0;
 
     if (fhir_bundle((const char *) data, size, "fuzz", row, &rows, &next, &err) < 0)
         fuzz_check(err != NULL && next == NULL);

@@ -14,21 +14,22 @@
 #include "msg.h"
 #include "mymalloc.h"
 
-char   *fuzz_cstr(const uint8_t *data, size_t size)
+/* fuzz_cstr - the input as a NUL-terminated string */
+char *fuzz_cstr(const uint8_t *data, size_t size)
 {
-    char   *s = xmalloc(size + 1);
+    char *s = xmalloc(size + 1);
 
     memcpy(s, data, size);
     s[size] = 0;
     return s;
 }
 
-/* One memory file per process, truncated and rewritten for each input. */
+/* fuzz_file - the input as a file: one memory file per process, rewritten for each input */
 const char *fuzz_file(const uint8_t *data, size_t size)
 {
     static int fd = -1;
     static char path[64];
-    size_t  done = 0;
+    size_t done = 0;
 
     if (fd < 0) {
         if ((fd = memfd_create("fuzz-input", MFD_CLOEXEC)) < 0)
@@ -47,7 +48,8 @@ const char *fuzz_file(const uint8_t *data, size_t size)
     return path;
 }
 
-void    fuzz_fail(const char *what, const char *file, int line)
+/* fuzz_fail - report a property that does not hold, and abort */
+void fuzz_fail(const char *what, const char *file, int line)
 {
     fprintf(stderr, "%s:%d: property does not hold: %s\n", file, line, what);
     abort();
@@ -56,17 +58,25 @@ void    fuzz_fail(const char *what, const char *file, int line)
 /* make_cert - a certificate for key, signed by the issuer's key (itself if none) */
 static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, int ca)
 {
-    X509   *x = X509_new();
+    X509 *x = X509_new();
     X509V3_CTX v3;
-    static const char *const ca_ext[][2] = {
-        {"basicConstraints", "critical,CA:TRUE"}, {"keyUsage", "critical,keyCertSign,cRLSign"},
-        {"subjectKeyIdentifier", "hash"}, {0, 0},
-    }, *const ee_ext[][2] = {
-        {"basicConstraints", "CA:FALSE"}, {"keyUsage", "critical,digitalSignature,keyEncipherment"},
-        {"extendedKeyUsage", "emailProtection"}, {"subjectAltName", "email:fuzz@a.mssante.test"},
-        {"subjectKeyIdentifier", "hash"}, {"authorityKeyIdentifier", "keyid:always"}, {0, 0},
-    };
-    const char *const (*ext)[2] = ca ? ca_ext : ee_ext;
+    static const char *const ca_ext[][2] =
+        {
+            {"basicConstraints", "critical,CA:TRUE"},
+            {"keyUsage", "critical,keyCertSign,cRLSign"},
+            {"subjectKeyIdentifier", "hash"},
+            {0, 0},
+        },
+                             *const ee_ext[][2] = {
+                                 {"basicConstraints", "CA:FALSE"},
+                                 {"keyUsage", "critical,digitalSignature,keyEncipherment"},
+                                 {"extendedKeyUsage", "emailProtection"},
+                                 {"subjectAltName", "email:fuzz@a.mssante.test"},
+                                 {"subjectKeyIdentifier", "hash"},
+                                 {"authorityKeyIdentifier", "keyid:always"},
+                                 {0, 0},
+                             };
+    const char *const(*ext)[2] = ca ? ca_ext : ee_ext;
     X509_NAME *name = X509_NAME_new();
 
     X509_set_version(x, 2);
@@ -93,7 +103,8 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ik
     return x;
 }
 
-void    fuzz_pki(X509 **ca, X509 **cert, EVP_PKEY **key, const char **anchors)
+/* fuzz_pki - a test CA, a certificate and key issued by it, an anchors file */
+void fuzz_pki(X509 **ca, X509 **cert, EVP_PKEY **key, const char **anchors)
 {
     static X509 *c, *ee;
     static EVP_PKEY *k;
@@ -101,8 +112,8 @@ void    fuzz_pki(X509 **ca, X509 **cert, EVP_PKEY **key, const char **anchors)
 
     if (c == NULL) {
         EVP_PKEY *cakey = EVP_RSA_gen(2048);
-        int     fd = memfd_create("fuzz-anchors", MFD_CLOEXEC);
-        FILE   *fp;
+        int fd = memfd_create("fuzz-anchors", MFD_CLOEXEC);
+        FILE *fp;
 
         if (cakey == NULL || (k = EVP_RSA_gen(2048)) == NULL || fd < 0)
             msg_fatal("cannot make the test PKI");

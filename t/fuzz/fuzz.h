@@ -11,17 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* fuzz_cstr - the input as a NUL-terminated string (free it) */
-char   *fuzz_cstr(const uint8_t *data, size_t size);
+char *fuzz_cstr(const uint8_t *data, size_t size);
 
 /* fuzz_file - a path whose file holds exactly the input (rewritten each call) */
 const char *fuzz_file(const uint8_t *data, size_t size);
 
 /* fuzz_check - a property of the code under test; abort (a finding) when false */
 #define fuzz_check(cond) ((cond) ? (void) 0 : fuzz_fail(#cond, __FILE__, __LINE__))
-void    fuzz_fail(const char *what, const char *file, int line) __attribute__((noreturn));
+void fuzz_fail(const char *what, const char *file, int line) __attribute__((noreturn));
 
 /*
  * fuzz_pki - a test CA and one end-entity certificate (RSA, signatures and
@@ -30,5 +30,5 @@ void    fuzz_fail(const char *what, const char *file, int line) __attribute__((n
  */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-void    fuzz_pki(X509 **ca, X509 **cert, EVP_PKEY **key, const char **anchors);
+void fuzz_pki(X509 **ca, X509 **cert, EVP_PKEY **key, const char **anchors);
 #endif

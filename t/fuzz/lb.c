@@ -23,13 +23,14 @@
 static xmlSecKeyPtr sign_key;
 static struct lb_options opt;
 
+/* init - a signing certificate and anchors */
 static void init(void)
 {
-    X509   *ca, *cert;
+    X509 *ca, *cert;
     EVP_PKEY *key;
-    BIO    *k = BIO_new(BIO_s_mem()), *c = BIO_new(BIO_s_mem());
-    char   *kp, *cp;
-    long    kn, cn;
+    BIO *k = BIO_new(BIO_s_mem()), *c = BIO_new(BIO_s_mem());
+    char *kp, *cp;
+    long kn, cn;
 
     lb_init();
     fuzz_pki(&ca, &cert, &key, &opt.trust_anchors);
@@ -37,11 +38,10 @@ static void init(void)
         msg_fatal("cannot write the test key");
     kn = BIO_get_mem_data(k, &kp);
     cn = BIO_get_mem_data(c, &cp);
-    sign_key = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *) kp, (xmlSecSize) kn,
-                                            xmlSecKeyDataFormatPem, NULL, NULL, NULL);
-    if (sign_key == NULL
-        || xmlSecCryptoAppKeyCertLoadMemory(sign_key, (const xmlSecByte *) cp, (xmlSecSize) cn,
-                                            xmlSecKeyDataFormatPem) < 0)
+    sign_key = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *) kp, (xmlSecSize) kn, xmlSecKeyDataFormatPem,
+                                            NULL, NULL, NULL);
+    if (sign_key == NULL || xmlSecCryptoAppKeyCertLoadMemory(sign_key, (const xmlSecByte *) cp,
+                                                             (xmlSecSize) cn, xmlSecKeyDataFormatPem) < 0)
         msg_fatal("xmlsec: cannot load the test key");
     BIO_free(k);
     BIO_free(c);
@@ -61,13 +61,11 @@ static xmlChar *sign(const uint8_t *data, size_t size, int *len)
     sig = xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId, xmlSecTransformRsaSha256Id, NULL);
     xmlAddChild(root, sig);
     ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL, BAD_CAST "", NULL);
-    if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL
-        || xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId) == NULL
-        || (ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL)) == NULL
-        || xmlSecTmplKeyInfoAddX509Data(ki) == NULL
-        || (ctx = xmlSecDSigCtxCreate(NULL)) == NULL
-        || (ctx->signKey = xmlSecKeyDuplicate(sign_key)) == NULL
-        || xmlSecDSigCtxSign(ctx, sig) < 0)
+    if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL ||
+        xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId) == NULL ||
+        (ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL)) == NULL ||
+        xmlSecTmplKeyInfoAddX509Data(ki) == NULL || (ctx = xmlSecDSigCtxCreate(NULL)) == NULL ||
+        (ctx->signKey = xmlSecKeyDuplicate(sign_key)) == NULL || xmlSecDSigCtxSign(ctx, sig) < 0)
         goto done;
     xmlDocDumpMemory(doc, &out, len);
 done:
@@ -77,6 +75,7 @@ done:
     return out;
 }
 
+/* check - the properties of a loaded list */
 static void check(const struct lb *lb)
 {
     fuzz_check(lb->ndomains > 0);
@@ -96,12 +95,13 @@ static void check(const struct lb *lb)
     }
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - signed lists: load, verify, lookups */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct lb *lb;
-    char   *err = NULL;
+    char *err = NULL;
     xmlChar *signed_doc = NULL;
-    int     len;
+    int len;
 
     if (sign_key == NULL)
         init();

@@ -22,11 +22,12 @@
 static X509_STORE *store;
 static struct smime_signer signer;
 
+/* init - a trust store, signer and recipient */
 static void init(void)
 {
-    X509   *ca;
+    X509 *ca;
     const char *anchors;
-    char   *err = NULL;
+    char *err = NULL;
 
     if (cfg_defaults(mssante_params, &err) < 0)
         msg_fatal("%s", err);
@@ -35,6 +36,7 @@ static void init(void)
         msg_fatal("%s", err);
 }
 
+/* fresh - an empty spool */
 static struct spool fresh(void)
 {
     struct spool s;
@@ -43,27 +45,28 @@ static struct spool fresh(void)
     return s;
 }
 
+/* inbound - an incoming message parsed for its S/MIME parts */
 static void inbound(const uint8_t *data, size_t size)
 {
     struct mime_entity e;
     struct finding f = {0};
     struct spool raw = fresh(), plain = fresh();
-    char   *ct, *type, *err = NULL;
+    char *ct, *type, *err = NULL;
     const unsigned char *der;
 
     mime_parse(data, size, &e);
     ct = mime_get(&e, "Content-Type");
     if (enveloped_type(ct)) {
         f.is_encrypted = 1;
-        if (transfer_decode(&e, &raw, "the encrypted data", &f.reason) == 0
-            && (der = spool_data(&raw)) != NULL) {
+        if (transfer_decode(&e, &raw, "the encrypted data", &f.reason) == 0 &&
+            (der = spool_data(&raw)) != NULL) {
             f.algorithm = smime_cipher_name(der, spool_size(&raw));
             if (smime_decrypt(der, spool_size(&raw), signer.cert, signer.key, &plain, &f.reason) == 0)
                 f.decrypted = 1;
         }
     } else if ((type = signed_type(ct)) != NULL) {
         verify_entity(&e, ct, type, store, &f, &err);
-        fuzz_check(err == NULL);        /* the sender's faults are verdicts, not errors */
+        fuzz_check(err == NULL); /* the sender's faults are verdicts, not errors */
         free(type);
     }
     free(verdict_text(&f));
@@ -74,11 +77,12 @@ static void inbound(const uint8_t *data, size_t size)
     spool_free(&plain);
 }
 
+/* outbound - an outgoing message canonicalised, signed and encrypted */
 static void outbound(const uint8_t *data, size_t size)
 {
     struct spool canon = fresh(), sig = fresh(), msg = fresh();
     const unsigned char *p;
-    char   *ctype = NULL, *err = NULL, *type;
+    char *ctype = NULL, *err = NULL, *type;
     struct mime_entity e;
     struct finding f = {0};
 
@@ -106,7 +110,8 @@ static void outbound(const uint8_t *data, size_t size)
     spool_free(&msg);
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* LLVMFuzzerTestOneInput - half the inputs inbound, half outbound */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (store == NULL)
         init();

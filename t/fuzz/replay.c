@@ -15,11 +15,12 @@
 
 static unsigned long count;
 
+/* run_file - one corpus file through the fuzz target */
 static void run_file(const char *path)
 {
-    FILE   *fp = fopen(path, "rb");
+    FILE *fp = fopen(path, "rb");
     unsigned char *buf = NULL;
-    size_t  len = 0, cap = 0, n;
+    size_t len = 0, cap = 0, n;
 
     if (fp == NULL)
         msg_fatal("%s: cannot open: %s", path, strerror(errno));
@@ -39,19 +40,21 @@ static void run_file(const char *path)
     count++;
 }
 
+/* by_name - scandir order by name */
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-int     main(int argc, char **argv)
+/* main - every file of the corpus directories through the target */
+int main(int argc, char **argv)
 {
     struct stat st;
 
     msg_open(argv[0], 1);
     for (int i = 1; i < argc; i++) {
         struct dirent **ents;
-        int     n;
+        int n;
 
         if (stat(argv[i], &st) < 0)
             msg_fatal("%s: %s", argv[i], strerror(errno));
@@ -62,7 +65,7 @@ int     main(int argc, char **argv)
         if ((n = scandir(argv[i], &ents, NULL, by_name)) < 0)
             msg_fatal("%s: cannot list: %s", argv[i], strerror(errno));
         for (int k = 0; k < n; k++) {
-            char   *p = xasprintf("%s/%s", argv[i], ents[k]->d_name);
+            char *p = xasprintf("%s/%s", argv[i], ents[k]->d_name);
 
             if (ents[k]->d_name[0] != '.' && stat(p, &st) == 0 && S_ISREG(st.st_mode))
                 run_file(p);

@@ -17,7 +17,7 @@
 static volatile int reloads;
 
 struct msgctx {
-    int     seen;               /* copies of our header that arrived */
+    int seen; /* copies of our header that arrived */
 };
 
 /* skel_header - count incoming copies of our header */
@@ -42,7 +42,7 @@ static sfsistat skel_eom(SMFICTX *ctx)
 {
     struct msgctx *m = smfi_getpriv(ctx);
     const char *qid = smfi_getsymval(ctx, "i");
-    char    value[128];
+    char value[128];
 
     for (int i = m ? m->seen : 0; i > 0; i--)
         if (smfi_chgheader(ctx, "X-MSSante-Skeleton", i, NULL) == MI_FAILURE)
@@ -54,7 +54,7 @@ static sfsistat skel_eom(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
-/* skel_close - free per-message state; may come with none */
+/* skel_cleanup - free per-message state; may come with none */
 static sfsistat skel_cleanup(SMFICTX *ctx)
 {
     free(smfi_getpriv(ctx));
@@ -62,11 +62,13 @@ static sfsistat skel_cleanup(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* skel_close - the connection closes: free its state */
 static sfsistat skel_close(SMFICTX *ctx)
 {
     return skel_cleanup(ctx);
 }
 
+/* skel_reload - count reloads */
 static void skel_reload(void)
 {
     reloads++;
@@ -89,6 +91,7 @@ static const struct milter_app app = {
     .reload = skel_reload,
 };
 
+/* main - the skeleton with the test callbacks */
 int main(int argc, char **argv)
 {
     return milter_main(argc, argv, &app);

@@ -32,22 +32,21 @@ static void bad(const char *in, const char *reason)
     addr_free(&a);
 }
 
+/* main - address parsing and canonical forms */
 int main(void)
 {
     const char *why;
-    char   *d;
+    char *d;
 
     good("jean-marie.dupont@infirmier.mssante.fr", "infirmier.mssante.fr",
          "jean-marie.dupont@infirmier.mssante.fr");
-    good("<Jean.Dupont@CH-Exemple.MSSante.fr>", "ch-exemple.mssante.fr",
-         "jean.dupont@ch-exemple.mssante.fr");
+    good("<Jean.Dupont@CH-Exemple.MSSante.fr>", "ch-exemple.mssante.fr", "jean.dupont@ch-exemple.mssante.fr");
     good("  123456789012345@patient.mssante.fr. ", "patient.mssante.fr",
          "123456789012345@patient.mssante.fr");
     good("\"a b\"@example.org", "example.org", "\"a b\"@example.org");
     good("secretariat.cardio@hôpital-exemple.fr", "xn--hpital-exemple-0ob.fr",
          "secretariat.cardio@xn--hpital-exemple-0ob.fr");
-    good("x@XN--HPITAL-EXEMPLE-0OB.FR", "xn--hpital-exemple-0ob.fr",
-         "x@xn--hpital-exemple-0ob.fr");
+    good("x@XN--HPITAL-EXEMPLE-0OB.FR", "xn--hpital-exemple-0ob.fr", "x@xn--hpital-exemple-0ob.fr");
     good("éloïse@exemple.fr", "exemple.fr", "éloïse@exemple.fr");
 
     bad("", "empty address");
@@ -65,15 +64,17 @@ int main(void)
     bad("a@example-.org", "hyphen");
     bad("a@localhost", "no dot");
     bad("a@[127.0.0.1]", "address literal");
-    bad("a@ex\xff" "ample.org", "not valid UTF-8");
+    bad("a@ex\xff"
+        "ample.org",
+        "not valid UTF-8");
     bad("a\xc0\xafx@example.org", "not valid UTF-8");
-    bad("a@ex\x01" "ample.org", "invalid character");
+    bad("a@ex\x01"
+        "ample.org",
+        "invalid character");
     bad("\"unterminated@example.org", "quoted");
     bad("<a@example.org", "angle brackets");
-    bad("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org",
-        "longer than 64");
-    bad("a@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org",
-        "longer than 63");
+    bad("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org", "longer than 64");
+    bad("a@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org", "longer than 63");
 
     d = domain_canon("MedeCin.MSSante.FR.", &why);
     is_str(d, "medecin.mssante.fr", "domain_canon folds case and the root dot");

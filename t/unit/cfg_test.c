@@ -13,7 +13,7 @@
 
 static char *s_name, *s_db;
 static long n_port, t_timeout;
-static int  b_flag;
+static int b_flag;
 
 static struct cfg_param table[] = {
     {"name", CFG_STR, "default-name", 0, 0, &s_name, "a string", 0},
@@ -31,7 +31,7 @@ static char dir[] = "/tmp/cfg_test.XXXXXX";
 static char *write_file(const char *name, const char *content)
 {
     static char path[4096];
-    FILE   *fp;
+    FILE *fp;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     fp = fopen(path, "w");
@@ -43,18 +43,19 @@ static char *write_file(const char *name, const char *content)
 /* load_err - load a file expected to fail; returns the error text */
 static char *load_err(const char *content)
 {
-    char   *err = NULL, *path = write_file("bad.conf", content);
+    char *err = NULL, *path = write_file("bad.conf", content);
 
     if (cfg_load_file(table, path, &err) == 0)
         return NULL;
     return err;
 }
 
+/* main - configuration parsing, errors named by file and line */
 int main(void)
 {
-    char   *err = NULL, *path, *buf = NULL, *path2;
-    size_t  len = 0;
-    FILE   *mem;
+    char *err = NULL, *path, *buf = NULL, *path2;
+    size_t len = 0;
+    FILE *mem;
 
     if (mkdtemp(dir) == NULL)
         return 1;
@@ -101,15 +102,14 @@ int main(void)
        "a failing file changes no setting");
     free(err);
 
-    path = write_file("good.conf",
-                      "# a valid file\n"
-                      "name = operator A\n"
-                      "database = host=/tmp dbname=mssante\n"
-                      "    password=secret\n"
-                      "port = 587\n"
-                      "timeout = 5m\n"
-                      "flag = yes\n"
-                      "port = 2525\n");
+    path = write_file("good.conf", "# a valid file\n"
+                                   "name = operator A\n"
+                                   "database = host=/tmp dbname=mssante\n"
+                                   "    password=secret\n"
+                                   "port = 587\n"
+                                   "timeout = 5m\n"
+                                   "flag = yes\n"
+                                   "port = 2525\n");
     ok(cfg_load_file(table, path, &err) == 0, "valid file loads");
     is_str(s_name, "operator A", "string value keeps inner spaces");
     is_str(s_db, "host=/tmp dbname=mssante password=secret", "continuation line joined");
@@ -126,8 +126,8 @@ int main(void)
     ok(strstr(buf, "secret") == NULL, "the password itself is not printed");
     {
         /* Put the password back to compare the round trip of the rest. */
-        char   *p = strstr(buf, "*****");
-        char   *fixed = malloc(len + 16);
+        char *p = strstr(buf, "*****");
+        char *fixed = malloc(len + 16);
 
         snprintf(fixed, len + 16, "%.*ssecret%s", (int) (p - buf), buf, p + 5);
         path2 = write_file("printed.conf", fixed);
@@ -137,8 +137,8 @@ int main(void)
     s_name = NULL;
     cfg_defaults(table, &err);
     ok(cfg_load_file(table, path2, &err) == 0, "printed settings load back");
-    ok(strcmp(s_name, "operator A") == 0 && n_port == 2525 && t_timeout == 300 && b_flag == 1
-       && strcmp(s_db, "host=/tmp dbname=mssante password=secret") == 0,
+    ok(strcmp(s_name, "operator A") == 0 && n_port == 2525 && t_timeout == 300 && b_flag == 1 &&
+           strcmp(s_db, "host=/tmp dbname=mssante password=secret") == 0,
        "printed settings round-trip to the same values");
     free(buf);
 
@@ -150,7 +150,8 @@ int main(void)
     like(buf, "database = password=***** host=h password=*****", "a repeated password is hidden each time");
     ok(strstr(buf, "first") == NULL && strstr(buf, "second") == NULL, "neither is printed");
     free(buf);
-    ok(cfg_set(table, "database=postgresql://u:pw1@h/db?password=pw2 postgres://v:pw3@i", &err) == 0, "-o URIs");
+    ok(cfg_set(table, "database=postgresql://u:pw1@h/db?password=pw2 postgres://v:pw3@i", &err) == 0,
+       "-o URIs");
     mem = open_memstream(&buf, &len);
     cfg_print(mem, table, 1);
     fclose(mem);
@@ -161,10 +162,10 @@ int main(void)
 
     /* A former name sets the current key, says so, and is never printed. */
     {
-        char    log[4200];
-        int     saved = dup(2);
-        FILE   *fp;
-        size_t  n;
+        char log[4200];
+        int saved = dup(2);
+        FILE *fp;
+        size_t n;
 
         snprintf(log, sizeof(log), "%s/stderr", dir);
         msg_open("cfg_test", 1);
@@ -177,7 +178,8 @@ int main(void)
         dup2(saved, 2);
         close(saved);
         is_str(s_name, "renamed", "it sets the key it names");
-        like(cfg_lookup(table, "old_name")->origin, "alias.conf:2", "lookup by the former name finds the key");
+        like(cfg_lookup(table, "old_name")->origin, "alias.conf:2",
+             "lookup by the former name finds the key");
         fp = fopen(log, "r");
         n = fread(buf = calloc(1, 4096), 1, 4095, fp);
         fclose(fp);
@@ -190,7 +192,8 @@ int main(void)
         mem = open_memstream(&buf, &len);
         cfg_print(mem, table, 0);
         fclose(mem);
-        ok(strstr(buf, "old_name") == NULL && strstr(buf, "name = renamed"), "only the current name is printed");
+        ok(strstr(buf, "old_name") == NULL && strstr(buf, "name = renamed"),
+           "only the current name is printed");
         free(buf);
         path = write_file("good.conf", "");
     }

@@ -41,13 +41,14 @@ static void refuse(const char *a, const char *reason)
     dn_free(x);
 }
 
+/* main - distinguished name parsing and comparison */
 int main(void)
 {
     const char *listed = "CN=medimail-asip.mipih.fr,OU=318310021300028,O=GIP MIPIH,"
-        "ST=Haute-Garonne (31),C=FR";
+                         "ST=Haute-Garonne (31),C=FR";
     const char *why;
     struct dn *d;
-    char   *s;
+    char *s;
 
     same(listed, listed, "identical text");
     same("CN=mailin.interop-mssante.apicrypt.org, OU=343975235300037, O=APICEM, ST=Nord (59), C=FR",
@@ -76,11 +77,12 @@ int main(void)
     differ("CN=mx.ch-st-etienne.fr,O=SAINT-ÉTIENNE,C=FR", "CN=mx.ch-st-etienne.fr,O=SAINT-ETIENNE,C=FR",
            "É is not E");
     same("CN=caf\\C3\\A9.fr,C=FR", "CN=café.fr,C=FR", "hex-escaped UTF-8");
-    same("CN=mx.test,O=Dupont\\, Durand et Associ\\C3\\A9s,C=FR", "CN=mx.test,O=\"Dupont, Durand et Associés\",C=FR",
-         "escaped comma and quoted comma");
+    same("CN=mx.test,O=Dupont\\, Durand et Associ\\C3\\A9s,C=FR",
+         "CN=mx.test,O=\"Dupont, Durand et Associés\",C=FR", "escaped comma and quoted comma");
     same("CN=a+UID=b,O=x,C=FR", "UID=b+CN=a,O=x,C=FR", "multi-valued RDN in either order");
     differ("CN=a+UID=b,O=x,C=FR", "CN=a,UID=b,O=x,C=FR", "multi-valued RDN is not two RDNs");
-    same(listed, "C = FR, ST = Haute-Garonne (31), O = GIP MIPIH, OU = 318310021300028, CN = medimail-asip.mipih.fr",
+    same(listed,
+         "C = FR, ST = Haute-Garonne (31), O = GIP MIPIH, OU = 318310021300028, CN = medimail-asip.mipih.fr",
          "OpenSSL's default print, reversed order");
     same(listed, "/C=FR/ST=Haute-Garonne (31)/O=GIP MIPIH/OU=318310021300028/CN=medimail-asip.mipih.fr",
          "OpenSSL oneline");
@@ -100,16 +102,17 @@ int main(void)
     refuse("C N=a", "invalid attribute type");
     refuse("CN=\"abc,C=FR", "unterminated");
     refuse("CN=a<b,C=FR", "unescaped special");
-    same("CN=mssante.ch-ouestguyane.fr,OU=1970300083,O=CENTRE HOSPITALIER \"FRANCK-JOLY\",ST=Guyane (973),C=FR",
-         "CN=mssante.ch-ouestguyane.fr,OU=1970300083,O=CENTRE HOSPITALIER \\\"FRANCK-JOLY\\\",ST=Guyane (973),C=FR",
-         "unescaped quotes inside a value, as in the national list");
+    same(
+        "CN=mssante.ch-ouestguyane.fr,OU=1970300083,O=CENTRE HOSPITALIER \"FRANCK-JOLY\",ST=Guyane (973),C=FR",
+        "CN=mssante.ch-ouestguyane.fr,OU=1970300083,O=CENTRE HOSPITALIER \\\"FRANCK-JOLY\\\",ST=Guyane (973),C=FR",
+        "unescaped quotes inside a value, as in the national list");
     refuse("CN=a O=b", "unescaped '='");
     refuse("CN=a\\", "escape at end");
     refuse("CN=,C=FR", "empty attribute value");
     refuse("CN=\\ff\\fe,C=FR", "not valid UTF-8");
     {
         /* 64 values in one RDN are the most that compare: more is refused, 64 equal themselves */
-        char    many[64 * 6 + 16] = "", *p = many;
+        char many[64 * 6 + 16] = "", *p = many;
 
         for (int i = 0; i < 64; i++)
             p += sprintf(p, "%sCN=%02d", i ? "+" : "", i);
@@ -118,7 +121,8 @@ int main(void)
         refuse(many, "more than 64 values in one RDN");
     }
 
-    d = dn_parse("CN=mailin.interop-mssante.apicrypt.org, OU=343975235300037, O=APICEM, ST=Nord (59), C=FR", &why);
+    d = dn_parse("CN=mailin.interop-mssante.apicrypt.org, OU=343975235300037, O=APICEM, ST=Nord (59), C=FR",
+                 &why);
     is_str(dn_get(d, "CN"), "mailin.interop-mssante.apicrypt.org", "dn_get CN");
     is_str(dn_get(d, "st"), "Nord (59)", "dn_get by lower-case name");
     is_str(dn_get(d, "S"), "Nord (59)", "dn_get by synonym");

@@ -6,12 +6,13 @@
 #include "tap.h"
 #include "../../dovecot-auth-otp/otp.h"
 
+/* main - TOTP (RFC 6238 vectors), sealing, codes, lock-outs */
 int main(void)
 {
-    const unsigned char rfc[] = "12345678901234567890";        /* RFC 6238 SHA-1 seed */
+    const unsigned char rfc[] = "12345678901234567890"; /* RFC 6238 SHA-1 seed */
     unsigned char key[OTP_KEY_LEN], sealed[OTP_SEALED_LEN], back[OTP_SECRET_LEN];
-    size_t  pwlen = 0;
-    char   *b32;
+    size_t pwlen = 0;
+    char *b32;
 
     /* RFC 6238 appendix B, last 6 of the 8 digits. */
     ok(otp_totp_match(rfc, 20, "287082", 59, 0) == 1, "T=59: 287082 is step 1");
@@ -61,8 +62,8 @@ int main(void)
     is_str(otp_outcome_name(OTP_LOCKED), "locked", "outcome names: locked");
     is_str(otp_outcome_name(OTP_NOT_DELEGATE), "not-delegate", "outcome names: not-delegate");
     is_str(otp_outcome_name((enum otp_outcome) 99), "fail", "outcome names: out of range reads fail");
-    ok(otp_outcome_counts(OTP_BAD_CODE) && !otp_outcome_counts(OTP_LOCKED)
-       && !otp_outcome_counts(OTP_NOT_DELEGATE) && !otp_outcome_counts(OTP_TEMPFAIL),
+    ok(otp_outcome_counts(OTP_BAD_CODE) && !otp_outcome_counts(OTP_LOCKED) &&
+           !otp_outcome_counts(OTP_NOT_DELEGATE) && !otp_outcome_counts(OTP_TEMPFAIL),
        "counted toward lock-outs: wrong credentials only");
     return done_testing();
 }

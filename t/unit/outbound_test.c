@@ -25,17 +25,17 @@ static X509 *sender_cert, *rcpt_cert;
 /* make_cert - a self-signed certificate for an e-mail address */
 static X509 *make_cert(EVP_PKEY *key, const char *email)
 {
-    X509   *x = X509_new();
+    X509 *x = X509_new();
     X509V3_CTX v3;
     X509_EXTENSION *ext;
-    char    san[256];
+    char san[256];
 
     ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
     X509_gmtime_adj(X509_getm_notBefore(x), -60);
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *) email, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *) email,
+                               -1, -1, 0);
     X509_set_issuer_name(x, X509_get_subject_name(x));
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
     snprintf(san, sizeof(san), "email:%s", email);
@@ -74,8 +74,13 @@ static void protect(const char *sender, struct rcpt *r, size_t n, const char *en
 {
     struct spool sp;
     struct outbound_msg m = {
-        .qid = "TEST", .sender_key = sender, .sender_domain = strchr(sender, '@') + 1,
-        .rcpts = r, .nrcpt = n, .entity = &sp, .signer_load = signer,
+        .qid = "TEST",
+        .sender_key = sender,
+        .sender_domain = strchr(sender, '@') + 1,
+        .rcpts = r,
+        .nrcpt = n,
+        .entity = &sp,
+        .signer_load = signer,
     };
 
     for (size_t i = 0; i < n; i++) {
@@ -92,9 +97,9 @@ static void protect(const char *sender, struct rcpt *r, size_t n, const char *en
 /* as_message - the result's fields and body as one MIME message, in a memory BIO */
 static BIO *as_message(const struct outbound_result *r)
 {
-    BIO    *b = BIO_new(BIO_s_mem());
+    BIO *b = BIO_new(BIO_s_mem());
 
-    BIO_set_mem_eof_return(b, 0);               /* the end is the end, not "try again" */
+    BIO_set_mem_eof_return(b, 0); /* the end is the end, not "try again" */
     for (size_t i = 0; r->fields[i]; i += 2)
         BIO_printf(b, "%s: %s\r\n", r->fields[i], r->fields[i + 1]);
     BIO_puts(b, "\r\n");
@@ -107,24 +112,26 @@ static BIO *as_message(const struct outbound_result *r)
 /* bio_text - what a memory BIO holds, as a string */
 static char *bio_text(BIO *b)
 {
-    char   *p;
-    long    n = BIO_get_mem_data(b, &p);
-    char   *s = malloc((size_t) n + 1);
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    char *s = malloc((size_t) n + 1);
 
     memcpy(s, p, (size_t) n);
     s[n] = 0;
     return s;
 }
 
+/* main - the outbound decision and protection, checked by OpenSSL */
 int main(void)
 {
-    char   *err = NULL, *text;
+    char *err = NULL, *text;
     struct outbound_result r;
-    BIO    *in, *cont = NULL, *out;
+    BIO *in, *cont = NULL, *out;
     CMS_ContentInfo *cms;
     const char *set[] = {"our_domains=a.test", "smime_default_policy=sign",
                          "smime_recipient_policies=b.test=sign+encrypt-when-possible, "
-                         "n.test=none, r.test=encrypt-required", NULL};
+                         "n.test=none, r.test=encrypt-required",
+                         NULL};
 
     if (cfg_defaults(mssante_params, &err) < 0)
         return 1;
@@ -163,7 +170,9 @@ int main(void)
     outbound_result_free(&r);
 
     /* Sign and encrypt: an envelope the recipient's key opens, holding the signed entity. */
-    struct rcpt enc = {.key = "dr.durand@b.test", .domain = "b.test", .cert = rcpt_cert,
+    struct rcpt enc = {.key = "dr.durand@b.test",
+                       .domain = "b.test",
+                       .cert = rcpt_cert,
                        .policy = policy_for("a.test", "b.test")};
     protect("dr.martin@a.test", &enc, 1, entity, test_signer, &r);
     ok(r.verdict == OUT_REPLACE, "a recipient with a certificate: replaced");

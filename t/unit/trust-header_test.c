@@ -4,9 +4,10 @@
 #include "tap.h"
 #include "../../dovecot-patient-folder/trust-header.h"
 
+/* verdict - one verdict parsed and compared */
 static void verdict(const char *value, enum trust_kind want, const char *want_domain, const char *name)
 {
-    char    domain[64] = "unchanged";
+    char domain[64] = "unchanged";
     enum trust_kind got = trust_header_parse(value, domain, sizeof(domain));
 
     if (!ok(got == want, "%s: kind", name))
@@ -15,6 +16,7 @@ static void verdict(const char *value, enum trust_kind want, const char *want_do
         is_str(domain, want_domain, "%s: domain", name);
 }
 
+/* main - verdicts written by milter-whitelist and malformed ones */
 int main(void)
 {
     verdict("mssante; domain=patient.mssante.fr; operator=\"CN=mx.cnam.fr,OU=123,O=CNAM,C=FR\"",
@@ -23,25 +25,23 @@ int main(void)
             "domain is lower-cased");
     verdict("mssante;\r\n\tdomain=patient.mssante.fr;\r\n operator=\"CN=x\"", TRUST_MSSANTE,
             "patient.mssante.fr", "folded value");
-    verdict("mssante; operator=\"CN=a; domain=patient.mssante.fr\"; domain=b.mssante.test",
-            TRUST_MSSANTE, "b.mssante.test", "a domain= inside a quoted DN is not the domain");
+    verdict("mssante; operator=\"CN=a; domain=patient.mssante.fr\"; domain=b.mssante.test", TRUST_MSSANTE,
+            "b.mssante.test", "a domain= inside a quoted DN is not the domain");
     verdict("mssante; operator=\"O=\\\"Q\\\"\"; domain=x.test", TRUST_MSSANTE, "x.test",
             "escaped quotes inside the DN");
     verdict("local", TRUST_LOCAL, NULL, "local user");
     verdict("none", TRUST_NONE, NULL, "none");
     verdict("mssante", TRUST_INVALID, NULL, "mssante without a domain");
     verdict("mssante; domain=", TRUST_INVALID, NULL, "empty domain");
-    verdict("mssante; domain=a.test; domain=patient.mssante.fr", TRUST_INVALID, NULL,
-            "two domains");
-    verdict("mssante; domain=patient.mssante.fr; operator=\"CN=x", TRUST_INVALID, NULL,
-            "unterminated quote");
+    verdict("mssante; domain=a.test; domain=patient.mssante.fr", TRUST_INVALID, NULL, "two domains");
+    verdict("mssante; domain=patient.mssante.fr; operator=\"CN=x", TRUST_INVALID, NULL, "unterminated quote");
     verdict("mssante domain=patient.mssante.fr", TRUST_INVALID, NULL, "missing semicolon");
     verdict("mssante; domain patient.mssante.fr", TRUST_INVALID, NULL, "missing equals sign");
     verdict("trusted; domain=patient.mssante.fr", TRUST_INVALID, NULL, "unknown kind");
     verdict("", TRUST_INVALID, NULL, "empty value");
     verdict("mssante; domain=patient.mssante.fr;", TRUST_INVALID, NULL, "trailing semicolon");
     {
-        char    big[600], small[8];
+        char big[600], small[8];
 
         memset(big, 'a', sizeof(big) - 1);
         big[sizeof(big) - 1] = 0;
