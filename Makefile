@@ -3,6 +3,7 @@
 #   make                 build everything (warnings are errors)
 #   make check           install missing Debian packages (as root), build, run all tests
 #   make install         install under DESTDIR/PREFIX
+#   make deb             the Debian packages (debian/) in $(B)/deb
 #   make bench           run the benchmarks
 #   make demo            two operators on loopback through every part: a scripted day
 #                        (DEMO_BREAK=trust-anchors: the same with one part broken)
@@ -60,7 +61,7 @@ PLUGIN_LDFLAGS = -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 # the stamp changes only when the flags do.
 FLAGS_STAMP := $(B)/.flags
 
-.PHONY: all check test deps install bench demo clean format
+.PHONY: all check test deps install bench demo clean format deb
 all:
 
 include lib/lib.mk
@@ -91,7 +92,7 @@ $(B)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path $(B)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # The sub-makes run after the packages are there, so pkg-config finds them.
 check:
@@ -107,6 +108,14 @@ FORMATTED := lib milter-smime milter-whitelist admin annuaire-sync bench dovecot
 	dovecot-marks dovecot-notify dovecot-patient-folder man portal schema t/fuzz t/helpers t/unit
 format:
 	clang-format -i $(wildcard $(addsuffix /*.[ch],$(FORMATTED)))
+
+# deb - the Debian packages (debian/), built from a copy of the tree into $(B)/deb
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/mssante-$(VERSION)
+	tar -c --exclude="./build*" --exclude=./.git --exclude=node_modules -f - . | \
+		tar -x -C $(B)/deb/mssante-$(VERSION)
+	cd $(B)/deb/mssante-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -J
+	@ls $(B)/deb/*.deb
 
 demo:
 	@sh mk/deps.sh

@@ -26,7 +26,8 @@ PKGS="build-essential pkg-config perl postfix dovecot-core dovecot-dev dovecot-i
 dovecot-lmtpd dovecot-pgsql dovecot-sieve dovecot-managesieved dovecot-submissiond libmilter-dev miltertest libssl-dev openssl
 libxml2-dev libxmlsec1-dev xmlsec1 liboath-dev oathtool libldap-dev slapd ldap-utils
 libpq-dev postgresql postgresql-contrib postfix-pgsql libcsv-dev libjansson-dev libcurl4-openssl-dev
-libqrencode-dev libmicrohttpd-dev nginx-light curl libxml2-utils chromium libidn2-dev libunistring-dev libzip-dev zip libpng-dev zbar-tools swaks libnet-ssleay-perl python3 time gpgsm gpg-agent faketime man-db groff-base"
+libqrencode-dev libmicrohttpd-dev nginx-light curl libxml2-utils chromium libidn2-dev libunistring-dev libzip-dev zip libpng-dev zbar-tools swaks libnet-ssleay-perl python3 time gpgsm gpg-agent faketime man-db groff-base
+debhelper lintian piuparts debootstrap"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang"
 
 missing=""

@@ -82,4 +82,16 @@ sub real {
     return $out;
 }
 
+# real_signer - the certificate that signed the real list, as PEM at $pem
+sub real_signer {
+    my ($sb, $pem) = @_;
+    my ($b64) = Sandbox::slurp(real($sb)) =~ m{<X509Certificate>(.*?)</X509Certificate>}s;
+    $b64 =~ s/&#13;|\s//g;
+    require MIME::Base64;
+    Sandbox::write_file("$pem.der", MIME::Base64::decode_base64($b64));
+    Sandbox::run('openssl', 'x509', '-inform', 'DER', '-in', "$pem.der", '-out', $pem);
+    unlink "$pem.der";
+    return $pem;
+}
+
 1;
