@@ -88,4 +88,15 @@ ok(exists $j->[0]{rpps_adeli} && exists $j->[0]{email}, '--json: email and rpps_
 # the same search from SQL, as a webmail would call it
 is($pg->{psql}->("SELECT count(*) FROM annuaire_search(prenom => 'helene', ville => 'saint-etienne', max_rows => 1000)"),
    (@want - 1) . "\n", 'SQL function annuaire_search() gives the same answers');
+
+# Order: by name, and by address when the e-mail prefix is a criterion.
+my $order = sub { [split /\n/, $pg->{psql}->("SELECT address FROM annuaire_search($_[0], max_rows => 200)")] };
+my @shown = @{ $order->("email => 'a'") };
+ok(@shown == 200, 'an e-mail prefix shared by many mailboxes: 200 answers');
+is_deeply(\@shown, [sort @shown], 'in address order');
+my $by_name = $pg->{psql}->("SELECT string_agg(address, ' ' ORDER BY last_name_f, first_name_f, address COLLATE \"C\")"
+                            . " FROM (SELECT address, last_name_f, first_name_f FROM annuaire_bal"
+                            . " WHERE last_name_f LIKE 'mar%' AND NOT liste_rouge"
+                            . " ORDER BY last_name_f, first_name_f, address COLLATE \"C\" LIMIT 200) x");
+is(join(' ', @{ $order->("nom => 'mar'") }) . "\n", $by_name, 'other searches in name order');
 done_testing;
