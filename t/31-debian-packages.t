@@ -37,8 +37,7 @@ ok(-f $deb{$_}, "mssante-$_ built") for @parts;
                            "$b/deb/mssante_${v}_amd64.changes");
 is($rc, 0, 'lintian (pedantic, informational tags too): nothing to say') or diag $out;
 
-my $field = sub { my ($p, $f) = @_; my $x = Sandbox::run('dpkg-deb', '-f', $deb{$p}, $f); chomp $x; $x };
-like($field->('dovecot', 'Depends'), qr/\bdovecot-abi-2\.3\.abiv\d+\b/, 'the Dovecot modules depend on the ABI they were built for');
+like(Sandbox::run('dpkg-deb', '-f', $deb{dovecot}, 'Depends'), qr/\bdovecot-abi-2\.3\.abiv\d+\b/, 'the Dovecot modules depend on the ABI they were built for');
 like(Sandbox::run('dpkg-deb', '--info', $deb{common}, 'conffiles'), qr{^/etc/mssante/mssante\.conf$}m,
      'mssante.conf is a conffile');
 for my $p (qw(milters dovecot portal)) {
@@ -53,8 +52,8 @@ sub in_root {
     my ($script, %o) = @_;
     Sandbox::write_file("$dir/root/tmp/step.sh", "set -e\nexport DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8\n$script");
     my @ns = ('unshare', '--mount', '--pid', '--fork', "--mount-proc=$dir/root/proc", $o{net} ? () : '--net');
-    my $o = qx{@ns chroot $dir/root sh /tmp/step.sh 2>&1};
-    return ($? >> 8, $o);
+    my $output = qx{@ns chroot $dir/root sh /tmp/step.sh 2>&1};
+    return ($? >> 8, $output);
 }
 
 make_path($cache, "$cache/archives");
