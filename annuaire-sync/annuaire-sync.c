@@ -237,11 +237,16 @@ static int sync_after(PGconn *conn, const struct counts *n, const char *run_id)
 
     /*
      * Fresh statistics after a load that changed the table's make-up, or
-     * the planner misjudges the search indexes; a usual day's changes are
-     * left to autovacuum (ANALYZE reads a sample of the whole table).
+     * the planner misjudges the search indexes: those of the columns the
+     * search and the sync filter on, now (the rest, and a usual day's
+     * changes, are left to autovacuum; ANALYZE reads a sample of the whole
+     * table, and each column's values of it).
      */
     if ((n->inserted + n->updated + n->deleted) * 10 > n->total &&
-        pgu_exec(conn, "ANALYZE annuaire_bal", &err) < 0) {
+        pgu_exec(conn,
+                 "ANALYZE annuaire_bal (address, source, liste_rouge, last_name_f, first_name_f, city_f,"
+                 " org_name_f, profession_f, postcode, department, id_pp, national_id)",
+                 &err) < 0) {
         msg_warn("ANALYZE annuaire_bal: %s", err);
         free(err);
         err = NULL;

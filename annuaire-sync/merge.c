@@ -40,71 +40,86 @@ long exec_param(PGconn *conn, const char *sql, const char *param, char **err)
 }
 
 /*
- * drop_indexes - before the first load into an empty table: building the
- * secondary indexes once after the insert is much cheaper than maintaining
- * them row by row. Their definitions are read back from the catalog, so
- * schema/ stays their only definition. Returns the CREATE statements.
+ * The secondary indexes of annuaire_bal, dropped before a first load and
+ * built again by merge(). Their definitions are read back from the
+ * catalog, so schema/ stays their only definition.
  */
-static char **drop_indexes(PGconn *conn, char **err)
+static char **index_defs;
+
+/*
+ * first_load - before a first load into the empty annuaire_bal: the table
+ * truncated, so that the COPY may write its rows frozen (no later pass
+ * rewrites each page to mark them visible), and its secondary indexes
+ * dropped (building each once after the COPY is much cheaper than
+ * maintaining it row by row). The table is locked and found empty again
+ * first: a row written since known_load() read it must not be truncated.
+ */
+int first_load(PGconn *conn, char **err)
 {
-    PGresult *res = PQexec(conn, "SELECT indexname, indexdef FROM pg_indexes "
-                                 "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
-                                 "AND indexname <> 'annuaire_bal_pkey'");
-    char **defs;
+    PGresult *res;
+    long rows;
     int n;
 
+    if (pgu_exec(conn, "LOCK TABLE annuaire_bal IN ACCESS EXCLUSIVE MODE", err) < 0 ||
+        query_long(conn, "SELECT count(*) FROM (SELECT FROM annuaire_bal LIMIT 1) x", NULL, &rows, err) < 0)
+        return -1;
+    if (rows > 0) {
+        *err = xstrdup("annuaire_bal was written to during the run; run again");
+        return -1;
+    }
+    if (pgu_exec(conn, "TRUNCATE annuaire_bal", err) < 0)
+        return -1;
+    res = PQexec(conn, "SELECT indexname, indexdef FROM pg_indexes "
+                       "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
+                       "AND indexname <> 'annuaire_bal_pkey'");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);
-        return NULL;
+        return -1;
     }
     n = PQntuples(res);
-    defs = xcalloc((size_t) n + 1, sizeof(char *));
+    index_defs = xcalloc((size_t) n + 1, sizeof(char *));
     for (int i = 0; i < n; i++) {
         char *drop = xasprintf("DROP INDEX \"%s\"", PQgetvalue(res, i, 0));
         int r = pgu_exec(conn, drop, err);
 
         free(drop);
-        defs[i] = xstrdup(PQgetvalue(res, i, 1));
+        index_defs[i] = xstrdup(PQgetvalue(res, i, 1));
         if (r < 0) {
             PQclear(res);
-            return defs; /* the caller rolls back */
+            return -1; /* the caller rolls back */
         }
     }
     PQclear(res);
-    return defs;
+    return pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err) < 0 ? -1 : 0;
 }
 
-/* merge - the prepared rows into annuaire_bal: only changed rows written */
+/* indexes_build - the indexes first_load() dropped, built again */
+static int indexes_build(PGconn *conn, char **err)
+{
+    int ret = 0;
+
+    for (char **d = index_defs; d && *d; d++) {
+        if (ret == 0 && pgu_exec(conn, *d, err) < 0)
+            ret = -1;
+        free(*d);
+    }
+    free(index_defs);
+    index_defs = NULL;
+    return ret;
+}
+
+/*
+ * merge - the staged rows into annuaire_bal: only changed rows written (a
+ * first load is there already, stage.c wrote it straight into the table)
+ */
 int merge(PGconn *conn, const char *source, struct counts *n, char **err)
 {
     PGresult *res;
     const char *p[1] = {source};
-    char **defs = NULL, *upsert;
-    int ret = -1;
+    char *upsert;
 
-    if (n->total == 0 && n->inserted > 1000) {
-        if ((defs = drop_indexes(conn, err)) == NULL || *err)
-            goto out;
-        pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err);
-    }
-    if (n->total == 0) {
-        /*
-         * A first load: in address order, so that the mailboxes an e-mail
-         * prefix finds lie side by side on disk (and the key grows at its
-         * end); of an address read twice, the last row.
-         */
-        char *sql = xasprintf("INSERT INTO annuaire_bal (%s, source, row_hash)"
-                              " SELECT DISTINCT ON (address) %s, $1, row_hash FROM sync_stage"
-                              " ORDER BY address, line DESC",
-                              stage_cols, stage_cols);
-
-        n->inserted = exec_param(conn, sql, source, err);
-        n->updated = 0;
-        free(sql);
-        if (n->inserted < 0)
-            goto out;
-    } else {
+    if (n->total > 0) {
         upsert = xasprintf(
             "WITH up AS (INSERT INTO annuaire_bal (%s, source, row_hash)"
             " SELECT %s, $1, row_hash FROM sync_stage ON CONFLICT (address) DO UPDATE SET %s,"
@@ -118,7 +133,7 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             *err = pgu_error(conn);
             PQclear(res);
-            goto out;
+            return -1;
         }
         n->inserted = atol(PQgetvalue(res, 0, 0));
         n->updated = atol(PQgetvalue(res, 0, 1));
@@ -128,16 +143,8 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
                                  "DELETE FROM annuaire_bal b USING sync_gone g "
                                  "WHERE b.address = g.address AND b.source = $1",
                                  source, err)) < 0)
-        goto out;
-    for (char **d = defs; d && *d; d++)
-        if (pgu_exec(conn, *d, err) < 0)
-            goto out;
-    ret = 0;
-out:
-    for (char **d = defs; d && *d; d++)
-        free(*d);
-    free(defs);
-    return ret;
+        return -1;
+    return indexes_build(conn, err);
 }
 
 /* run_update - one statement on a sync_run row; a failure is only a warning */

@@ -6,7 +6,10 @@
  * Each row is compared while it is read with what the database holds
  * (known.c): its hash is computed here, the way PostgreSQL would, and only
  * the rows that are new or differ are staged; what the run never read is
- * what a full sync deletes.
+ * what a full sync deletes. A first load, into an empty annuaire_bal, goes
+ * straight into the table (its secondary indexes dropped, merge() builds
+ * them again): only the rows of an address read again are staged, kept in a
+ * temporary file until the COPY ends, and applied over the first ones.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -52,6 +55,7 @@ static struct known *known;
 static struct buf again; /* array literal of the repeated addresses */
 static long nagain;
 static struct buf refold; /* ... of those the database folds (fold.c) */
+static const char *direct; /* a first load: the source, written into annuaire_bal */
 
 /* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address), folds last */
 static char *stage_list(enum stage_form form)
@@ -90,6 +94,10 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
     free(typed);
     if (ret == 0 && source && (known = known_load(conn, source, n, err)) == NULL)
         ret = -1;
+    if (ret == 0 && known && n->total == 0) {
+        direct = source;
+        ret = first_load(conn, err);
+    }
     return ret;
 }
 
@@ -155,12 +163,14 @@ size_t copy_unescape(char *s, size_t n)
     return o;
 }
 
-/* copybuf - rows in COPY text format, sent in chunks */
+/* copybuf - rows in COPY text format, sent in chunks (or written to fp) */
 struct copybuf {
     PGconn *conn;
     char *buf;
     size_t len, cap;
+    FILE *fp;
 };
+static struct copybuf spill; /* a first load's rows of addresses read again */
 
 /* cb_put - append bytes to a COPY buffer */
 static void cb_put(struct copybuf *b, const char *s, size_t n)
@@ -238,7 +248,11 @@ static int cb_flush(struct copybuf *b, int force, char **err)
 {
     if (b->len == 0 || (!force && b->len < COPY_CHUNK))
         return 0;
-    if (PQputCopyData(b->conn, b->buf, (int) b->len) != 1) {
+    if (b->fp && fwrite(b->buf, 1, b->len, b->fp) != b->len) {
+        *err = xasprintf("cannot write a temporary file: %m");
+        return -1;
+    }
+    if (b->fp == NULL && PQputCopyData(b->conn, b->buf, (int) b->len) != 1) {
         *err = pgu_error(b->conn);
         return -1;
     }
@@ -296,6 +310,7 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
                      char **err)
 {
     struct addr a;
+    struct copybuf *to = b;
     const char *why, *type = v[ST_BAL_TYPE];
     char num[32], hex[33];
     unsigned char md5[16];
@@ -319,25 +334,35 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     case KNOWN_AGAIN:
         nagain++;
         pgu_array_add(&again, a.key);
+        if (direct && spill.fp == NULL && (spill.fp = tmpfile()) == NULL) {
+            *err = xasprintf("cannot create a temporary file: %m");
+            addr_free(&a);
+            return -1;
+        }
+        to = direct ? &spill : b;
         break;
     default:
         break;
     }
-    snprintf(num, sizeof(num), "%ld\t", n->read); /* the order read, across pages */
-    cb_put(b, num, strlen(num));
-    cb_field(b, a.key, 0);
+    if (!(direct && to == b)) { /* sync_stage: the order read, across pages */
+        snprintf(num, sizeof(num), "%ld\t", n->read);
+        cb_put(to, num, strlen(num));
+    }
+    cb_field(to, a.key, 0);
     for (int i = ST_ADDRESS + 1; i < ST_NCOLS; i++)
-        cb_field(b, v[i], 0);
-    if (cb_folds(b, v) < 0)
+        cb_field(to, v[i], 0);
+    if (cb_folds(to, v) < 0)
         pgu_array_add(&refold, a.key);
+    if (direct && to == b)
+        cb_field(to, direct, 0);
     for (int i = 0; i < 16; i++) {
         hex[2 * i] = "0123456789abcdef"[md5[i] >> 4];
         hex[2 * i + 1] = "0123456789abcdef"[md5[i] & 15];
     }
     hex[32] = 0;
-    cb_field(b, hex, 1);
+    cb_field(to, hex, 1);
     addr_free(&a);
-    return cb_flush(b, 0, err);
+    return cb_flush(to, 0, err);
 }
 
 /* copy_begin - start a COPY FROM STDIN */
@@ -352,10 +377,11 @@ static int copy_begin(PGconn *conn, const char *sql, char **err)
     return ok ? 0 : -1;
 }
 
-/* stage_begin - start COPY into the staging table */
-static int stage_begin(PGconn *conn, char **err)
+/* stage_begin - start COPY into the staging table (or into annuaire_bal: a first load) */
+static int stage_begin(PGconn *conn, int into_bal, char **err)
 {
-    char *sql = xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
+    char *sql = into_bal ? xasprintf("COPY annuaire_bal (%s, source, row_hash) FROM STDIN (FREEZE)", stage_cols)
+                         : xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
     int ret = copy_begin(conn, sql, err);
 
     free(sql);
@@ -403,7 +429,7 @@ static int gone_row(void *ctx, const char *address)
 /* stage_gone - the table of the addresses a full run deletes */
 static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
 {
-    struct copybuf b = {conn, NULL, 0, 0};
+    struct copybuf b = {conn, NULL, 0, 0, NULL};
 
     if (pgu_exec(conn, "CREATE TEMP TABLE sync_gone (address text) ON COMMIT DROP", err) < 0)
         return -1;
@@ -415,12 +441,55 @@ static int stage_gone(PGconn *conn, int full, struct counts *n, char **err)
     return copy_end(&b, 1, err);
 }
 
+/*
+ * spill_load - a first load's rows of the addresses read again, from their
+ * file into sync_stage, then the last of each over the row in annuaire_bal
+ */
+static int spill_load(PGconn *conn, char **err)
+{
+    struct copybuf b = {conn, xmalloc(COPY_CHUNK), 0, COPY_CHUNK, NULL};
+    char *sql;
+    int ok = 1;
+
+    if (cb_flush(&spill, 1, err) < 0 || fflush(spill.fp) == EOF || fseek(spill.fp, 0, SEEK_SET) < 0) {
+        if (*err == NULL)
+            *err = xasprintf("cannot write a temporary file: %m");
+        free(b.buf);
+        return -1;
+    }
+    if (stage_begin(conn, 0, err) < 0) {
+        free(b.buf);
+        return -1;
+    }
+    while (ok && (b.len = fread(b.buf, 1, b.cap, spill.fp)) > 0)
+        ok = cb_flush(&b, 1, err) == 0;
+    if (ok && ferror(spill.fp)) {
+        *err = xasprintf("cannot read a temporary file: %m");
+        ok = 0;
+    }
+    fclose(spill.fp);
+    free(spill.buf);
+    spill.fp = NULL;
+    if (copy_end(&b, ok, err) < 0)
+        return -1;
+    /* "excluded" names the row read last, so that stage_excluded applies */
+    sql = xasprintf("UPDATE annuaire_bal b SET %s, row_hash = excluded.row_hash"
+                    " FROM (SELECT DISTINCT ON (address) * FROM sync_stage ORDER BY address, line DESC) excluded"
+                    " WHERE b.address = excluded.address",
+                    stage_excluded);
+    ok = pgu_exec(conn, sql, err) == 0;
+    free(sql);
+    return ok ? 0 : -1;
+}
+
 /* stage_finish - after the COPY: vanished addresses and the counts the merge will write */
 int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err)
 {
     PGresult *res;
 
     n->distinct = n->staged - nagain;
+    if (spill.fp && spill_load(conn, err) < 0)
+        return -1;
     if (nagain && n->total > 0) { /* the last row read of an address wins */
         buf_add(&again, "}", 1);
         if (exec_param(conn,
@@ -434,7 +503,7 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
         struct buf sql = {0};
         long r;
 
-        buf_puts(&sql, "UPDATE sync_stage SET ");
+        buf_printf(&sql, "UPDATE %s SET ", direct ? "annuaire_bal" : "sync_stage");
         for (int i = 0; i < NFOLDS; i++)
             buf_printf(&sql, "%s%s = mssante_fold(%s)", i ? ", " : "", fold_cols[i],
                        stage_names[fold_src[i]]);
@@ -476,7 +545,7 @@ int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err
 {
     FILE *fp = source_open(path, var_annuaire_https_ca, err);
     struct ex_reader r;
-    struct copybuf b = {conn, NULL, 0, 0};
+    struct copybuf b = {conn, NULL, 0, 0, NULL};
     char *why = NULL;
     int st, ok = 0;
 
@@ -487,7 +556,7 @@ int load_extraction(PGconn *conn, const char *path, struct counts *n, char **err
         fclose(fp);
         return -1;
     }
-    if (stage_begin(conn, err) < 0) {
+    if (stage_begin(conn, direct != NULL, err) < 0) {
         ex_close(&r);
         fclose(fp);
         return -1;
@@ -551,9 +620,9 @@ static int fhir_stage(void *ctx, long entry, const char *const *v)
  */
 int load_fhir(PGconn *conn, char **srcs, int nsrc, const char *since, struct counts *n, char **err)
 {
-    struct copybuf b = {conn, NULL, 0, 0};
+    struct copybuf b = {conn, NULL, 0, 0, NULL};
 
-    if (stage_begin(conn, err) < 0)
+    if (stage_begin(conn, direct != NULL, err) < 0)
         return -1;
     for (int s = 0; s < nsrc; s++) {
         int remote = strstr(srcs[s], "://") != NULL;
@@ -604,11 +673,11 @@ static int ldap_stage(void *ctx, const char *dn, long entry, const char *const *
 int load_ldap(PGconn *conn, const struct ldap_login *login, const char *base, const char *filter,
               struct counts *n, char **err)
 {
-    struct copybuf b = {conn, NULL, 0, 0};
+    struct copybuf b = {conn, NULL, 0, 0, NULL};
     struct sink k = {&b, login->uri, n, err};
     long entries;
 
-    if (stage_begin(conn, err) < 0)
+    if (stage_begin(conn, direct != NULL, err) < 0)
         return -1;
     if (ldap_load(login, base, filter, ldap_stage, &k, &entries, err) < 0) {
         copy_end(&b, 0, err);

@@ -52,8 +52,9 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
 
 /*
  * stage_finish - after a load: one staged row per address (the last read;
- * into an empty table the merge takes care of it), the vanished addresses
- * into sync_gone (full runs only), and the counts of what the merge will write
+ * a first load, written straight into the empty annuaire_bal, gets its
+ * repeated addresses' last rows there), the vanished addresses into
+ * sync_gone (full runs only), and the counts of what the merge will write
  */
 int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, char **err);
 
@@ -71,6 +72,8 @@ int load_ldap(PGconn *conn, const struct ldap_login *login, const char *base, co
 int query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
 /* exec_param - a statement with one text parameter $1: rows affected, or -1 and *err */
 long exec_param(PGconn *conn, const char *sql, const char *param, char **err);
+/* first_load - annuaire_bal truncated and its secondary indexes dropped, merge() builds them again */
+int first_load(PGconn *conn, char **err);
 int merge(PGconn *conn, const char *source, struct counts *n, char **err);
 void run_update(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *what);
 void record(PGconn *conn, const char *run_id, const struct counts *n, const char *status, const char *error);

@@ -174,6 +174,24 @@ ok($rc == 1 && $err =~ /two\.zip: the ZIP holds several \.txt files/, 'a ZIP wit
 ok($rc == 1 && $err =~ /csv\.zip: the ZIP holds no \.txt extraction file/, 'a ZIP without one: refused');
 is(digest(), $before, 'database unchanged by the bad archives and downloads');
 
+# --- a first load, written straight into the empty table: of an address
+# read three times, the last row, its hash and search form as if read once
+$pg->{psql}->('TRUNCATE annuaire_bal');
+my $three = Extraction::generate(seed => 13, rows => 3);
+my @again = map { [@{ $three->{rows}[0] }] } 1 .. 2;
+$again[0][9] = 'PREMIER';
+$again[1][9] = 'ΣΩΚΡΆΤΗΣ DERNIER';    # folded by the server, not while reading
+push @{ $three->{rows} }, @again;
+Extraction::write($three, "$dir/three.txt");
+($rc, $out, $err) = sync('--extraction', "$dir/three.txt");
+like($out, qr/5 lines read, 0 rejected, 2 duplicates collapsed; inserted 3, updated 0, deleted 0/,
+     'a first load with an address read three times: 3 rows') or diag $err;
+utf8::encode(my $last = 'ΣΩΚΡΆΤΗΣ DERNIER');
+is(count("SELECT last_name FROM annuaire_bal WHERE address = '$three->{rows}[0][1]'"), $last, 'the row read last is stored');
+is(count("SELECT count(*) FROM annuaire_bal WHERE row_hash = md5(ROW($cols)::text) AND last_name_f = mssante_fold(last_name)"),
+   3, 'with the hash and search form of what is stored');
+is($pg->{psql}->($indexes), $schema_indexes, 'and every index built again');
+
 # --- progress on a terminal only
 unlike($err, qr/rows read/, 'no progress line when stderr is not a terminal');
 my $cmd = join ' ', map { Sandbox::shell_quote($_) } $sb->bin('annuaire-sync'), '-c', $conf, '--extraction', "$web/extraction.zip";

@@ -70,6 +70,12 @@ for my $q (['oeuvre d\'arc', 10], ['muller-strasse', 11], ['josephine', 14]) {
 }
 ($rc, $out) = search('--nom', '%');
 is($rc, 1, 'a "%" typed by the user is taken literally (no answer, exit 1)');
+my $ep = substr($want[0][1], 0, 4);
+my @by_mail = grep { lc($_->[1]) =~ /^\Q$ep\E/ } @{ $day->{rows} };
+($rc, $out) = search('--email', uc $ep, '--limit', 10000);
+is(scalar(rows_of($out)), scalar @by_mail, "--email " . uc($ep) . ": every address with the prefix, " . scalar(@by_mail) . " answers");
+($rc, $out) = search('--email', '%');
+is($rc, 1, 'and a "%" in an e-mail prefix is taken literally');
 
 # liste rouge: kept out of every search
 $pg->{psql}->("UPDATE annuaire_bal SET liste_rouge = true WHERE address = '$want[0][1]'");
