@@ -54,7 +54,7 @@ static const int fold_src[] = {FOLD_LIST(FOLD_SRC)};
 static struct known *known;
 static struct buf again; /* array literal of the repeated addresses */
 static long nagain;
-static struct buf refold; /* ... of those the database folds (fold.c) */
+static struct buf refold;  /* ... of those the database folds (fold.c) */
 static const char *direct; /* a first load: the source, written into annuaire_bal */
 
 /* stage_list - "a, b", "a text, b text" or "b = EXCLUDED.b" (all but the address), folds last */
@@ -310,7 +310,8 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
                      char **err)
 {
     struct addr a;
-    struct copybuf *to = b;
+    struct copybuf *to = b; /* the spill file for a first load's address read again */
+    int into_bal;
     const char *why, *type = v[ST_BAL_TYPE];
     char num[32], hex[33];
     unsigned char md5[16];
@@ -344,7 +345,8 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
     default:
         break;
     }
-    if (!(direct && to == b)) { /* sync_stage: the order read, across pages */
+    into_bal = direct && to == b;
+    if (!into_bal) { /* sync_stage: the order read, across pages */
         snprintf(num, sizeof(num), "%ld\t", n->read);
         cb_put(to, num, strlen(num));
     }
@@ -353,7 +355,7 @@ static int stage_row(struct copybuf *b, const char *where, long line, const char
         cb_field(to, v[i], 0);
     if (cb_folds(to, v) < 0)
         pgu_array_add(&refold, a.key);
-    if (direct && to == b)
+    if (into_bal)
         cb_field(to, direct, 0);
     for (int i = 0; i < 16; i++) {
         hex[2 * i] = "0123456789abcdef"[md5[i] >> 4];
@@ -380,8 +382,9 @@ static int copy_begin(PGconn *conn, const char *sql, char **err)
 /* stage_begin - start COPY into the staging table (or into annuaire_bal: a first load) */
 static int stage_begin(PGconn *conn, int into_bal, char **err)
 {
-    char *sql = into_bal ? xasprintf("COPY annuaire_bal (%s, source, row_hash) FROM STDIN (FREEZE)", stage_cols)
-                         : xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
+    char *sql = into_bal
+                    ? xasprintf("COPY annuaire_bal (%s, source, row_hash) FROM STDIN (FREEZE)", stage_cols)
+                    : xasprintf("COPY sync_stage (line, %s, row_hash) FROM STDIN", stage_cols);
     int ret = copy_begin(conn, sql, err);
 
     free(sql);
@@ -473,10 +476,11 @@ static int spill_load(PGconn *conn, char **err)
     if (copy_end(&b, ok, err) < 0)
         return -1;
     /* "excluded" names the row read last, so that stage_excluded applies */
-    sql = xasprintf("UPDATE annuaire_bal b SET %s, row_hash = excluded.row_hash"
-                    " FROM (SELECT DISTINCT ON (address) * FROM sync_stage ORDER BY address, line DESC) excluded"
-                    " WHERE b.address = excluded.address",
-                    stage_excluded);
+    sql = xasprintf(
+        "UPDATE annuaire_bal b SET %s, row_hash = excluded.row_hash"
+        " FROM (SELECT DISTINCT ON (address) * FROM sync_stage ORDER BY address, line DESC) excluded"
+        " WHERE b.address = excluded.address",
+        stage_excluded);
     ok = pgu_exec(conn, sql, err) == 0;
     free(sql);
     return ok ? 0 : -1;
