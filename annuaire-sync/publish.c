@@ -3,8 +3,8 @@
  * (Thunderbird, Roundcube, any client searching LDAP while writing).
  *
  * Each mailbox of annuaire_bal not on the liste rouge is an inetOrgPerson
- * entry mail=ADDRESS,annuaire_publish_base, with the mapping ldapsrc.c reads
- * (so a published tree can itself be synced): cn (the name shown), sn,
+ * entry uid=HASH,annuaire_publish_base (uid_of), with the mapping ldapsrc.c
+ * reads (so a published tree can itself be synced): cn (the name shown), sn,
  * givenName, mail, postalCode, l, st (department), title (profession), o,
  * ou (service), employeeNumber (RPPS/ADELI national id), employeeType (BAL
  * type PER/ORG/APP/CAB). LDAP compares names by case only, not by accent:
@@ -39,6 +39,7 @@
 #define WINDOW     64   /* requests in flight */
 #define RECORD_MAX 2000 /* confirmed entries recorded at once */
 #define SHOW_MAX   20   /* refused entries named in the log */
+#define UID_LEN    16   /* hex digits of the RDN */
 
 /* The published attributes: SQL over annuaire_bal b, and whether spelled three ways. */
 static const struct {
@@ -139,38 +140,55 @@ static char *select_sql(int all)
     return b.s;
 }
 
-/* dn_of - mail=ADDRESS,BASE with the address escaped (RFC 4514) */
+/*
+ * uid_of - the entry's RDN value: the first 16 hex digits of the SHA-256 of
+ * the address. slapd walks a large search in the order of the RDNs, shortest
+ * first: with mail= RDNs the long addresses of the organisations came last,
+ * and a search for them read every person first. Hashed, the entries of any
+ * kind are spread evenly along that walk.
+ */
+static void uid_of(const char *address, char uid[UID_LEN + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    EVP_Digest(address, strlen(address), md, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < UID_LEN / 2; i++)
+        snprintf(uid + 2 * i, 3, "%02x", md[i]);
+}
+
+/* dn_of - uid=HASH,BASE */
 static char *dn_of(const char *address)
 {
-    struct buf b = {0};
-    size_t n = strlen(address);
+    char uid[UID_LEN + 1];
 
-    buf_puts(&b, "mail=");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) address[i];
-
-        if (strchr("\"+,;<>\\=", c) || (i == 0 && (c == ' ' || c == '#')) || (i == n - 1 && c == ' '))
-            buf_printf(&b, "\\%02x", c);
-        else
-            buf_add(&b, address + i, 1);
-    }
-    buf_printf(&b, ",%s", var_annuaire_publish_base);
-    return b.s;
+    uid_of(address, uid);
+    return xasprintf("uid=%s,%s", uid, var_annuaire_publish_base);
 }
 
 /* mods_of - the entry's attributes from its row (add: only those with values) */
 static LDAPMod **mods_of(PGresult *row, int add)
 {
-    LDAPMod **mods = xcalloc(NATTRS + 2, sizeof(*mods));
+    LDAPMod **mods = xcalloc(NATTRS + 3, sizeof(*mods));
     int n = 0, col = FIRST_ATTR_COL;
 
     if (add) {
         static char *oc[] = {"top", "person", "organizationalPerson", "inetOrgPerson", NULL};
 
+        struct berval **uid = xcalloc(2, sizeof(*uid));
+
         mods[n] = xcalloc(1, sizeof(LDAPMod));
         mods[n]->mod_op = LDAP_MOD_ADD;
         mods[n]->mod_type = "objectClass";
         mods[n++]->mod_values = oc;
+        uid[0] = xcalloc(1, sizeof(struct berval) + UID_LEN + 1); /* the value after it, freed with it */
+        uid[0]->bv_val = (char *) (uid[0] + 1);
+        uid[0]->bv_len = UID_LEN;
+        uid_of(PQgetvalue(row, 0, 0), uid[0]->bv_val);
+        mods[n] = xcalloc(1, sizeof(LDAPMod));
+        mods[n]->mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
+        mods[n]->mod_type = "uid";
+        mods[n++]->mod_bvalues = uid;
     }
     for (size_t i = 0; i < NATTRS; i++) {
         int nv = attrs[i].spellings ? 3 : 1, k = 0;
@@ -611,6 +629,7 @@ static void ldif_entry(FILE *fp, PGresult *row)
     fputs("objectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\n"
           "objectClass: inetOrgPerson\n",
           fp);
+    fprintf(fp, "uid: %.*s\n", UID_LEN, strchr(dn, '=') + 1);
     for (size_t i = 0; i < NATTRS; i++)
         for (int j = 0; j < (attrs[i].spellings ? 3 : 1); j++, col++)
             if (!PQgetisnull(row, 0, col) && *PQgetvalue(row, 0, col))

@@ -12,6 +12,7 @@ use warnings;
 use utf8;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use Digest::SHA qw(sha256_hex);
 use Encode qw(decode_utf8 encode_utf8);
 use MIME::Base64 ();
 use Test::More;
@@ -84,6 +85,16 @@ like($someone, qr/^employeeType: PER$/m, 'an entry: the BAL type (employeeType)'
 like($someone, qr/^employeeNumber: 8\d{11}$/m, 'its RPPS national identifier (employeeNumber)');
 like($someone, qr/^title: /m, 'its profession (title)');
 like($someone, qr/^st: \w\w$/m, 'its department (st)');
+# Each entry named uid=HASH: the first 16 hex digits of the SHA-256 of its address.
+my ($named, @misnamed) = (0);
+for my $e (split /\n\n/, scalar qx{ldapsearch -x -LLL -o ldif-wrap=no -H $ld->{uri} -D '$writer' -w Ecriture-Annuaire -E pr=1000/noprompt -b '$base' '(mail=*)' mail uid 2>&1}) {
+    my ($dn, $m, $uid) = ($e =~ /^dn: (.*)$/m, $e =~ /^mail: (\S+)$/m, $e =~ /^uid: (\S+)$/m);
+    next unless defined $m;
+    my $h = substr(sha256_hex($m), 0, 16);
+    $named++;
+    push @misnamed, $dn if $dn ne "uid=$h,$base" || ($uid // '') ne $h;
+}
+is("$named entries, misnamed: @misnamed", '3000 entries, misnamed: ', 'every entry is uid=HASH of its address, with that uid');
 
 # A client shows the first value: the name as written, accents and all.
 my $raw = qx{ldapsearch -x -LLL -o ldif-wrap=no -H $ld->{uri} -z 1 -b '$base' '(sn=lefevre)' sn l 2>&1};
