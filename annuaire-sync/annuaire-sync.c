@@ -140,6 +140,11 @@ static PGconn *connect_locked(const char *unchanged)
         msg_fatal("%s", err);
     if (!got_lock)
         msg_fatal("another annuaire-sync is running%s", unchanged);
+    /* Each statement of a run reads the whole directory once: compiling it
+     * (JIT) took longer than running it (the publication's diff: 1.8 s, 1.0 s
+     * without). */
+    if (pgu_exec(conn, "SET jit = off", &err) < 0)
+        msg_fatal("%s", err);
     return conn;
 }
 
