@@ -225,7 +225,7 @@ my %idle = map { $_ => fds($_) } qw(whitelist smime);
         cmp_ok($after, '<=', $before{$k}, "$k: no fd growth ($before{$k} before, $after after)");
     }
     my ($code, $text) = send_one('probe-after');
-    is($code, 250, 'mail still flows after the probes') or diag $text;
+    is($code, 250, 'mail still flows after the probes') or diag "$text\n" . Sandbox::tail($pf->{maillog});
     report('probe', ['probe-after'], delivered(501));
 }
 
