@@ -127,7 +127,7 @@ $imap->logout;
 
 # 4. A notification address the sendmail refuses; a BAL with none.
 is(send_msg('anne.martin@a.mssante.test', 'a1', $trusted), 250, 'a message to a BAL whose notice fails');
-ok(until_ok(sub { stored('anne.martin') == 1 && Sandbox::slurp($dc->{log}) =~ /the notice to fail\@perso\.test was not sent: .*exit 75/ }, 20),
+ok(until_ok(sub { stored('anne.martin') == 1 && Sandbox::slurp($dc->{log}) =~ /the notice to fail\@perso\.test was not sent: .*exit 75/ }, 60),
    'delivered all the same, the failure logged') or diag Sandbox::tail($dc->{log});
 send_msg('paul.durand@a.mssante.test', 'p1', $trusted);
 ok(until_ok(sub { stored('paul.durand') == 1 }, 20), 'a BAL without a notification address: delivered');
