@@ -167,24 +167,22 @@ static char *dn_of(const char *address)
 }
 
 /* mods_of - the entry's attributes from its row (add: only those with values) */
-static LDAPMod **mods_of(PGresult *row, int add)
+static LDAPMod **mods_of(PGresult *row, const char *dn, int add)
 {
     LDAPMod **mods = xcalloc(NATTRS + 3, sizeof(*mods));
     int n = 0, col = FIRST_ATTR_COL;
 
     if (add) {
         static char *oc[] = {"top", "person", "organizationalPerson", "inetOrgPerson", NULL};
-
         struct berval **uid = xcalloc(2, sizeof(*uid));
 
         mods[n] = xcalloc(1, sizeof(LDAPMod));
         mods[n]->mod_op = LDAP_MOD_ADD;
         mods[n]->mod_type = "objectClass";
         mods[n++]->mod_values = oc;
-        uid[0] = xcalloc(1, sizeof(struct berval) + UID_LEN + 1); /* the value after it, freed with it */
-        uid[0]->bv_val = (char *) (uid[0] + 1);
+        uid[0] = xcalloc(1, sizeof(struct berval)); /* the RDN's value, read from the DN */
+        uid[0]->bv_val = strchr(dn, '=') + 1;
         uid[0]->bv_len = UID_LEN;
-        uid_of(PQgetvalue(row, 0, 0), uid[0]->bv_val);
         mods[n] = xcalloc(1, sizeof(LDAPMod));
         mods[n]->mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
         mods[n]->mod_type = "uid";
@@ -245,7 +243,7 @@ static int send_op(struct pub *p, struct op *o)
     if (o->kind == OP_DELETE) {
         rc = ldap_delete_ext(p->ld, o->dn, NULL, NULL, &o->msgid);
     } else {
-        LDAPMod **mods = mods_of(o->row, o->kind == OP_ADD);
+        LDAPMod **mods = mods_of(o->row, o->dn, o->kind == OP_ADD);
 
         if (mods[0] == NULL) {
             mods_free(mods);
