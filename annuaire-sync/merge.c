@@ -40,25 +40,43 @@ long exec_param(PGconn *conn, const char *sql, const char *param, char **err)
 }
 
 /*
- * The secondary indexes of annuaire_bal, dropped before a first load and
- * built again by merge(). Their definitions are read back from the
- * catalog, so schema/ stays their only definition.
+ * The indexes of annuaire_bal, dropped before a first load: building each
+ * once after the COPY is much cheaper than maintaining it row by row. Their
+ * definitions are read back from the catalog, so schema/ stays their only
+ * definition: key_defs the constraints' (the primary key, built again by
+ * first_load_keys() as soon as the COPY ends), index_defs the others' (built
+ * again by merge()).
  */
-static char **index_defs;
+static char **key_defs, **index_defs;
+
+/* defs_build - the statements of a list run in turn, and the list freed */
+static int defs_build(PGconn *conn, char ***defs, char **err)
+{
+    int ret = 0;
+
+    for (char **d = *defs; d && *d; d++) {
+        if (ret == 0 && pgu_exec(conn, *d, err) < 0)
+            ret = -1;
+        free(*d);
+    }
+    free(*defs);
+    *defs = NULL;
+    return ret;
+}
 
 /*
  * first_load - before a first load into the empty annuaire_bal: the table
  * truncated, so that the COPY may write its rows frozen (no later pass
- * rewrites each page to mark them visible), and its secondary indexes
- * dropped (building each once after the COPY is much cheaper than
- * maintaining it row by row). The table is locked and found empty again
- * first: a row written since known_load() read it must not be truncated.
+ * rewrites each page to mark them visible), and its indexes dropped,
+ * the primary key's included (stage.c writes each address once). The table
+ * is locked and found empty again first: a row written since known_load()
+ * read it must not be truncated.
  */
 int first_load(PGconn *conn, char **err)
 {
     PGresult *res;
     long rows;
-    int n;
+    int n, nkeys = 0, nindexes = 0;
 
     if (pgu_exec(conn, "LOCK TABLE annuaire_bal IN ACCESS EXCLUSIVE MODE", err) < 0 ||
         query_long(conn, "SELECT count(*) FROM (SELECT FROM annuaire_bal LIMIT 1) x", NULL, &rows, err) < 0)
@@ -69,23 +87,28 @@ int first_load(PGconn *conn, char **err)
     }
     if (pgu_exec(conn, "TRUNCATE annuaire_bal", err) < 0)
         return -1;
-    res = PQexec(conn, "SELECT indexname, indexdef FROM pg_indexes "
-                       "WHERE schemaname = current_schema() AND tablename = 'annuaire_bal' "
-                       "AND indexname <> 'annuaire_bal_pkey'");
+    res = PQexec(conn, "SELECT CASE WHEN k.oid IS NULL THEN format('DROP INDEX %I', c.relname)"
+                       " ELSE format('ALTER TABLE annuaire_bal DROP CONSTRAINT %I', k.conname) END,"
+                       " CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid)"
+                       " ELSE format('ALTER TABLE annuaire_bal ADD CONSTRAINT %I %s', k.conname,"
+                       " pg_get_constraintdef(k.oid)) END, k.oid IS NOT NULL"
+                       " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid"
+                       " WHERE i.indrelid = 'annuaire_bal'::regclass");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);
         return -1;
     }
     n = PQntuples(res);
+    key_defs = xcalloc((size_t) n + 1, sizeof(char *));
     index_defs = xcalloc((size_t) n + 1, sizeof(char *));
     for (int i = 0; i < n; i++) {
-        char *drop = xasprintf("DROP INDEX \"%s\"", PQgetvalue(res, i, 0));
-        int r = pgu_exec(conn, drop, err);
-
-        free(drop);
-        index_defs[i] = xstrdup(PQgetvalue(res, i, 1));
-        if (r < 0) {
+        if (*PQgetvalue(res, i, 2) == 't')
+            key_defs[nkeys++] = xstrdup(PQgetvalue(res, i, 1));
+        else
+            index_defs[nindexes++] = xstrdup(PQgetvalue(res, i, 1));
+        if (pgu_exec(conn, PQgetvalue(res, i, 0), err) < 0) {
             PQclear(res);
             return -1; /* the caller rolls back */
         }
@@ -94,19 +117,10 @@ int first_load(PGconn *conn, char **err)
     return pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err) < 0 ? -1 : 0;
 }
 
-/* indexes_build - the indexes first_load() dropped, built again */
-static int indexes_build(PGconn *conn, char **err)
+/* first_load_keys - after a first load's COPY: the constraints first_load() dropped */
+int first_load_keys(PGconn *conn, char **err)
 {
-    int ret = 0;
-
-    for (char **d = index_defs; d && *d; d++) {
-        if (ret == 0 && pgu_exec(conn, *d, err) < 0)
-            ret = -1;
-        free(*d);
-    }
-    free(index_defs);
-    index_defs = NULL;
-    return ret;
+    return defs_build(conn, &key_defs, err);
 }
 
 /*
@@ -144,7 +158,7 @@ int merge(PGconn *conn, const char *source, struct counts *n, char **err)
                                  "WHERE b.address = g.address AND b.source = $1",
                                  source, err)) < 0)
         return -1;
-    return indexes_build(conn, err);
+    return defs_build(conn, &index_defs, err);
 }
 
 /* run_update - one statement on a sync_run row; a failure is only a warning */

@@ -492,6 +492,8 @@ int stage_finish(PGconn *conn, const char *source, int full, struct counts *n, c
     PGresult *res;
 
     n->distinct = n->staged - nagain;
+    if (direct && first_load_keys(conn, err) < 0)
+        return -1;
     if (spill.fp && spill_load(conn, err) < 0)
         return -1;
     if (nagain && n->total > 0) { /* the last row read of an address wins */

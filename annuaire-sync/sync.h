@@ -72,8 +72,10 @@ int load_ldap(PGconn *conn, const struct ldap_login *login, const char *base, co
 int query_long(PGconn *conn, const char *sql, const char *param, long *out, char **err);
 /* exec_param - a statement with one text parameter $1: rows affected, or -1 and *err */
 long exec_param(PGconn *conn, const char *sql, const char *param, char **err);
-/* first_load - annuaire_bal truncated and its secondary indexes dropped, merge() builds them again */
+/* first_load - annuaire_bal truncated and its indexes dropped: first_load_keys() builds its
+ * constraints again after the COPY, merge() the other indexes */
 int first_load(PGconn *conn, char **err);
+int first_load_keys(PGconn *conn, char **err);
 int merge(PGconn *conn, const char *source, struct counts *n, char **err);
 void run_update(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *what);
 void record(PGconn *conn, const char *run_id, const struct counts *n, const char *status, const char *error);

@@ -19,7 +19,10 @@ binmode Test::More->builder->$_, ':encoding(UTF-8)' for qw(output failure_output
 my $sb = Sandbox->new;
 my $dir = $sb->dir;
 my ($pg, $conf) = $sb->migrated;
-my $indexes = "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'annuaire_bal'";
+# the indexes, and the constraints (a first load drops the primary key too)
+my $indexes = "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'annuaire_bal'"
+    . " UNION ALL SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), E'\\n' ORDER BY conname)"
+    . " FROM pg_constraint WHERE conrelid = 'annuaire_bal'::regclass";
 my $schema_indexes = $pg->{psql}->($indexes);
 
 # sync - run annuaire-sync; returns (exit status, stdout, stderr)
