@@ -7,9 +7,10 @@
  * (known.c): its hash is computed here, the way PostgreSQL would, and only
  * the rows that are new or differ are staged; what the run never read is
  * what a full sync deletes. A first load, into an empty annuaire_bal, goes
- * straight into the table (its secondary indexes dropped, merge() builds
- * them again): only the rows of an address read again are staged, kept in a
- * temporary file until the COPY ends, and applied over the first ones.
+ * straight into the table (its indexes dropped: its primary key built again
+ * as soon as the COPY ends, the others by merge()): only the rows of an
+ * address read again are staged, kept in a temporary file until the COPY
+ * ends, and applied over the first ones.
  */
 #include <stdarg.h>
 #include <stdlib.h>
