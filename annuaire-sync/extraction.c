@@ -79,8 +79,12 @@ static int split(struct ex_reader *r, size_t len)
             while (i < len && s[i] != '|')
                 i++;
         } else {
-            while (i < len && s[i] != '|')
-                *o++ = s[i++];
+            const char *bar = memchr(s + i, '|', len - i);
+            size_t end = bar ? (size_t) (bar - s) : len;
+
+            memcpy(o, s + i, end - i);
+            o += end - i;
+            i = end;
         }
         while (o > start && o[-1] == ' ')
             o--;

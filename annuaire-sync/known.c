@@ -65,11 +65,11 @@ static size_t find(const struct known *k, const char *addr, size_t len, uint64_t
     return i;
 }
 
-/* grow - twice the slots, when three quarters are taken */
-static void grow(struct known *k)
+/* grow - twice the slots, when three quarters are taken; 1 if it did */
+static int grow(struct known *k)
 {
     if (k->nslots && (k->n + 1) * 4 < k->nslots * 3)
-        return;
+        return 0;
     free(k->slots);
     k->nslots = k->nslots ? k->nslots * 2 : 1 << 16;
     k->slots = xcalloc(k->nslots, sizeof(*k->slots));
@@ -81,10 +81,11 @@ static void grow(struct known *k)
 
         k->slots[find(k, a, len, h)] = (h & 0xffffffff00000000ULL) | (j + 1);
     }
+    return 1;
 }
 
-/* add - a new entry at its slot (from find) */
-static struct kentry *add(struct known *k, const char *addr, size_t len, uint64_t h)
+/* add - a new entry at its empty slot i (from find; found again if the table grows) */
+static struct kentry *add(struct known *k, size_t i, const char *addr, size_t len, uint64_t h)
 {
     struct kentry *e;
 
@@ -92,14 +93,15 @@ static struct kentry *add(struct known *k, const char *addr, size_t len, uint64_
         k->arena = xrealloc(k->arena, k->acap = (k->alen + len + 1) * 2);
     if (k->n == k->cap)
         k->e = xrealloc(k->e, (k->cap = k->cap ? k->cap * 2 : 4096) * sizeof(*k->e));
-    grow(k);
+    if (grow(k))
+        i = find(k, addr, len, h);
     e = &k->e[k->n];
     e->addr = (uint32_t) k->alen;
     e->flags = 0;
     memcpy(k->arena + k->alen, addr, len);
     k->arena[k->alen + len] = 0;
     k->alen += len + 1;
-    k->slots[find(k, addr, len, h)] = (h & 0xffffffff00000000ULL) | ++k->n;
+    k->slots[i] = (h & 0xffffffff00000000ULL) | ++k->n;
     return e;
 }
 
@@ -124,6 +126,7 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
     char *lit = PQescapeLiteral(conn, source, strlen(source)), *sql, *line;
     struct known *k = xcalloc(1, sizeof(*k));
     PGresult *res;
+    size_t i;
     int len;
 
     cnt->existing = 0;
@@ -150,8 +153,8 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
         if (t2 == NULL || unhex(t1 + 1, (size_t) (t2 - t1 - 1), md5) < 0) {
             if (*err == NULL) /* the rest is read all the same, to end the COPY */
                 *err = xasprintf("annuaire_bal: unexpected row \"%.*s\"", len > 80 ? 80 : len, line);
-        } else if (k->slots[find(k, line, alen, h)] == 0) {
-            e = add(k, line, alen, h);
+        } else if (k->slots[i = find(k, line, alen, h)] == 0) {
+            e = add(k, i, line, alen, h);
             memcpy(e->md5, md5, 16);
             e->flags = KN_IN_DB | (t2[1] == 't' ? KN_OURS : 0);
             cnt->existing += t2[1] == 't';
@@ -181,7 +184,7 @@ enum known_verdict known_see(struct known *k, const char *addr, const unsigned c
 
     i = find(k, addr, len, h);
     if (k->slots[i] == 0) {
-        e = add(k, addr, len, h);
+        e = add(k, i, addr, len, h);
         e->flags = KN_SEEN;
         memcpy(e->md5, md5, 16);
         return KNOWN_NEW;

@@ -25,6 +25,7 @@
 #include "extraction.h"
 #include "fhir.h"
 #include "ldapsrc.h"
+#include "msg.h"
 #include "mymalloc.h"
 #include "params.h"
 #include "pgutil.h"
@@ -111,7 +112,12 @@ int stage_create(PGconn *conn, const char *source, struct counts *n, char **err)
  */
 static void row_md5(const char *key, const char *const *v, unsigned char md5[16])
 {
+    static const unsigned char special[256] = {
+        ['"'] = 1,  ['\\'] = 1, ['('] = 1,  [')'] = 1,  [','] = 1, [' '] = 1,
+        ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1};
     static struct buf t;
+    static EVP_MD_CTX *ctx; /* fetched once: a lookup per row costs as much as the digest */
+    static EVP_MD *md;
     size_t need = 2 + ST_NCOLS;
     char *o;
 
@@ -122,23 +128,34 @@ static void row_md5(const char *key, const char *const *v, unsigned char md5[16]
     o = t.s;
     *o++ = '(';
     for (int i = 0; i < ST_NCOLS; i++) {
-        const char *x = i == ST_ADDRESS ? key : v[i];
-        int quote = *x && x[strcspn(x, "\"\\(), \t\n\v\f\r")] != 0;
+        char *start;
+        int quote = 0;
 
         if (i)
             *o++ = ',';
-        if (quote)
-            *o++ = '"';
-        for (; *x; x++) {
-            if (quote && (*x == '"' || *x == '\\'))
-                *o++ = *x;
+        start = o++; /* the opening quote, if one is needed */
+        for (const char *x = i == ST_ADDRESS ? key : v[i]; *x; x++) {
+            if (special[(unsigned char) *x]) {
+                quote = 1;
+                if (*x == '"' || *x == '\\')
+                    *o++ = *x;
+            }
             *o++ = *x;
         }
-        if (quote)
+        if (quote) {
+            *start = '"';
             *o++ = '"';
+        } else {
+            memmove(start, start + 1, (size_t) (o - start - 1));
+            o--;
+        }
     }
     *o++ = ')';
-    EVP_Digest(t.s, (size_t) (o - t.s), md5, NULL, EVP_md5(), NULL);
+    if (ctx == NULL && ((ctx = EVP_MD_CTX_new()) == NULL || (md = EVP_MD_fetch(NULL, "MD5", NULL)) == NULL))
+        msg_fatal("OpenSSL: no MD5");
+    if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, t.s, (size_t) (o - t.s)) ||
+        !EVP_DigestFinal_ex(ctx, md5, NULL))
+        msg_fatal("OpenSSL: MD5 failed");
 }
 
 /* copy_unescape - a field of COPY's text format, unescaped in place */
@@ -173,37 +190,52 @@ struct copybuf {
 };
 static struct copybuf spill; /* a first load's rows of addresses read again */
 
-/* cb_put - append bytes to a COPY buffer */
-static void cb_put(struct copybuf *b, const char *s, size_t n)
+/* cb_reserve - room for n more bytes in a COPY buffer */
+static void cb_reserve(struct copybuf *b, size_t n)
 {
     if (b->len + n > b->cap)
         b->buf = xrealloc(b->buf, b->cap = (b->len + n) * 2);
+}
+
+/* cb_put - append bytes to a COPY buffer */
+static void cb_put(struct copybuf *b, const char *s, size_t n)
+{
+    cb_reserve(b, n);
     memcpy(b->buf + b->len, s, n);
     b->len += n;
 }
 
-/* cb_text - a value, escaped for COPY */
+/* cb_text - a value, escaped for COPY (room reserved once: at worst each byte doubled) */
 static void cb_text(struct copybuf *b, const char *v, size_t n)
 {
+    char *o;
+
+    cb_reserve(b, 2 * n);
+    o = b->buf + b->len;
     for (const char *p = v, *end = v + n; p < end; p++) {
         switch (*p) {
         case '\\':
-            cb_put(b, "\\\\", 2);
+            *o++ = '\\';
+            *o++ = '\\';
             break;
         case '\t':
-            cb_put(b, "\\t", 2);
+            *o++ = '\\';
+            *o++ = 't';
             break;
         case '\n':
-            cb_put(b, "\\n", 2);
+            *o++ = '\\';
+            *o++ = 'n';
             break;
         case '\r':
-            cb_put(b, "\\r", 2);
+            *o++ = '\\';
+            *o++ = 'r';
             break;
         default:
-            cb_put(b, p, 1);
+            *o++ = *p;
             break;
         }
     }
+    b->len = (size_t) (o - b->buf);
 }
 
 /* cb_field - one value and its separator; an empty value is NULL */
