@@ -24,7 +24,7 @@ chomp(my $hash = Sandbox::run('slappasswd', '-s', 'Ecriture-Annuaire'));
 $snippet =~ s/ou=annuaire,dc=example,dc=fr/$base/g;
 $snippet =~ s{^olcDbDirectory: .*$}{olcDbDirectory: \@DIR\@}m;
 $snippet =~ s/^olcRootPW: .*$/olcRootPW: $hash/m;
-my $ld = $sb->slapd_config(ldif => $snippet);
+my $ld = $sb->slapd_config(ldif => $snippet, quiet => 1); # as Debian runs it: olcLogLevel none
 Sandbox::write_file($conf, Sandbox::slurp($conf) . join '', map { "$_\n" }
     "annuaire_publish_uri = $ld->{ldapi}", "annuaire_publish_base = $base",
     "annuaire_publish_bind_dn = cn=annuaire-sync,$base", 'annuaire_publish_bind_password = Ecriture-Annuaire');

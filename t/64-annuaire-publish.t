@@ -210,6 +210,26 @@ $ld->{start}->();
 is($rc, 0, '--check-ldap: the tree loaded by slapadd agrees with PostgreSQL') or diag $out;
 ($rc, $out) = sync('--publish');
 like($out, qr/written 0, deleted 0$/m, 'and the next publication has nothing to write');
+# ---------------------------------------------------------------- one transaction refused: each request alone
+# Written in LDAP transactions; when the server refuses one of their
+# requests, the others are written all the same, one by one: an entry
+# missing from the tree, one the record forgot, one the schema refuses.
+my ($ma, $mb, $mc) = split /\n/, $psql->("SELECT address FROM annuaire_bal WHERE NOT liste_rouge ORDER BY address LIMIT 3");
+Sandbox::run('ldapdelete', '-x', '-H', $ld->{uri}, '-D', $writer, '-w', 'Ecriture-Annuaire', 'uid=' . substr(sha256_hex($ma), 0, 16) . ",$base");
+$psql->("UPDATE annuaire_bal SET city = 'AILLEURS', row_hash = 'changed' WHERE address IN ('$ma', '$mc')");
+$psql->("DELETE FROM annuaire_ldap WHERE address = '$mb'");
+$psql->("INSERT INTO annuaire_bal (address, bal_type, last_name, source, row_hash) VALUES ('jos' || chr(233) || '\@a.mssante.test', 'PER', 'REFUS', 'test', 'x')");
+($rc, $out, $err) = sync('--publish');
+is($rc, 1, 'an entry refused: exit 1') or diag "$out$err";
+like($err, qr/jos\x{e9}\@a\.mssante\.test refused: Invalid syntax/, 'it is named, with the server\'s reason');
+like($err, qr/1 entry refused .*; written 3, deleted 0$/m, 'the three others written') or diag "$out$err";
+is(join(',', map { (search("(mail=$_)"))[0] // 'none' } $ma, $mb, $mc), "$ma,$mb,$mc", 'all three in the tree');
+like(scalar qx{ldapsearch -x -LLL -H $ld->{uri} -b '$base' '(mail=$ma)' l}, qr/^l: AILLEURS$/m, 'the missing entry added with its new values');
+like(Sandbox::slurp($ld->{log}), qr/EXT oid=1\.3\.6\.1\.1\.21\.1/, 'slapd was asked for transactions');
+$psql->("DELETE FROM annuaire_bal WHERE source = 'test'");
+($rc, $out) = sync('--check-ldap');
+is($rc, 0, '--check-ldap: in step') or diag $out;
+
 Sandbox::write_file("$dir/annuaire.ldif", "kept\n");
 ($rc, $out, $err) = sync('-o', 'database=dbname=nowhere host=/nonexistent', '--ldif', "$dir/annuaire.ldif");
 is($rc, 1, '--ldif without the database: exit 1');

@@ -510,8 +510,9 @@ EOF
 # settings, schemas (core, cosine, inetorgperson) and module of Debian's own
 # slapd.init.ldif, then the databases given as LDIF (ldif => text, as a
 # sysadmin adds them with ldapadd; "@DIR@" becomes a directory of the
-# sandbox). Returns {uri, ldapi (its local socket), port, dir, log, pid,
-# start => sub, stop => sub}:
+# sandbox). Its operations are logged (slapd -d 256) unless quiet => 1: then,
+# as Debian's olcLogLevel "none", nothing is. Returns {uri, ldapi (its local
+# socket), port, dir, log, pid, start => sub, stop => sub}:
 # stop and start again on the same port and data.
 sub slapd_config {
     my ($self, %o) = @_;
@@ -524,6 +525,7 @@ objectClass: olcGlobal
 cn: config
 olcPidFile: $d/slapd.pid
 olcArgsFile: $d/slapd.args
+olcLogLevel: none
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -558,7 +560,7 @@ EOF
         my $pid = fork // croak "fork: $!";
         if ($pid == 0) {
             open STDOUT, '>>', $s->{log}; open STDERR, '>&', \*STDOUT;
-            exec 'slapd', '-F', "$d/cfg", '-h', "$s->{uri} $s->{ldapi}", '-d', '256';
+            exec 'slapd', '-F', "$d/cfg", '-h', "$s->{uri} $s->{ldapi}", '-d', $o{quiet} ? '0' : '256';
             exit 127;
         }
         $s->{pid} = $pid;
