@@ -44,6 +44,7 @@
 #define OPT_PUBLISH    0x208
 #define OPT_CHECK_LDAP 0x209
 #define OPT_LDIF       0x20a
+#define OPT_FULL       0x20b
 
 /* Arbitrary constant naming the advisory lock of annuaire-sync. */
 #define SYNC_LOCK_KEY "7275538"
@@ -55,7 +56,7 @@ static void usage(FILE *fp)
             "usage: annuaire-sync [options] --extraction FILE|URL\n"
             "       annuaire-sync [options] [--since YYYY-MM-DD] --fhir FILE|URL [--fhir ...]\n"
             "       annuaire-sync [options] --ldap URI --base DN [--filter F]\n"
-            "       annuaire-sync [options] --publish | --check-ldap | --ldif FILE\n"
+            "       annuaire-sync [options] --publish [--full] | --check-ldap | --ldif FILE\n"
             "  --extraction FILE|URL  the national 31-column \"|\" file\n"
             "                      (Extraction_Correspondance_MSSante), or the ZIP holding it;\n"
             "                      an https:// URL is downloaded first (CAs: annuaire_https_ca)\n"
@@ -71,6 +72,10 @@ static void usage(FILE *fp)
             "  --publish           only write the LDAP address book (annuaire_publish_uri):\n"
             "                      what changed since its last publication; after a sync\n"
             "                      this is done anyway when annuaire_publish_uri is set\n"
+            "  --full              with --publish: compare the whole directory with the\n"
+            "                      record of what was published, not only the mailboxes\n"
+            "                      written since (after annuaire_bal or annuaire_ldap were\n"
+            "                      changed by hand)\n"
             "  --check-ldap        compare the address book with PostgreSQL: counts, then\n"
             "                      every entry's attributes; exit 1 when they differ\n"
             "  --ldif FILE         the whole address book as LDIF, for \"slapadd -q\" into an\n"
@@ -88,12 +93,12 @@ static void usage(FILE *fp)
  * publish_run - write the address book, say how it went, and record it in
  * the run's sync_run row (a run of its own with --publish); 0 or 1.
  */
-static int publish_run(PGconn *conn, const char *run_id)
+static int publish_run(PGconn *conn, const char *run_id, int full)
 {
     struct publication pub;
     char *err = NULL, v[2][32], id[32];
     const char *p[5];
-    int ret = publish_ldap(conn, &pub, &err) < 0 ? 1 : 0;
+    int ret = publish_ldap(conn, full, &pub, &err) < 0 ? 1 : 0;
     PGresult *res;
 
     if (run_id == NULL) {
@@ -154,7 +159,7 @@ static PGconn *connect_locked(const char *unchanged)
 struct opts {
     const char *extraction, *since, *ldap, *base, *filter, *ldif;
     char **fhir; /* --fhir sources: at most one per argument */
-    int nfhir, force, dry;
+    int nfhir, force, dry, full;
 };
 
 /* run_check - --check-ldap */
@@ -195,9 +200,8 @@ static int run_ldif(const struct opts *o)
 static int run_publish(const struct opts *o)
 {
     PGconn *conn = connect_locked("; try again when it is done");
-    int ret = publish_run(conn, NULL);
+    int ret = publish_run(conn, NULL, o->full);
 
-    (void) o;
     PQfinish(conn);
     return ret;
 }
@@ -264,7 +268,7 @@ static int sync_after(PGconn *conn, const struct counts *n, const char *run_id)
         free(err);
         ret = 1;
     }
-    if (*var_annuaire_publish_uri && publish_run(conn, run_id) != 0)
+    if (*var_annuaire_publish_uri && publish_run(conn, run_id, 0) != 0)
         ret = 1;
     return ret;
 }
@@ -352,6 +356,7 @@ int main(int argc, char **argv)
         {"publish", no_argument, 0, OPT_PUBLISH},
         {"check-ldap", no_argument, 0, OPT_CHECK_LDAP},
         {"ldif", required_argument, 0, OPT_LDIF},
+        {"full", no_argument, 0, OPT_FULL},
         {0, 0, 0, 0},
     };
     struct cmd_common c;
@@ -398,6 +403,9 @@ int main(int argc, char **argv)
         case OPT_DRY_RUN:
             o.dry = 1;
             break;
+        case OPT_FULL:
+            o.full = 1;
+            break;
         case OPT_SINCE:
             o.since = optarg;
             break;
@@ -413,7 +421,8 @@ int main(int argc, char **argv)
         }
     }
     cmd_load(&c, usage);
-    if (nverbs != 1 || optind != argc || (o.since && !o.nfhir) || (o.ldap != NULL) != (o.base != NULL)) {
+    if (nverbs != 1 || optind != argc || (o.since && !o.nfhir) || (o.ldap != NULL) != (o.base != NULL) ||
+        (o.full && verb != V_PUBLISH)) {
         usage(stderr);
         return 2;
     }

@@ -114,12 +114,23 @@ int first_load(PGconn *conn, char **err)
         }
     }
     PQclear(res);
-    return pgu_exec(conn, "SET LOCAL maintenance_work_mem = '256MB'", err) < 0 ? -1 : 0;
+    /* Its rows are not noted one by one for the LDAP publication: over a
+     * published tree, the next one compares everything (018_ldap_pending). */
+    return pgu_exec(conn,
+                    "SET LOCAL maintenance_work_mem = '256MB';"
+                    " ALTER TABLE annuaire_bal DISABLE TRIGGER annuaire_bal_ldap_pending;"
+                    " INSERT INTO annuaire_ldap_pending SELECT '*' WHERE EXISTS (SELECT FROM annuaire_ldap)"
+                    " ON CONFLICT DO NOTHING",
+                    err) < 0
+               ? -1
+               : 0;
 }
 
-/* first_load_keys - after a first load's COPY: the constraints first_load() dropped */
+/* first_load_keys - after a first load's COPY: what first_load() dropped or disabled */
 int first_load_keys(PGconn *conn, char **err)
 {
+    if (pgu_exec(conn, "ALTER TABLE annuaire_bal ENABLE TRIGGER annuaire_bal_ldap_pending", err) < 0)
+        return -1;
     return defs_build(conn, &key_defs, err);
 }
 

@@ -104,12 +104,19 @@ struct pub {
 
 static int confirmed(struct pub *p, const struct op *o);
 
+/* Which entries select_sql() reads. */
+enum sel {
+    SEL_ALL,     /* every one to publish (--ldif) */
+    SEL_CHANGED, /* those new or changed since their publication: the whole directory compared */
+    SEL_PENDING, /* the same, among the addresses of annuaire_ldap_pending */
+};
+
 /*
- * select_sql - the entries to write: all, or new and changed since their
- * publication; with, per attribute, whether it differs from what was
- * published (a modification rewrites, and slapd re-indexes, only those).
+ * select_sql - the entries to write; with, per attribute, whether it
+ * differs from what was published (a modification rewrites, and slapd
+ * re-indexes, only those).
  */
-static char *select_sql(int all)
+static char *select_sql(enum sel which)
 {
     struct buf b = {0}, v = {0};
 
@@ -142,8 +149,10 @@ static char *select_sql(int all)
                 " THEN mssante_fold(%1$s) END AS v%2$zu_2",
                 attrs[i].sql, i);
     }
-    buf_puts(&b, " FROM annuaire_bal b LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge");
-    if (!all)
+    buf_printf(&b, " FROM %s LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge",
+               which == SEL_PENDING ? "annuaire_ldap_pending p JOIN annuaire_bal b USING (address)"
+                                    : "annuaire_bal b");
+    if (which != SEL_ALL)
         buf_puts(&b, " AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
     buf_puts(&b, " OFFSET 0) s OFFSET 0) t"); /* OFFSET 0: each value computed once, not per use */
     buf_free(&v);
@@ -539,12 +548,13 @@ static int ensure_base(LDAP *ld, char **err)
 }
 
 /* publish_ldap - write to LDAP what changed since the last publication */
-int publish_ldap(PGconn *conn, struct publication *out, char **err)
+int publish_ldap(PGconn *conn, int full, struct publication *out, char **err)
 {
     struct pub p = {.err = err};
     PGresult *res;
     char *sql = NULL;
     int ret = -1;
+    long everything = full;
 
     memset(out, 0, sizeof(*out));
     if (*var_annuaire_publish_uri == '\0' || *var_annuaire_publish_base == '\0') {
@@ -560,9 +570,21 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
         goto out;
     p.queued = xcalloc(BATCH, sizeof(*p.queued));
 
+    /* The whole directory compared, or only the addresses noted as written
+     * since the last publication (018_ldap_pending). */
+    if (!everything && query_long(conn,
+                                  "SELECT (NOT EXISTS (SELECT FROM annuaire_ldap)"
+                                  " OR EXISTS (SELECT FROM annuaire_ldap_pending WHERE address = '*'))::int",
+                                  NULL, &everything, err) < 0)
+        goto out;
+
     /* The entries gone, or now on the liste rouge. */
-    res = PQexec(conn, "SELECT l.address FROM annuaire_ldap l LEFT JOIN annuaire_bal b USING (address)"
-                       " WHERE b.address IS NULL OR b.liste_rouge");
+    res = PQexec(conn,
+                 everything
+                     ? "SELECT l.address FROM annuaire_ldap l LEFT JOIN annuaire_bal b USING (address)"
+                       " WHERE b.address IS NULL OR b.liste_rouge"
+                     : "SELECT l.address FROM annuaire_ldap_pending p JOIN annuaire_ldap l USING (address)"
+                       " LEFT JOIN annuaire_bal b USING (address) WHERE b.address IS NULL OR b.liste_rouge");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);
@@ -579,7 +601,7 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
     PQclear(res);
 
     /* The new and changed ones, row by row. */
-    sql = select_sql(0);
+    sql = select_sql(everything ? SEL_CHANGED : SEL_PENDING);
     if (!PQsendQuery(conn, sql) || !PQsetSingleRowMode(conn)) {
         *err = pgu_error(conn);
         goto out;
@@ -605,6 +627,9 @@ int publish_ldap(PGconn *conn, struct publication *out, char **err)
     if (*err == NULL && p.refused > 0)
         *err = xasprintf("%ld entr%s refused by %s (first: %s)", p.refused, p.refused > 1 ? "ies" : "y",
                          var_annuaire_publish_uri, p.first_refusal);
+    /* All in the tree now: nothing pending (no run writes annuaire_bal meanwhile, see connect_locked). */
+    if (*err == NULL)
+        pgu_exec(conn, "DELETE FROM annuaire_ldap_pending", err);
     ret = *err ? -1 : 0;
 out:
     if (p.rec) {
@@ -741,7 +766,7 @@ static void ldif_entry(FILE *fp, PGresult *row)
 /* publish_ldif - the whole address book as LDIF for slapadd into an empty tree */
 int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
 {
-    char *tmp = xasprintf("%s.tmp", path), *sql = select_sql(1), *ou;
+    char *tmp = xasprintf("%s.tmp", path), *sql = select_sql(SEL_ALL), *ou;
     FILE *fp = NULL;
     PGconn *rec = NULL;
     PGresult *res;
@@ -759,7 +784,8 @@ int publish_ldif(PGconn *conn, const char *path, long *entries, char **err)
     }
     /* The record of what is published is replaced in one transaction, kept only with the file. */
     if ((rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL ||
-        pgu_exec(rec, "BEGIN", err) < 0 || pgu_exec(rec, "DELETE FROM annuaire_ldap", err) < 0)
+        pgu_exec(rec, "BEGIN", err) < 0 ||
+        pgu_exec(rec, "DELETE FROM annuaire_ldap; DELETE FROM annuaire_ldap_pending", err) < 0)
         goto out;
     res = PQexec(rec, "COPY annuaire_ldap (address, row_hash, attrs) FROM STDIN");
     copying = PQresultStatus(res) == PGRES_COPY_IN;

@@ -84,8 +84,12 @@ void record(PGconn *conn, const char *run_id, const struct counts *n, const char
 struct publication {
     long written, deleted, refused;
 };
-/* publish_ldap - write what changed since the last publication; 0, or -1 and *err */
-int publish_ldap(PGconn *conn, struct publication *out, char **err);
+/*
+ * publish_ldap - write what changed since the last publication: among the
+ * addresses noted in annuaire_ldap_pending, or (full) in the whole
+ * directory; 0, or -1 and *err
+ */
+int publish_ldap(PGconn *conn, int full, struct publication *out, char **err);
 /*
  * publish_ldif - the whole address book as LDIF for slapadd into an empty
  * tree (base entry first), recorded as published; 0, or -1 and *err

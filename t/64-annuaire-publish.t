@@ -160,6 +160,7 @@ is(scalar @changed, $diff->{inserted} + $diff->{updated} + $diff->{deleted},
    "entries that differ in LDAP: $diff->{inserted} added, $diff->{updated} changed, $diff->{deleted} removed")
     or diag scalar(@changed) . ' differ';
 is("@changed", "@expect", 'exactly the generator\'s added, changed and removed entries');
+is($psql->('SELECT count(*) FROM annuaire_ldap_pending'), "0\n", 'nothing left pending once the tree holds it all');
 
 # ---------------------------------------------------------------- refused by the deletion guard
 my @half = @{ $day2->{rows} }[0 .. 999];
@@ -183,6 +184,8 @@ like($err, qr/LDAP address book is behind \(it catches up at the next run\): \Q$
 is($psql->("SELECT status || ' ' || ldap_status || ' ' || rows_inserted FROM sync_run WHERE source = 'extraction' ORDER BY id DESC LIMIT 1"),
    "ok failed $diff3->{inserted}\n", 'sync_run: the sync ok, the publication failed');
 is($psql->('SELECT count(*) FROM annuaire_bal'), scalar(@{ $day3->{rows} }) . "\n", 'PostgreSQL is updated');
+is($psql->('SELECT count(*) FROM annuaire_ldap_pending'), ($diff3->{inserted} + $diff3->{updated} + $diff3->{deleted}) . "\n",
+   'the day\'s mailboxes noted as pending, in the sync\'s transaction');
 $ld->{start}->();
 ($rc, $out) = sync('--check-ldap');
 is($rc, 1, '--check-ldap: the tree is behind') or diag $out;
@@ -194,6 +197,19 @@ like($out, qr/inserted 0, updated 0, deleted 0 .*\nLDAP address book .*: written
      'nothing new for PostgreSQL; the address book catches up');
 ($rc, $out) = sync('--check-ldap');
 is($rc, 0, '--check-ldap: in step again') or diag $out;
+
+# ---------------------------------------------------------------- a first load over a published tree
+# Its rows are not noted one by one: the next publication compares everything.
+my ($day4, $diff4) = Extraction::next_day($day3, seed => 68);
+Extraction::write($day4, "$dir/day4.txt");
+$psql->('TRUNCATE annuaire_bal');
+($rc, $out, $err) = sync('--extraction', "$dir/day4.txt");
+is($rc, 0, 'a first load into the emptied table, the tree published') or diag "$out$err";
+like($out, qr/inserted ${\ scalar @{ $day4->{rows} }}, .*\nLDAP address book .*: written @{[ $diff4->{inserted} + $diff4->{updated} ]}, deleted $diff4->{deleted}$/s,
+     'the publication compared the whole directory: the day\'s differences written');
+($rc, $out) = sync('--check-ldap');
+is($rc, 0, '--check-ldap: in step') or diag $out;
+is($psql->('SELECT count(*) FROM annuaire_ldap_pending'), "0\n", 'nothing left pending');
 
 # ---------------------------------------------------------------- a first publication by slapadd
 $ld->{stop}->();
@@ -215,12 +231,15 @@ like($out, qr/written 0, deleted 0$/m, 'and the next publication has nothing to 
 # requests, the others are written all the same, one by one: an entry
 # missing from the tree, one the record forgot, one the schema refuses.
 my ($ma, $mb, $mc) = split /\n/, $psql->("SELECT address FROM annuaire_bal WHERE NOT liste_rouge ORDER BY address LIMIT 3");
+$psql->("DELETE FROM annuaire_ldap WHERE address = '$mb'");
+($rc, $out, $err) = sync('--publish');
+like($out, qr/written 0, deleted 0$/m, '--publish compares only the mailboxes written since: a record changed by hand is not seen')
+    or diag "$out$err";
 Sandbox::run('ldapdelete', '-x', '-H', $ld->{uri}, '-D', $writer, '-w', 'Ecriture-Annuaire', 'uid=' . substr(sha256_hex($ma), 0, 16) . ",$base");
 $psql->("UPDATE annuaire_bal SET city = 'AILLEURS', row_hash = 'changed' WHERE address IN ('$ma', '$mc')");
-$psql->("DELETE FROM annuaire_ldap WHERE address = '$mb'");
 $psql->("INSERT INTO annuaire_bal (address, bal_type, last_name, source, row_hash) VALUES ('jos' || chr(233) || '\@a.mssante.test', 'PER', 'REFUS', 'test', 'x')");
-($rc, $out, $err) = sync('--publish');
-is($rc, 1, 'an entry refused: exit 1') or diag "$out$err";
+($rc, $out, $err) = sync('--publish', '--full');
+is($rc, 1, '--publish --full, an entry refused: exit 1') or diag "$out$err";
 like($err, qr/jos\x{e9}\@a\.mssante\.test refused: Invalid syntax/, 'it is named, with the server\'s reason');
 like($err, qr/1 entry refused .*; written 3, deleted 0$/m, 'the three others written') or diag "$out$err";
 is(join(',', map { (search("(mail=$_)"))[0] // 'none' } $ma, $mb, $mc), "$ma,$mb,$mc", 'all three in the tree');
@@ -229,6 +248,8 @@ like(Sandbox::slurp($ld->{log}), qr/EXT oid=1\.3\.6\.1\.1\.21\.1/, 'slapd was as
 $psql->("DELETE FROM annuaire_bal WHERE source = 'test'");
 ($rc, $out) = sync('--check-ldap');
 is($rc, 0, '--check-ldap: in step') or diag $out;
+($rc, $out, $err) = sync('--full', '--check-ldap');
+is($rc, 2, '--full without --publish: a usage error') or diag "$out$err";
 
 Sandbox::write_file("$dir/annuaire.ldif", "kept\n");
 ($rc, $out, $err) = sync('-o', 'database=dbname=nowhere host=/nonexistent', '--ldif', "$dir/annuaire.ldif");
