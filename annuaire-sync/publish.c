@@ -149,9 +149,15 @@ static char *select_sql(enum sel which)
                 " THEN mssante_fold(%1$s) END AS v%2$zu_2",
                 attrs[i].sql, i);
     }
-    buf_printf(&b, " FROM %s LEFT JOIN annuaire_ldap l USING (address) WHERE NOT b.liste_rouge",
-               which == SEL_PENDING ? "annuaire_ldap_pending p JOIN annuaire_bal b USING (address)"
-                                    : "annuaire_bal b");
+    /* Pending: each address looked up through the primary keys (LATERAL, OFFSET 0),
+     * where the planner would read the whole of annuaire_bal for a day's few. */
+    buf_puts(&b,
+             which == SEL_PENDING
+                 ? " FROM annuaire_ldap_pending p CROSS JOIN LATERAL (SELECT * FROM annuaire_bal b"
+                   " WHERE b.address = p.address OFFSET 0) b LEFT JOIN LATERAL (SELECT * FROM annuaire_ldap l"
+                   " WHERE l.address = b.address OFFSET 0) l ON true"
+                 : " FROM annuaire_bal b LEFT JOIN annuaire_ldap l ON l.address = b.address");
+    buf_puts(&b, " WHERE NOT b.liste_rouge");
     if (which != SEL_ALL)
         buf_puts(&b, " AND (l.address IS NULL OR l.row_hash <> coalesce(b.row_hash, ''))");
     buf_puts(&b, " OFFSET 0) s OFFSET 0) t"); /* OFFSET 0: each value computed once, not per use */
@@ -579,12 +585,13 @@ int publish_ldap(PGconn *conn, int full, struct publication *out, char **err)
         goto out;
 
     /* The entries gone, or now on the liste rouge. */
-    res = PQexec(conn,
-                 everything
-                     ? "SELECT l.address FROM annuaire_ldap l LEFT JOIN annuaire_bal b USING (address)"
-                       " WHERE b.address IS NULL OR b.liste_rouge"
-                     : "SELECT l.address FROM annuaire_ldap_pending p JOIN annuaire_ldap l USING (address)"
-                       " LEFT JOIN annuaire_bal b USING (address) WHERE b.address IS NULL OR b.liste_rouge");
+    res = PQexec(conn, everything
+                           ? "SELECT l.address FROM annuaire_ldap l LEFT JOIN annuaire_bal b USING (address)"
+                             " WHERE b.address IS NULL OR b.liste_rouge"
+                           : "SELECT p.address FROM annuaire_ldap_pending p"
+                             " WHERE (SELECT count(*) FROM annuaire_ldap l WHERE l.address = p.address) > 0"
+                             " AND (SELECT count(*) FROM annuaire_bal b"
+                             " WHERE b.address = p.address AND NOT b.liste_rouge) = 0");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = pgu_error(conn);
         PQclear(res);

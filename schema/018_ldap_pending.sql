@@ -36,3 +36,7 @@ CREATE TRIGGER annuaire_bal_ldap_pending AFTER INSERT OR UPDATE OR DELETE ON ann
 -- The record's addresses in the order of annuaire_bal's: a pending address
 -- is looked up in both through their primary keys.
 ALTER TABLE annuaire_ldap ALTER COLUMN address TYPE text COLLATE "C";
+
+-- What a tree published before this migration lacks is not known: its next
+-- publication compares everything.
+INSERT INTO annuaire_ldap_pending SELECT '*' WHERE EXISTS (SELECT FROM annuaire_ldap);
