@@ -87,7 +87,8 @@ struct op {
 /* pub - one publication */
 struct pub {
     LDAP *ld;
-    PGconn *rec; /* records what the server confirmed */
+    PGconn *rec;   /* records what the server confirmed */
+    int recording; /* a record sent on rec, its answer not read yet */
     struct op ops[WINDOW];
     int nops;
     struct berval *txnid; /* the open transaction (RFC 5805) */
@@ -287,13 +288,39 @@ static int send_op(struct pub *p, struct op *o)
     return 0;
 }
 
-/* record_done - what the server confirmed into annuaire_ldap (hash "": deleted) */
+/* record_wait - the answer to the record last sent; 0, or -1 and *p->err */
+static int record_wait(struct pub *p)
+{
+    PGresult *res;
+    int ok = 1;
+
+    while (p->recording) {
+        if ((res = PQgetResult(p->rec)) == NULL) {
+            p->recording = 0;
+            break;
+        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            ok = 0;
+            if (*p->err == NULL)
+                *p->err = pgu_error(p->rec);
+        }
+        PQclear(res);
+    }
+    return ok ? 0 : -1;
+}
+
+/*
+ * record_done - what the server confirmed into annuaire_ldap (hash "":
+ * deleted), sent without waiting: the database records one batch while
+ * slapd writes the next
+ */
 static int record_done(struct pub *p)
 {
     const char *v[3];
-    PGresult *res;
     int ok;
 
+    if (record_wait(p) < 0)
+        return -1;
     if (p->ndone == 0)
         return 0;
     buf_add(&p->done_addr, "}", 1);
@@ -302,19 +329,18 @@ static int record_done(struct pub *p)
     v[0] = buf_str(&p->done_addr);
     v[1] = buf_str(&p->done_hash);
     v[2] = buf_str(&p->done_attrs);
-    res =
-        PQexecParams(p->rec,
-                     "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
-                     " AS d (address, h, a)),"
-                     " gone AS (DELETE FROM annuaire_ldap l USING d WHERE d.h = '' AND l.address = d.address)"
-                     " INSERT INTO annuaire_ldap (address, row_hash, attrs) SELECT address, h, a::text[]"
-                     " FROM d WHERE h <> '' ON CONFLICT (address) DO UPDATE"
-                     " SET row_hash = EXCLUDED.row_hash, attrs = EXCLUDED.attrs",
-                     3, NULL, v, NULL, NULL, 0);
-    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    ok = PQsendQueryParams(
+        p->rec,
+        "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+        " AS d (address, h, a)),"
+        " gone AS (DELETE FROM annuaire_ldap l USING d WHERE d.h = '' AND l.address = d.address)"
+        " INSERT INTO annuaire_ldap (address, row_hash, attrs) SELECT address, h, a::text[]"
+        " FROM d WHERE h <> '' ON CONFLICT (address) DO UPDATE"
+        " SET row_hash = EXCLUDED.row_hash, attrs = EXCLUDED.attrs",
+        3, NULL, v, NULL, NULL, 0);
     if (!ok && *p->err == NULL)
         *p->err = pgu_error(p->rec);
-    PQclear(res);
+    p->recording = ok;
     p->done_addr.len = p->done_hash.len = p->done_attrs.len = 0;
     p->ndone = 0;
     return ok ? 0 : -1;
@@ -634,16 +660,17 @@ int publish_ldap(PGconn *conn, int full, struct publication *out, char **err)
     if (*err == NULL && p.refused > 0)
         *err = xasprintf("%ld entr%s refused by %s (first: %s)", p.refused, p.refused > 1 ? "ies" : "y",
                          var_annuaire_publish_uri, p.first_refusal);
-    /* All in the tree now: nothing pending (no run writes annuaire_bal meanwhile, see connect_locked). */
-    if (*err == NULL)
-        pgu_exec(conn, "DELETE FROM annuaire_ldap_pending", err);
     ret = *err ? -1 : 0;
 out:
     if (p.rec) {
-        if (record_done(&p) < 0)
+        if (record_done(&p) < 0 || record_wait(&p) < 0)
             ret = -1;
         PQfinish(p.rec);
     }
+    /* All in the tree, and recorded: nothing is pending (no run writes
+     * annuaire_bal meanwhile, see connect_locked). */
+    if (ret == 0 && pgu_exec(conn, "DELETE FROM annuaire_ldap_pending", err) < 0)
+        ret = -1;
     while (p.nops > 0)
         op_free(&p, 0);
     for (int i = 0; i < p.nqueued; i++) /* taken by a transaction never ended */
