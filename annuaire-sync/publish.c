@@ -17,8 +17,10 @@
  * changed entries, entries gone or put on the liste rouge. Requests are
  * pipelined, and written by BATCH in LDAP transactions (RFC 5805, slapd
  * 2.5's back-mdb) when the server takes them: one write of slapd's database
- * for many entries, where each alone costs a third more. What the server
- * confirmed is recorded as it goes (on a second connection), so a
+ * for many entries, where each alone costs a third more. The transactions
+ * alternate between two connections (slapd takes one per connection): the
+ * next is sent while the server commits the last. What the server confirmed
+ * is recorded as it goes (on a connection of its own to PostgreSQL), so a
  * publication cut short is caught up by the next one.
  */
 #include <errno.h>
@@ -42,6 +44,7 @@
 #define WINDOW     64   /* requests in flight */
 #define BATCH      1000 /* requests written in one LDAP transaction */
 #define RECORD_MAX 2000 /* confirmed entries recorded at once */
+#define NCONN      2    /* connections the transactions alternate on */
 #define SHOW_MAX   20   /* refused entries named in the log */
 #define UID_LEN    16   /* hex digits of the RDN */
 
@@ -84,19 +87,26 @@ struct op {
     char *address, *dn;
 };
 
-/* pub - one publication */
-struct pub {
+/* lconn - one connection to the server, and the transaction open on it */
+struct lconn {
     LDAP *ld;
-    PGconn *rec;   /* records what the server confirmed */
-    int recording; /* a record sent on rec, its answer not read yet */
-    struct op ops[WINDOW];
+    struct op ops[WINDOW]; /* requests in flight */
     int nops;
     struct berval *txnid; /* the open transaction (RFC 5805) */
     LDAPControl *txn_ctrl;
-    int txn_off;       /* the server takes no transaction: each request alone */
     int txn_failed;    /* a request the transaction did not take: its code */
     struct op *queued; /* taken by the transaction, written at its end */
     int nqueued;
+    int ending; /* the message id of the transaction's end, its answer not read yet */
+};
+
+/* pub - one publication */
+struct pub {
+    struct lconn c[NCONN];
+    int cur;                                     /* the connection the next requests go to */
+    int txn_off;                                 /* the server takes no transaction: each request alone */
+    PGconn *rec;                                 /* records what the server confirmed */
+    int recording;                               /* a record sent on rec, its answer not read yet */
     struct buf done_addr, done_hash, done_attrs; /* array literals of confirmed entries */
     long ndone, written, deleted, refused;
     char *first_refusal;
@@ -262,13 +272,13 @@ static void mods_free(LDAPMod **mods)
  * the row that no published attribute shows: recorded at once), -1 and *err
  * when the server cannot be reached
  */
-static int send_op(struct pub *p, struct op *o)
+static int send_op(struct pub *p, struct lconn *c, struct op *o)
 {
-    LDAPControl *txn[2] = {p->txn_ctrl, NULL}, **ctrls = p->txnid ? txn : NULL;
+    LDAPControl *txn[2] = {c->txn_ctrl, NULL}, **ctrls = c->txnid ? txn : NULL;
     int rc;
 
     if (o->kind == OP_DELETE) {
-        rc = ldap_delete_ext(p->ld, o->dn, ctrls, NULL, &o->msgid);
+        rc = ldap_delete_ext(c->ld, o->dn, ctrls, NULL, &o->msgid);
     } else {
         LDAPMod **mods = mods_of(o->row, o->dn, o->kind == OP_ADD);
 
@@ -276,15 +286,15 @@ static int send_op(struct pub *p, struct op *o)
             mods_free(mods);
             return confirmed(p, o) < 0 ? -1 : 1;
         }
-        rc = o->kind == OP_ADD ? ldap_add_ext(p->ld, o->dn, mods, ctrls, NULL, &o->msgid)
-                               : ldap_modify_ext(p->ld, o->dn, mods, ctrls, NULL, &o->msgid);
+        rc = o->kind == OP_ADD ? ldap_add_ext(c->ld, o->dn, mods, ctrls, NULL, &o->msgid)
+                               : ldap_modify_ext(c->ld, o->dn, mods, ctrls, NULL, &o->msgid);
         mods_free(mods);
     }
     if (rc != LDAP_SUCCESS) {
-        *p->err = ldapc_error(p->ld, var_annuaire_publish_uri, rc);
+        *p->err = ldapc_error(c->ld, var_annuaire_publish_uri, rc);
         return -1;
     }
-    p->nops++;
+    c->nops++;
     return 0;
 }
 
@@ -370,57 +380,70 @@ static void op_clear(struct op *o)
 }
 
 /* op_free - forget a request in flight */
-static void op_free(struct pub *p, int i)
+static void op_free(struct lconn *c, int i)
 {
-    op_clear(&p->ops[i]);
-    p->ops[i] = p->ops[--p->nops];
+    op_clear(&c->ops[i]);
+    c->ops[i] = c->ops[--c->nops];
 }
 
-/* collect - wait for one answer and act on it; -1 when the server is gone */
-static int collect(struct pub *p)
+/* answer - wait for the answer to msgid (or any) on c; 1, or -1 and *p->err */
+static int answer(struct pub *p, struct lconn *c, int msgid, LDAPMessage **res)
 {
     struct timeval tv = {var_annuaire_ldap_timeout, 0};
+    int rc = ldap_result(c->ld, msgid, LDAP_MSG_ALL, &tv, res);
+
+    if (rc > 0)
+        return 1;
+    *p->err = rc == 0
+                  ? xasprintf("%s: no answer in %lds", var_annuaire_publish_uri, var_annuaire_ldap_timeout)
+                  : ldapc_error(c->ld, var_annuaire_publish_uri, LDAP_SERVER_DOWN);
+    ldap_msgfree(*res);
+    *res = NULL;
+    return -1;
+}
+
+/*
+ * collect - wait for one answer on c and act on it; -1 when the server is
+ * gone. Only requests are in flight on c meanwhile: no transaction's end.
+ */
+static int collect(struct pub *p, struct lconn *c)
+{
     LDAPMessage *res = NULL;
-    int rc = ldap_result(p->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &tv, &res), code = 0, i;
+    int rc, code = 0, i;
     char *diag = NULL;
 
-    if (rc <= 0) {
-        *p->err =
-            rc == 0 ? xasprintf("%s: no answer in %lds", var_annuaire_publish_uri, var_annuaire_ldap_timeout)
-                    : ldapc_error(p->ld, var_annuaire_publish_uri, LDAP_SERVER_DOWN);
-        ldap_msgfree(res);
+    if (answer(p, c, LDAP_RES_ANY, &res) < 0)
         return -1;
-    }
-    for (i = 0; i < p->nops && p->ops[i].msgid != ldap_msgid(res); i++)
+    for (i = 0; i < c->nops && c->ops[i].msgid != ldap_msgid(res); i++)
         ;
-    rc = ldap_parse_result(p->ld, res, &code, NULL, &diag, NULL, NULL, 1);
-    if (i == p->nops) { /* not ours: cannot happen */
+    rc = ldap_parse_result(c->ld, res, &code, NULL, &diag, NULL, NULL, 1);
+    if (i == c->nops) { /* not ours: cannot happen */
         ldap_memfree(diag);
         return 0;
     }
     if (rc != LDAP_SUCCESS)
         code = rc;
-    struct op *o = &p->ops[i];
+    struct op *o = &c->ops[i];
     int ret = 0;
 
-    if (p->txnid && code != LDAP_SERVER_DOWN) {
+    if (c->txnid && code != LDAP_SERVER_DOWN) {
         /* Taken by the transaction, or not: then the transaction is given up
          * at its end, and each of its requests written again alone. */
-        if (code != LDAP_TXN_SPECIFY_OKAY && p->txn_failed == 0)
-            p->txn_failed = code;
-        p->queued[p->nqueued++] = *o;
-        p->ops[i] = p->ops[--p->nops];
+        if (code != LDAP_TXN_SPECIFY_OKAY && c->txn_failed == 0)
+            c->txn_failed = code;
+        c->queued[c->nqueued++] = *o;
+        c->ops[i] = c->ops[--c->nops];
     } else if (code == LDAP_SUCCESS || (o->kind == OP_DELETE && code == LDAP_NO_SUCH_OBJECT)) {
         ret = confirmed(p, o);
-        op_free(p, i);
+        op_free(c, i);
     } else if ((o->kind == OP_ADD && code == LDAP_ALREADY_EXISTS) ||
                (o->kind == OP_MODIFY && code == LDAP_NO_SUCH_OBJECT)) {
         struct op again = *o; /* the tree and our record disagree: the other way */
 
-        p->ops[i] = p->ops[--p->nops];
+        c->ops[i] = c->ops[--c->nops];
         again.kind = o->kind == OP_ADD ? OP_MODIFY : OP_ADD;
-        p->ops[p->nops] = again;
-        if ((ret = send_op(p, &p->ops[p->nops])) != 0)
+        c->ops[c->nops] = again;
+        if ((ret = send_op(p, c, &c->ops[c->nops])) != 0)
             op_clear(&again);
         ret = ret < 0 ? -1 : 0;
     } else if (code == LDAP_SERVER_DOWN || code == LDAP_UNAVAILABLE || code == LDAP_BUSY ||
@@ -432,7 +455,7 @@ static int collect(struct pub *p)
                             : o->kind == OP_ADD  ? "add"
                                                  : "modify",
                             o->dn, ldap_err2string(code), diag && *diag ? " - " : "", diag ? diag : "");
-        op_free(p, i);
+        op_free(c, i);
         ret = -1;
     } else {
         /* This entry alone is refused (a value the schema does not take). */
@@ -441,20 +464,29 @@ static int collect(struct pub *p)
                      diag && *diag ? " - " : "", diag ? diag : "");
         if (p->first_refusal == NULL)
             p->first_refusal = xasprintf("%s: %s", o->address, ldap_err2string(code));
-        op_free(p, i);
+        op_free(c, i);
     }
     ldap_memfree(diag);
     return ret;
 }
 
-/* submit - queue one request, waiting for answers while the window is full */
-static int submit(struct pub *p, struct op o)
+/* drain - every request in flight on c answered; 0, or -1 and *p->err */
+static int drain(struct pub *p, struct lconn *c)
 {
-    while (p->nops == WINDOW)
-        if (collect(p) < 0)
+    while (c->nops > 0)
+        if (collect(p, c) < 0)
+            return -1;
+    return 0;
+}
+
+/* submit - queue one request on c, waiting for answers while the window is full */
+static int submit(struct pub *p, struct lconn *c, struct op o)
+{
+    while (c->nops == WINDOW)
+        if (collect(p, c) < 0)
             goto fail;
-    p->ops[p->nops] = o;
-    switch (send_op(p, &p->ops[p->nops])) {
+    c->ops[c->nops] = o;
+    switch (send_op(p, c, &c->ops[c->nops])) {
     case 0:
         return 0; /* in flight: freed when answered */
     case 1:
@@ -466,81 +498,146 @@ fail:
     return -1;
 }
 
-/* txn_begin - a transaction for the next requests, unless the server takes none */
-static void txn_begin(struct pub *p)
+/* lconn_open - c connected; 0, or -1 and *p->err */
+static int lconn_open(struct pub *p, struct lconn *c)
 {
-    int rc;
+    c->ld = ldapc_connect(&(struct ldap_login){var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
+                                               var_annuaire_publish_bind_password},
+                          p->err);
+    if (c->ld == NULL)
+        return -1;
+    c->queued = xcalloc(BATCH, sizeof(*c->queued));
+    return 0;
+}
 
-    if (p->txn_off || p->txnid)
-        return;
-    if ((rc = ldap_txn_start_s(p->ld, NULL, NULL, &p->txnid)) != LDAP_SUCCESS ||
-        ldap_control_create(LDAP_CONTROL_TXN_SPEC, 1, p->txnid, 1, &p->txn_ctrl) != LDAP_SUCCESS) {
-        msg_info("%s: no LDAP transaction (%s): each entry written alone", var_annuaire_publish_uri,
-                 ldap_err2string(rc));
-        p->txn_off = 1;
-        ber_bvfree(p->txnid);
-        p->txnid = NULL;
-    }
+/* lconn_close - what c holds freed, the connection closed */
+static void lconn_close(struct lconn *c)
+{
+    while (c->nops > 0)
+        op_free(c, 0);
+    for (int i = 0; i < c->nqueued; i++) /* taken by a transaction never ended */
+        op_clear(&c->queued[i]);
+    free(c->queued);
+    ber_bvfree(c->txnid);
+    ldap_control_free(c->txn_ctrl);
+    if (c->ld)
+        ldap_unbind_ext_s(c->ld, NULL, NULL);
 }
 
 /*
- * txn_end - write what the open transaction took: confirmed all at once, or,
- * when the server refused one of them, each request sent again alone (the
- * entry the tree and our record disagree on, or the server refuses, is
- * then told apart from the others)
+ * txn_send_end - the transaction open on c ended: committed by the server
+ * while the next is sent on the other connection (slapd takes one
+ * transaction per connection), or given up when one request was not taken
  */
-static int txn_end(struct pub *p)
+static int txn_send_end(struct pub *p, struct lconn *c)
 {
-    struct berval *id = p->txnid;
-    int rc, failed_id = 0, n, ret = 0;
+    int rc;
 
-    if (id == NULL)
+    if (c->txnid == NULL)
         return 0;
-    while (p->nops > 0)
-        if (collect(p) < 0)
-            return -1;
-    n = p->nqueued;
-    rc = ldap_txn_end_s(p->ld, p->txn_failed == 0, id, NULL, NULL, &failed_id);
-    p->txnid = NULL;
-    ldap_control_free(p->txn_ctrl);
-    p->txn_ctrl = NULL;
-    ber_bvfree(id);
-    if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT) {
-        *p->err = ldapc_error(p->ld, var_annuaire_publish_uri, rc);
+    if (drain(p, c) < 0)
+        return -1;
+    rc = ldap_txn_end(c->ld, c->txn_failed == 0, c->txnid, NULL, NULL, &c->ending);
+    ber_bvfree(c->txnid);
+    c->txnid = NULL;
+    ldap_control_free(c->txn_ctrl);
+    c->txn_ctrl = NULL;
+    if (rc != LDAP_SUCCESS) {
+        c->ending = 0;
+        *p->err = ldapc_error(c->ld, var_annuaire_publish_uri, rc);
         return -1;
     }
-    p->nqueued = 0;
-    if (rc == LDAP_SUCCESS && p->txn_failed == 0) {
+    return 0;
+}
+
+/*
+ * txn_finish - the outcome of the transaction ended on c: its requests
+ * confirmed all at once, or, when the server refused one of them, each sent
+ * again alone (the entry the tree and our record disagree on, or the server
+ * refuses, is then told apart from the others)
+ */
+static int txn_finish(struct pub *p, struct lconn *c)
+{
+    LDAPMessage *res = NULL;
+    int rc, code = 0, n = c->nqueued, ret = 0;
+
+    if (c->ending == 0)
+        return 0;
+    rc = answer(p, c, c->ending, &res);
+    c->ending = 0;
+    if (rc < 0)
+        return -1;
+    if ((rc = ldap_parse_result(c->ld, res, &code, NULL, NULL, NULL, NULL, 1)) != LDAP_SUCCESS)
+        code = rc;
+    if (code == LDAP_SERVER_DOWN || code == LDAP_CONNECT_ERROR || code == LDAP_TIMEOUT) {
+        *p->err = ldapc_error(c->ld, var_annuaire_publish_uri, code);
+        return -1;
+    }
+    c->nqueued = 0;
+    if (code == LDAP_SUCCESS && c->txn_failed == 0) {
         for (int i = 0; i < n; i++) {
-            if (ret == 0 && confirmed(p, &p->queued[i]) < 0)
+            if (ret == 0 && confirmed(p, &c->queued[i]) < 0)
                 ret = -1;
-            op_clear(&p->queued[i]);
+            op_clear(&c->queued[i]);
         }
         return ret;
     }
-    if (p->txn_failed == LDAP_UNAVAILABLE_CRITICAL_EXTENSION || p->txn_failed == LDAP_PROTOCOL_ERROR)
+    if (c->txn_failed == LDAP_UNAVAILABLE_CRITICAL_EXTENSION || c->txn_failed == LDAP_PROTOCOL_ERROR)
         p->txn_off = 1; /* the backend writes nothing in a transaction */
-    p->txn_failed = 0;
+    c->txn_failed = 0;
     for (int i = 0; i < n; i++) {
         if (ret < 0)
-            op_clear(&p->queued[i]);
-        else if (submit(p, p->queued[i]) < 0)
+            op_clear(&c->queued[i]);
+        else if (submit(p, c, c->queued[i]) < 0)
             ret = -1;
     }
-    /* Alone: answered before the next transaction begins. */
-    while (ret == 0 && p->nops > 0)
-        if (collect(p) < 0)
-            ret = -1;
-    return ret;
+    /* Alone: answered before the next transaction begins on c. */
+    return ret == 0 ? drain(p, c) : -1;
 }
 
-/* write_op - one request, in a transaction of BATCH when the server takes them */
+/*
+ * txn_begin - c ready for the next requests: the outcome of its last
+ * transaction read, connected, a transaction open unless the server takes
+ * none; 0, or -1 and *p->err
+ */
+static int txn_begin(struct pub *p, struct lconn *c)
+{
+    int rc;
+
+    if (txn_finish(p, c) < 0 || (c->ld == NULL && lconn_open(p, c) < 0))
+        return -1;
+    if (p->txn_off || c->txnid)
+        return 0;
+    if ((rc = ldap_txn_start_s(c->ld, NULL, NULL, &c->txnid)) != LDAP_SUCCESS ||
+        ldap_control_create(LDAP_CONTROL_TXN_SPEC, 1, c->txnid, 1, &c->txn_ctrl) != LDAP_SUCCESS) {
+        msg_info("%s: no LDAP transaction (%s): each entry written alone", var_annuaire_publish_uri,
+                 ldap_err2string(rc));
+        p->txn_off = 1;
+        ber_bvfree(c->txnid);
+        c->txnid = NULL;
+    }
+    return 0;
+}
+
+/*
+ * write_op - one request, in a transaction of BATCH when the server takes
+ * them; a full transaction ended, and the next requests sent on the other
+ * connection while the server commits it
+ */
 static int write_op(struct pub *p, struct op o)
 {
-    txn_begin(p);
-    if (submit(p, o) < 0)
+    struct lconn *c = &p->c[p->cur];
+
+    if (txn_begin(p, c) < 0) {
+        op_clear(&o);
         return -1;
-    return p->txnid && p->nqueued + p->nops >= BATCH ? txn_end(p) : 0;
+    }
+    if (submit(p, c, o) < 0)
+        return -1;
+    if (c->txnid == NULL || c->nqueued + c->nops < BATCH)
+        return 0;
+    p->cur = (p->cur + 1) % NCONN;
+    return txn_send_end(p, c);
 }
 
 /*
@@ -593,14 +690,10 @@ int publish_ldap(PGconn *conn, int full, struct publication *out, char **err)
         *err = xstrdup("annuaire_publish_uri and annuaire_publish_base are not set");
         return -1;
     }
-    p.ld = ldapc_connect(&(struct ldap_login){var_annuaire_publish_uri, var_annuaire_publish_bind_dn,
-                                              var_annuaire_publish_bind_password},
-                         err);
-    if (p.ld == NULL || ensure_base(p.ld, err) < 0)
+    if (lconn_open(&p, &p.c[0]) < 0 || ensure_base(p.c[0].ld, err) < 0)
         goto out;
     if ((p.rec = pgu_connect(var_database, var_db_connect_timeout, err)) == NULL)
         goto out;
-    p.queued = xcalloc(BATCH, sizeof(*p.queued));
 
     /* The whole directory compared, or only the addresses noted as written
      * since the last publication (018_ldap_pending). */
@@ -653,10 +746,10 @@ int publish_ldap(PGconn *conn, int full, struct publication *out, char **err)
         PQclear(res); /* after a failure: the rest is drained */
     }
     if (*err == NULL)
-        txn_end(&p);
-    while (*err == NULL && p.nops > 0)
-        if (collect(&p) < 0)
-            break;
+        txn_send_end(&p, &p.c[p.cur]);
+    for (int i = 0; i < NCONN && *err == NULL; i++)
+        if (txn_finish(&p, &p.c[i]) == 0)
+            drain(&p, &p.c[i]);
     if (*err == NULL && p.refused > 0)
         *err = xasprintf("%ld entr%s refused by %s (first: %s)", p.refused, p.refused > 1 ? "ies" : "y",
                          var_annuaire_publish_uri, p.first_refusal);
@@ -671,15 +764,8 @@ out:
      * annuaire_bal meanwhile, see connect_locked). */
     if (ret == 0 && pgu_exec(conn, "DELETE FROM annuaire_ldap_pending", err) < 0)
         ret = -1;
-    while (p.nops > 0)
-        op_free(&p, 0);
-    for (int i = 0; i < p.nqueued; i++) /* taken by a transaction never ended */
-        op_clear(&p.queued[i]);
-    free(p.queued);
-    ber_bvfree(p.txnid);
-    ldap_control_free(p.txn_ctrl);
-    if (p.ld)
-        ldap_unbind_ext_s(p.ld, NULL, NULL);
+    for (int i = 0; i < NCONN; i++)
+        lconn_close(&p.c[i]);
     out->written = p.written;
     out->deleted = p.deleted;
     out->refused = p.refused;

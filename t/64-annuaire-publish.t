@@ -78,6 +78,8 @@ is($rc, 0, 'annuaire-sync: the directory loaded, then published') or diag "$out$
 like($out, qr/^LDAP address book \Q$ld->{ldapi}\E: written 3000, deleted 0$/m, 'it says what it wrote');
 is($psql->("SELECT ldap_status || ' ' || ldap_written FROM sync_run ORDER BY id DESC LIMIT 1"), "ok 3000\n",
    'the run\'s sync_run row records the publication');
+my %ended = map { $_ => 1 } Sandbox::slurp($ld->{log}) =~ /conn=(\d+) op=\d+ EXT oid=1\.3\.6\.1\.1\.21\.3\b/g;
+is(scalar keys %ended, 2, 'its transactions ended on two connections in turn');
 my $tree = dump_tree();
 is(scalar keys %$tree, 3000, '3,000 entries in slapd');
 my ($someone) = grep { /^l: /m && /^givenName: /m } values %$tree;
