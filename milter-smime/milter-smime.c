@@ -96,8 +96,12 @@ static struct sm_conn *conn_state(SMFICTX *ctx)
 {
     struct sm_conn *c = mfi_getpriv(ctx);
 
-    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL)
+    /* Its spool made at once: a probe that negotiates and hangs up gets
+     * sm_close() without sm_connect(), and a zeroed spool names descriptor 0. */
+    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+        spool_init(&c->entity, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
         mfi_setpriv(ctx, c);
+    }
     return c;
 }
 
@@ -133,7 +137,6 @@ static sfsistat sm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     if (c == NULL)
         return SMFIS_TEMPFAIL;
     c->local = mfi_is_local(host, sa);
-    spool_init(&c->entity, (size_t) var_smime_spool_threshold, var_smime_spool_directory);
     return SMFIS_CONTINUE;
 }
 
