@@ -4,7 +4,8 @@
 # PostgreSQL. Every message a client was told "250" about must be in the
 # mailbox exactly once, whatever happens to the milters in between.
 #   1. each milter killed (SIGKILL) while 500 messages are being sent, then restarted;
-#   2. 1,000 monitoring probes (connect and close, or negotiate and close);
+#   2. 1,000 monitoring probes (connect and close, or negotiate and close), and
+#      a session held open meanwhile still answered;
 #   3. 200 concurrent SMTP sessions, 5 rounds: no fd or memory growth;
 #   4. malformed mail: bad MIME boundaries, a 10 MB header line, NUL bytes,
 #      no From, 2,000 recipients: each answered and logged, no daemon down.
