@@ -16,7 +16,6 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Net::SMTP;
 use IO::Socket::UNIX;
-use IO::Select;
 use POSIX qw(WNOHANG);
 use List::Util qw(max);
 use Time::HiRes qw(sleep time);
@@ -203,16 +202,6 @@ sub alive { my ($k) = @_; kill 0, $milter{$k}{pid} }
 }
 
 # --- 2. 1,000 monitoring probes
-# milter_say - one packet to a milter: its first reply, '' when it hung up
-# or said nothing within 10 s
-sub milter_say {
-    my ($s, $cmd, $data) = @_;
-    local $SIG{PIPE} = 'IGNORE';
-    my $got = '';
-    print $s pack('N', 1 + length $data), $cmd, $data or return '';
-    IO::Select->new($s)->can_read(10) and $s->sysread($got, 4096);
-    return $got;
-}
 my $optneg = pack('NNN', 6, 0x1ff, 0); # SMFIC_OPTNEG: version 6, all actions, no step skipped
 
 # Descriptors of an idle milter: what every count below must come back to.
@@ -225,21 +214,22 @@ my %idle = map { $_ => fds($_) } qw(whitelist smime);
         for my $i (1 .. 1000) {
             my $s = IO::Socket::UNIX->new(Peer => $milter{$k}{path}) or do { fail("$k probe $i: $!"); last };
             # every other one negotiates, then hangs up (the others hang up at once)
-            $unanswered{$k}++ if $i % 2 && milter_say($s, 'O', $optneg) eq '';
+            $unanswered{$k}++ if $i % 2 && Sandbox::milter_say($s, 'O', $optneg) eq '';
             close $s;
             last if $unanswered{$k} > 3; # each one waited 10 s: enough to tell
         }
         # A session open while others negotiate and hang up keeps its connection
         # (each hang-up releases only what belongs to that session).
         my $held = IO::Socket::UNIX->new(Peer => $milter{$k}{path});
-        my $negotiated = $held && milter_say($held, 'O', $optneg) ne '';
+        my $negotiated = $held && Sandbox::milter_say($held, 'O', $optneg) ne '';
         for (1 .. 3) {
             my $s = IO::Socket::UNIX->new(Peer => $milter{$k}{path}) or last;
-            milter_say($s, 'O', $optneg);
+            Sandbox::milter_say($s, 'O', $optneg);
             close $s;
         }
         # SMFIC_CONNECT: host name, family 4, port, address
-        my $reply = $negotiated ? milter_say($held, 'C', "client.test\0" . '4' . pack('n', 25) . "127.0.0.1\0") : '';
+        my $connect = "client.test\0" . '4' . pack('n', 25) . "127.0.0.1\0";
+        my $reply = $negotiated ? Sandbox::milter_say($held, 'C', $connect) : '';
         ok($negotiated && length $reply >= 5, "$k: a session held open while others hung up still answers");
         close $held if $held;
     }

@@ -21,6 +21,7 @@ use File::Basename qw(basename dirname);
 use File::Copy qw(copy);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
+use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
@@ -971,6 +972,18 @@ sub milter {
     };
     $self->on_stop($name => $m->{stop});
     return $m;
+}
+
+# milter_say - one packet (command letter and data) to a milter on a
+# connected socket: the first reply read, '' when it hung up or said nothing
+# within $timeout s (10)
+sub milter_say {
+    my ($s, $cmd, $data, $timeout) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $got = '';
+    print $s pack('N', 1 + length $data), $cmd, $data or return '';
+    IO::Select->new($s)->can_read($timeout // 10) and $s->sysread($got, 4096);
+    return $got;
 }
 
 # https_server - serve a directory over HTTPS on 127.0.0.1 (Python's file
