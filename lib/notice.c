@@ -39,7 +39,7 @@ int notice_send(const char *sendmail, const char *sender, const char *rcpt, cons
     char **words = strlist_split(sendmail, " ");
     size_t n = 0;
     const char **argv;
-    int fds[2], status = 0;
+    int fds[2], status = 0, werr;
     pid_t pid, ret;
     FILE *fp;
     char *subj;
@@ -81,18 +81,22 @@ int notice_send(const char *sendmail, const char *sender, const char *rcpt, cons
             "Auto-Submitted: auto-generated\n\n%s",
             sender, rcpt, subj, body);
     free(subj);
+    werr = ferror(fp) ? EIO : 0;
     if (fclose(fp) != 0)
-        *err = xasprintf("%s: cannot write the message: %s", words[0], strerror(errno));
-    else
-        *err = NULL;
+        werr = errno;
     /* A signal handler of the caller's (Dovecot's SIGCHLD) may interrupt the wait. */
     while ((ret = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         /* again */;
-    if (*err == NULL && ret < 0)
+    /* A sendmail that refuses may leave before reading: its own status says more than the broken pipe. */
+    if (ret < 0)
         *err = xasprintf("%s: wait: %s", words[0], strerror(errno));
-    else if (*err == NULL && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         *err = xasprintf("%s failed (%s %d)", words[0], WIFEXITED(status) ? "exit" : "signal",
                          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    else if (werr != 0)
+        *err = xasprintf("%s: cannot write the message: %s", words[0], strerror(werr));
+    else
+        *err = NULL;
     free(argv);
     strlist_free(words);
     return *err ? -1 : 0;
