@@ -22,6 +22,8 @@
 #define KN_OURS  0x02 /* ... from the run's source */
 #define KN_SEEN  0x04 /* the run has read it */
 
+#define ADDR_GUESS 32 /* bytes of an address, with its end, to reserve room by */
+
 struct kentry {
     uint32_t addr;         /* offset in the arena */
     unsigned char md5[16]; /* of the row */
@@ -65,23 +67,49 @@ static size_t find(const struct known *k, const char *addr, size_t len, uint64_t
     return i;
 }
 
+/* rehash - the slots made again, nslots of them (a power of two), for entries all different */
+static void rehash(struct known *k, size_t nslots)
+{
+    free(k->slots);
+    k->nslots = nslots;
+    k->slots = xcalloc(k->nslots, sizeof(*k->slots));
+    for (size_t j = 0; j < k->n; j++) {
+        const char *a = k->arena + k->e[j].addr;
+        uint64_t h = hash(a, strlen(a));
+        size_t i = h & (k->nslots - 1);
+
+        while (k->slots[i]) /* no address to compare: they are all different */
+            i = (i + 1) & (k->nslots - 1);
+        k->slots[i] = (h & 0xffffffff00000000ULL) | (j + 1);
+    }
+}
+
 /* grow - twice the slots, when three quarters are taken; 1 if it did */
 static int grow(struct known *k)
 {
     if (k->nslots && (k->n + 1) * 4 < k->nslots * 3)
         return 0;
-    free(k->slots);
-    k->nslots = k->nslots ? k->nslots * 2 : 1 << 16;
-    k->slots = xcalloc(k->nslots, sizeof(*k->slots));
-    for (size_t j = 0; j < k->n; j++) {
-        const char *a = k->arena + k->e[j].addr;
-        size_t len = strlen(a);
-
-        uint64_t h = hash(a, len);
-
-        k->slots[find(k, a, len, h)] = (h & 0xffffffff00000000ULL) | (j + 1);
-    }
+    rehash(k, k->nslots ? k->nslots * 2 : 1 << 16);
     return 1;
+}
+
+/*
+ * reserve - room for n entries at once (the database's estimate of its rows
+ * and some for the day's new ones), rather than growing to it a step at a
+ * time, each step hashing every address again
+ */
+static void reserve(struct known *k, size_t n)
+{
+    size_t nslots = 1 << 16;
+
+    while (n * 4 >= nslots * 3)
+        nslots *= 2;
+    if (nslots > k->nslots)
+        rehash(k, nslots);
+    if (n > k->cap)
+        k->e = xrealloc(k->e, (k->cap = n) * sizeof(*k->e));
+    if (n * ADDR_GUESS > k->acap)
+        k->arena = xrealloc(k->arena, k->acap = n * ADDR_GUESS);
 }
 
 /* add - a new entry at its empty slot i (from find; found again if the table grows) */
@@ -127,10 +155,18 @@ struct known *known_load(PGconn *conn, const char *source, struct counts *cnt, c
     struct known *k = xcalloc(1, sizeof(*k));
     PGresult *res;
     size_t i;
+    long rows;
     int len;
 
     cnt->existing = 0;
-    grow(k);
+    if (query_long(conn,
+                   "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'annuaire_bal'::regclass",
+                   NULL, &rows, err) < 0) {
+        PQfreemem(lit);
+        known_free(k);
+        return NULL;
+    }
+    reserve(k, (size_t) rows + (size_t) rows / 8);
     sql = xasprintf("COPY (SELECT address, row_hash, source = %s FROM annuaire_bal) TO STDOUT", lit);
     PQfreemem(lit);
     res = PQexec(conn, sql);
