@@ -15,11 +15,13 @@
  * Only what differs from the last publication is written (table
  * annuaire_ldap: address and row hash of each published entry): new and
  * changed entries, entries gone or put on the liste rouge. Requests are
- * pipelined, and written by BATCH in LDAP transactions (RFC 5805, slapd
- * 2.5's back-mdb) when the server takes them: one write of slapd's database
- * for many entries, where each alone costs a third more. The transactions
- * alternate between two connections (slapd takes one per connection): the
- * next is sent while the server commits the last. What the server confirmed
+ * pipelined; with annuaire_publish_transactions, written by BATCH in LDAP
+ * transactions (RFC 5805, slapd 2.5's back-mdb) when the server takes them:
+ * one write of slapd's database for many entries, where each alone costs a
+ * third more (off by default: slapd before 2.5.14 keeps the memory of each
+ * request written so). The transactions alternate between two connections
+ * (slapd takes one per connection): the next is sent while the server
+ * commits the last. What the server confirmed
  * is recorded as it goes (on a connection of its own to PostgreSQL), so a
  * publication cut short is caught up by the next one.
  */
@@ -679,7 +681,7 @@ static int ensure_base(LDAP *ld, char **err)
 /* publish_ldap - write to LDAP what changed since the last publication */
 int publish_ldap(PGconn *conn, int full, struct publication *out, char **err)
 {
-    struct pub p = {.err = err};
+    struct pub p = {.err = err, .txn_off = !var_annuaire_publish_transactions};
     PGresult *res;
     char *sql = NULL;
     int ret = -1;

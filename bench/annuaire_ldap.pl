@@ -3,9 +3,10 @@
 # (535,000 rows; BENCH_ANNUAIRE_ROWS to change), in one run against a real
 # slapd set up with conf/slapd-annuaire.ldif: the first publication into an
 # empty tree (annuaire-sync --ldif, then slapadd) beside slapadd alone (the
-# floor), the next day's
-# publication beside the PostgreSQL merge of that day, and the latency of
-# 1,000 searches as mail clients make them.
+# floor); the next two days' publications, as shipped (each request alone)
+# then in LDAP transactions (annuaire_publish_transactions = yes), each
+# beside the PostgreSQL merge of that day, with the memory slapd grew by
+# meanwhile; and the latency of 1,000 searches as mail clients make them.
 use strict;
 use warnings;
 use FindBin;
@@ -31,8 +32,6 @@ Sandbox::write_file($conf, Sandbox::slurp($conf) . join '', map { "$_\n" }
 
 my $day1 = Extraction::generate(seed => 41, rows => $ROWS);
 Extraction::write($day1, "$dir/day1.txt");
-my ($day2, $diff) = Extraction::next_day($day1, seed => 42);
-Extraction::write($day2, "$dir/day2.txt");
 
 sub timed {
     my (@cmd) = @_;
@@ -52,16 +51,29 @@ $ld->{start}->();
 my $check = Sandbox::run(@sync, '--check-ldap');
 $check =~ /missing from LDAP: 0; in LDAP but not to publish: 0; different: 0/ or die "bench: --check-ldap: $check";
 
-my ($t_merge, $o2) = timed(@sync, '-o', 'annuaire_publish_uri=', '--extraction', "$dir/day2.txt");
-my ($t_pub, $o3) = timed(@sync, '--publish');
-my ($w, $d) = $o3 =~ /written (\d+), deleted (\d+)/;
-die "bench: the next day published +~$w -$d, generator says +$diff->{inserted} ~$diff->{updated} -$diff->{deleted}\n"
-    if $w != $diff->{inserted} + $diff->{updated} || $d != $diff->{deleted};
+# rss_anon - slapd's own memory (not the pages of its database), kB
+sub rss_anon {
+    Sandbox::slurp("/proc/$ld->{pid}/status") =~ /^RssAnon:\s+(\d+) kB$/m or die "bench: no RssAnon for slapd\n";
+    return $1;
+}
+my ($last, @days) = ($day1);
+for my $txn ('no', 'yes') {
+    my ($day, $diff) = Extraction::next_day($last, seed => 42 + @days);
+    Extraction::write($day, "$dir/next.txt");
+    my ($t_merge) = timed(@sync, '-o', 'annuaire_publish_uri=', '--extraction', "$dir/next.txt");
+    my $m0 = rss_anon();
+    my ($t_pub, $o) = timed(@sync, '-o', "annuaire_publish_transactions=$txn", '--publish');
+    my ($w, $d) = $o =~ /written (\d+), deleted (\d+)/;
+    die "bench: a next day published +~$w -$d, generator says +$diff->{inserted} ~$diff->{updated} -$diff->{deleted}\n"
+        if $w != $diff->{inserted} + $diff->{updated} || $d != $diff->{deleted};
+    push @days, { txn => $txn, w => $w, d => $d, pub => $t_pub, merge => $t_merge, kept => (rss_anon() - $m0) / 1024 };
+    $last = $day;
+}
 
 # 1,000 searches: Thunderbird's query on a name prefix, a name with a city,
 # a first name with a department, an address prefix.
 my $r = Extraction::rng(43);
-my @rows = @{ $day2->{rows} };
+my @rows = @{ $last->{rows} };
 my @f;
 for my $k (0 .. 999) {
     my $row = $rows[$r->(scalar @rows)];
@@ -79,7 +91,8 @@ my ($found, $p50, $p95, $p99) = $s =~ /found (\d+) p50 ([\d.]+) p95 ([\d.]+) p99
 
 printf "LDAP first publication, %d entries (annuaire-sync --ldif %.1f s + slapadd -q)\t%.1f s\t-\t%.1f s (slapadd -q alone)\t-\n",
     $ROWS, $t_ldif, $t_ldif + $t_slapadd, $t_slapadd;
-printf "LDAP next day (+~%d -%d entries) vs its PostgreSQL merge\t%.2f s\t%.2f s (annuaire-sync, PostgreSQL)\t-\t<= 1x\n",
-    $w, $d, $t_pub, $t_merge;
+printf "LDAP next day (+~%d -%d entries, %s; slapd grew %.1f MB) vs its PostgreSQL merge\t%.2f s\t%.2f s (annuaire-sync, PostgreSQL)\t-\t<= 1x\n",
+    $_->{w}, $_->{d}, $_->{txn} eq 'yes' ? 'in LDAP transactions' : 'as shipped, no transaction', $_->{kept},
+    $_->{pub}, $_->{merge} for @days;
 printf "LDAP search p95 over 1000 client queries (p50 %.2f, p99 %.2f ms; %d found)\t%.2f ms\t-\t-\t< 5 ms\n",
     $p50, $p99, $found, $p95;

@@ -71,6 +71,7 @@ char *var_annuaire_publish_uri;
 char *var_annuaire_publish_base;
 char *var_annuaire_publish_bind_dn;
 char *var_annuaire_publish_bind_password;
+int var_annuaire_publish_transactions;
 char *var_smime_socket;
 char *var_smime_user;
 char *var_smime_default_policy;
@@ -162,13 +163,18 @@ struct cfg_param mssante_params[] = {
      "sync (ldapi:///, ldap:// with StartTLS, ldaps://; empty: no publication)",
      0},
     {"annuaire_publish_base", CFG_STR, "", 0, 0, &var_annuaire_publish_base,
-     "the entry under which the address book's entries are written (mail=ADDRESS,BASE)", 0},
+     "the entry under which the address book's entries are written (uid=HASH,BASE)", 0},
     {"annuaire_publish_bind_dn", CFG_STR, "", 0, 0, &var_annuaire_publish_bind_dn,
      "the DN annuaire-sync binds as to write the address book (empty: none, e.g. ldapi:// "
      "with EXTERNAL rights)",
      0},
     {"annuaire_publish_bind_password", CFG_STR, "", 0, 0, &var_annuaire_publish_bind_password,
      "its password (never printed; sent only over TLS or ldapi://)", 0},
+    {"annuaire_publish_transactions", CFG_BOOL, "no", 0, 0, &var_annuaire_publish_transactions,
+     "write the address book's changes in LDAP transactions of 1,000 entries (RFC 5805): less "
+     "work for slapd, but a slapd older than 2.5.14 (Debian 12's 2.5.13, ITS#9892) keeps 1 to 2 "
+     "KB of memory per entry so written until it restarts",
+     0},
     {"otp_key_file", CFG_STR, MSSANTE_SYSCONFDIR "/otp.key", 0, 0, &var_otp_key_file,
      "the key sealing TOTP secrets: 64 hex digits, root-only (mssante-otp key creates it)", 0},
     {"otp_max_failures", CFG_INT, "10", 1, 1000, &var_otp_max_failures,

@@ -89,6 +89,7 @@ extern char *var_annuaire_publish_uri;
 extern char *var_annuaire_publish_base;
 extern char *var_annuaire_publish_bind_dn;
 extern char *var_annuaire_publish_bind_password;
+extern int var_annuaire_publish_transactions;
 extern char *var_smime_socket;
 extern char *var_smime_user;
 extern char *var_smime_default_policy;

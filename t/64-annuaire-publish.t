@@ -39,6 +39,9 @@ my $ld = $sb->slapd_config(ldif => $snippet);
 Sandbox::write_file($conf, Sandbox::slurp($conf) . join '', map { "$_\n" }
     "annuaire_publish_uri = $ld->{ldapi}", "annuaire_publish_base = $base",
     "annuaire_publish_bind_dn = $writer", 'annuaire_publish_bind_password = Ecriture-Annuaire');
+# The settings as shipped, then with the writes in LDAP transactions.
+Sandbox::write_file("$dir/default.conf", Sandbox::slurp($conf));
+Sandbox::write_file($conf, Sandbox::slurp($conf) . "annuaire_publish_transactions = yes\n");
 
 sub sync {
     my (@args) = @_;
@@ -250,6 +253,15 @@ like(Sandbox::slurp($ld->{log}), qr/EXT oid=1\.3\.6\.1\.1\.21\.1/, 'slapd was as
 $psql->("DELETE FROM annuaire_bal WHERE source = 'test'");
 ($rc, $out) = sync('--check-ldap');
 is($rc, 0, '--check-ldap: in step') or diag $out;
+# ---------------------------------------------------------------- as shipped: no transaction
+my $logged = length Sandbox::slurp($ld->{log});
+$psql->("UPDATE annuaire_bal SET city = 'AILLEURS ENCORE', row_hash = 'again' WHERE address = '$mc'");
+($rc, $out, $err) = $sb->command('', $sb->bin('annuaire-sync'), '-c', "$dir/default.conf", '--publish');
+like($out, qr/written 1, deleted 0$/m, 'annuaire_publish_transactions unset: the change written') or diag "$out$err";
+like(scalar qx{ldapsearch -x -LLL -H $ld->{uri} -b '$base' '(mail=$mc)' l}, qr/^l: AILLEURS ENCORE$/m, 'slapd holds it');
+my $since = substr(Sandbox::slurp($ld->{log}), $logged);
+like($since, qr/ MOD dn="uid=/, 'written as a modification');
+unlike($since, qr/EXT oid=1\.3\.6\.1\.1\.21\./, 'outside any transaction');
 ($rc, $out, $err) = sync('--full', '--check-ldap');
 is($rc, 2, '--full without --publish: a usage error') or diag "$out$err";
 
