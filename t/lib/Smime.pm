@@ -180,7 +180,10 @@ sub send {
 sub maildir {
     my ($dc, $user) = @_;
     my ($local, $domain) = split /\@/, $user;
-    my @f = sort { (stat $a)[9] <=> (stat $b)[9] || $a cmp $b }
+    # in delivery order: Dovecot names each file <seconds>.M<microseconds>P<pid>...,
+    # numbers to compare as numbers (two deliveries in one second sort wrong as text)
+    my @f = map { $_->[2] } sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] }
+        map { m{/(\d+)\.M(\d+)P[^/]*$} or die "$_: not a Dovecot maildir file name"; [$1, $2, $_] }
         glob("$dc->{maildir}/$domain/$local/new/* $dc->{maildir}/$domain/$local/cur/*");
     return map { Sandbox::slurp($_) } @f;
 }
